@@ -1,0 +1,1 @@
+"""Quality indicators and plots for multi-objective results."""

@@ -1,0 +1,5 @@
+"""Benchmark problems: batched, jittable, minimisation."""
+
+from evo.problems.base import Problem
+
+__all__ = ["Problem"]

@@ -1,0 +1,50 @@
+"""The problem interface shared by every family in `evo.problems`."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import numpy as np
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """A batched minimisation problem over a box.
+
+    Subclasses are frozen dataclasses whose fields are static configuration (ints and
+    floats), so a problem is hashable and can be closed over by jitted code.
+
+    Attributes:
+        n_var: number of decision variables.
+        n_obj: number of objectives.
+    """
+
+    n_var: int
+    n_obj: int
+
+    @property
+    def lb(self) -> np.ndarray:
+        """Lower bounds, shape `(n_var,)`."""
+        return np.zeros(self.n_var)
+
+    @property
+    def ub(self) -> np.ndarray:
+        """Upper bounds, shape `(n_var,)`."""
+        return np.ones(self.n_var)
+
+    def evaluate(self, X: jax.Array) -> jax.Array:
+        """Objective values `(n, n_obj)` of a batch of decision vectors `X` `(n, n_var)`."""
+        raise NotImplementedError
+
+    def pareto_front(self, n_points: int) -> np.ndarray | None:
+        """About `n_points` points `(k, n_obj)` on the true Pareto front, or None if unknown.
+
+        Deterministic: the same `n_points` gives the same array.
+        """
+        return None
+
+
+def check_positive_int(name: str, value) -> None:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
