@@ -1,5 +1,23 @@
 """evo: evolutionary and black-box optimization as batched JAX tensor programs."""
 
+from evo.algorithm import Algorithm
+from evo.nsga2 import NSGA2, NSGA2State
+from evo.nsga3 import NSGA3, NSGA3State
 from evo.ref_dirs import das_dennis, reference_directions, two_layer
+from evo.run import Result, run
+from evo.sorting import crowding_distance, non_dominated_rank
 
-__all__ = ["das_dennis", "reference_directions", "two_layer"]
+__all__ = [
+    "Algorithm",
+    "NSGA2",
+    "NSGA2State",
+    "NSGA3",
+    "NSGA3State",
+    "Result",
+    "crowding_distance",
+    "das_dennis",
+    "non_dominated_rank",
+    "reference_directions",
+    "run",
+    "two_layer",
+]

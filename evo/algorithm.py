@@ -1,0 +1,75 @@
+"""What every algorithm shares: static configuration, bounds, and argument checks."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Protocol
+
+import jax
+import numpy as np
+
+
+class PopulationState(Protocol):
+    """A state pytree that exposes the current population."""
+
+    X: jax.Array  # (pop_size, n_var)
+    F: jax.Array  # (pop_size, n_obj)
+
+
+class Algorithm(Protocol):
+    """Static configuration plus pure `init / ask / tell` over a state pytree."""
+
+    pop_size: int
+    n_obj: int
+
+    def init(self, key: jax.Array) -> Any: ...
+
+    def ask(self, state: Any) -> tuple[jax.Array, Any]: ...
+
+    def tell(self, state: Any, F: jax.Array) -> Any: ...
+
+
+def as_bounds(lb, ub) -> tuple[np.ndarray, np.ndarray]:
+    """Validated float copies of box bounds `lb`, `ub` `(n_var,)`.
+
+    Raises ValueError when they are not matching 1-D arrays of finite numbers with lb <= ub.
+    """
+    lb = np.asarray(lb, dtype=float)
+    ub = np.asarray(ub, dtype=float)
+    if lb.ndim != 1 or lb.shape != ub.shape or lb.size == 0:
+        raise ValueError(
+            f"lb and ub must be 1-D arrays of the same length, got shapes {lb.shape} and {ub.shape}"
+        )
+    if not (np.all(np.isfinite(lb)) and np.all(np.isfinite(ub))):
+        raise ValueError("lb and ub must be finite")
+    bad = np.flatnonzero(lb > ub)
+    if bad.size:
+        i = bad[0]
+        raise ValueError(
+            f"lb > ub in {bad.size} variable(s), first at index {i}: lb={lb[i]} > ub={ub[i]}"
+        )
+    return lb, ub
+
+
+def check_fitness(F: jax.Array, n: int, n_obj: int) -> None:
+    """Raise ValueError unless `F` has shape `(n, n_obj)`; runs once at trace time under jit."""
+    if F.shape != (n, n_obj):
+        raise ValueError(
+            f"fitness must have shape (n, n_obj) = ({n}, {n_obj}), got {tuple(F.shape)}"
+        )
+
+
+def check_config(name: str, pop_size: int, n_obj: int) -> None:
+    for field, value, low in (("pop_size", pop_size, 2), ("n_obj", n_obj, 1)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+            raise ValueError(f"{name}: {field} must be an integer >= {low}, got {value!r}")
+
+
+def frozen_setattr(obj: Any, **fields: Any) -> None:
+    """Set fields of a frozen dataclass during `__post_init__`."""
+    for name, value in fields.items():
+        object.__setattr__(obj, name, value)
+
+
+static_config = dataclasses.dataclass(frozen=True, eq=False)
+"""Decorator for algorithm classes: immutable, hashed by identity (safe as a jit static)."""

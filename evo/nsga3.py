@@ -1,0 +1,229 @@
+"""NSGA-III (Deb & Jain, 2014): Pareto rank, then niching around reference directions."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from evo.algorithm import as_bounds, check_config, check_fitness, frozen_setattr, static_config
+from evo.nsga2 import offspring_count
+from evo.operators import mate, uniform_sample
+from evo.ref_dirs import reference_directions
+from evo.sorting import non_dominated_rank
+
+
+class NSGA3State(NamedTuple):
+    key: jax.Array
+    X: jax.Array  # (pop_size, n_var) current population
+    F: jax.Array  # (pop_size, n_obj) its objectives; +inf before the first tell
+    offspring: jax.Array  # (pop_size, n_var) the candidates handed out by the last ask
+    ideal: jax.Array  # (n_obj,) best value seen per objective
+    worst: jax.Array  # (n_obj,) worst finite value seen per objective
+    extremes: jax.Array  # (n_obj, n_obj) row i: the point closest to objective axis i
+    generation: jax.Array  # int32 scalar, number of completed tells
+
+
+class Normalization(NamedTuple):
+    ideal: jax.Array  # (m,)
+    nadir: jax.Array  # (m,)
+    worst: jax.Array  # (m,)
+    extremes: jax.Array  # (m, m)
+
+
+def update_normalization(
+    F: jax.Array,
+    valid: jax.Array,
+    first_front: jax.Array,
+    ideal: jax.Array,
+    worst: jax.Array,
+    extremes: jax.Array,
+) -> Normalization:
+    """Ideal point, extreme points and the nadir estimate from their hyperplane.
+
+    `F` `(N, m)`; `valid` marks finite rows and `first_front` the non-dominated ones;
+    `ideal`, `worst` `(m,)` and `extremes` `(m, m)` are the estimates carried over from
+    earlier generations.
+    Extreme point i minimises the achievement scalarising function with weight vector
+    e_i (1e-6 elsewhere) over the first front and the previous extremes. The hyperplane
+    through the extremes gives intercepts; when its system is singular, an intercept is
+    not positive, or the solve does not reproduce the right-hand side, the nadir falls back
+    to the worst point of the first front. Any axis whose span is below 1e-6 uses the
+    worst point of the population. These rules follow pymoo's hyperplane normalisation
+    (Blank et al., 2019).
+    """
+    m = F.shape[1]
+    ideal = jnp.minimum(ideal, jnp.min(jnp.where(valid[:, None], F, jnp.inf), axis=0))
+    worst = jnp.maximum(worst, jnp.max(jnp.where(valid[:, None], F, -jnp.inf), axis=0))
+
+    candidates = jnp.concatenate([extremes, F])
+    eligible = jnp.concatenate([jnp.ones(m, bool), first_front & valid])
+    shifted = candidates - ideal
+    shifted = jnp.where(shifted < 1e-3, 0.0, shifted)
+    weights = jnp.where(jnp.eye(m, dtype=bool), 1.0, 1e6)
+    asf = jnp.max(shifted[None, :, :] * weights[:, None, :], axis=2)  # (m, N + m)
+    asf = jnp.where(eligible[None, :] & jnp.all(jnp.isfinite(candidates), axis=1), asf, jnp.inf)
+    extremes = candidates[jnp.argmin(asf, axis=1)]
+
+    worst_of_front = jnp.max(jnp.where((first_front & valid)[:, None], F, -jnp.inf), axis=0)
+    worst_of_population = jnp.max(jnp.where(valid[:, None], F, -jnp.inf), axis=0)
+    M = extremes - ideal
+    plane = jnp.linalg.solve(M, jnp.ones(m, F.dtype))
+    intercepts = 1.0 / plane
+    solved = jnp.all(jnp.isfinite(plane)) & jnp.allclose(M @ plane, 1.0, rtol=1e-4, atol=1e-4)
+    degenerate = ~solved | jnp.any(intercepts <= 1e-6) | ~jnp.all(jnp.isfinite(intercepts))
+    nadir = jnp.where(degenerate, worst_of_front, jnp.minimum(ideal + intercepts, worst))
+    nadir = jnp.where(nadir - ideal <= 1e-6, worst_of_population, nadir)
+    return Normalization(ideal, nadir, worst, extremes)
+
+
+def associate(F: jax.Array, directions: jax.Array, ideal: jax.Array, nadir: jax.Array):
+    """Nearest reference line of each normalised row of `F` `(N, m)`.
+
+    `directions` `(R, m)` are unit vectors. Returns the niche index `(N,)` and the
+    perpendicular distance to that line `(N,)`.
+    """
+    scale = jnp.where(nadir - ideal > 0, nadir - ideal, 1.0)
+    normalized = (F - ideal) / scale
+    projection = normalized @ directions.T  # (N, R)
+    squared = jnp.sum(normalized**2, axis=1, keepdims=True) - projection**2
+    distance = jnp.sqrt(jnp.maximum(squared, 0.0))
+    niche = jnp.argmin(distance, axis=1)
+    return niche, jnp.take_along_axis(distance, niche[:, None], axis=1)[:, 0]
+
+
+def niching_order(
+    key: jax.Array,
+    niche: jax.Array,
+    distance: jax.Array,
+    survivor: jax.Array,
+    candidate: jax.Array,
+    n_niches: int,
+) -> jax.Array:
+    """A score per row: picking candidates by ascending score is NSGA-III's niching.
+
+    Niching repeatedly takes a least-crowded niche (ties at random) and adds one of its
+    candidates: the closest one if the niche is empty, otherwise a random one. So the
+    j-th candidate taken from niche r enters when the niche count reaches
+    `count[r] + j`, and candidates enter in order of that level, niches at the same level
+    in random order. The score is that level plus a random fraction; rows that are not
+    candidates score inf.
+    """
+    count = jnp.zeros(n_niches, jnp.int32).at[niche].add(survivor.astype(jnp.int32))
+    empty = count[niche] == 0
+    tiebreak = jax.random.uniform(key, niche.shape, minval=1.0, maxval=2.0)
+    closest = distance == jax.ops.segment_min(
+        jnp.where(candidate, distance, jnp.inf), niche, num_segments=n_niches
+    )[niche]
+    within = jnp.where(candidate & empty & closest, 0.0, tiebreak)
+    within = jnp.where(candidate, within, jnp.inf)
+    order = jnp.lexsort((within, niche))
+    sorted_niche = niche[order]
+    position = jnp.arange(niche.shape[0]) - jnp.searchsorted(sorted_niche, sorted_niche)
+    taken_before = jnp.zeros_like(position).at[order].set(position)
+    level = count[niche] + taken_before
+    score = level + jax.random.uniform(jax.random.fold_in(key, 1), niche.shape)
+    return jnp.where(candidate, score, jnp.inf)
+
+
+@static_config
+class NSGA3:
+    """NSGA-III with random mating, SBX crossover and polynomial mutation.
+
+    Args:
+        n_obj: number of objectives.
+        lb, ub: box bounds `(n_var,)`.
+        ref_dirs: reference directions `(R, n_obj)` on the simplex; by default about
+            `pop_size` of them (Das-Dennis, two layers for many objectives).
+        pop_size: population size, at least R; defaults to R.
+        sbx_eta, sbx_prob, mutation_eta: variation parameters (pymoo's NSGA-III defaults).
+    """
+
+    n_obj: int
+    lb: np.ndarray
+    ub: np.ndarray
+    ref_dirs: np.ndarray | None = None
+    pop_size: int | None = None
+    sbx_eta: float = 30.0
+    sbx_prob: float = 1.0
+    mutation_eta: float = 20.0
+
+    def __post_init__(self):
+        if self.ref_dirs is None and self.pop_size is None:
+            raise ValueError("NSGA3 needs pop_size or ref_dirs")
+        ref_dirs = (
+            reference_directions(self.n_obj, self.pop_size)
+            if self.ref_dirs is None
+            else np.asarray(self.ref_dirs, dtype=float)
+        )
+        if ref_dirs.ndim != 2 or ref_dirs.shape[1] != self.n_obj:
+            raise ValueError(
+                f"NSGA3: ref_dirs must have shape (R, n_obj={self.n_obj}), got {ref_dirs.shape}"
+            )
+        if np.any(ref_dirs < 0) or np.any(ref_dirs.sum(axis=1) <= 0):
+            raise ValueError("NSGA3: ref_dirs must be non-negative and non-zero")
+        pop_size = len(ref_dirs) if self.pop_size is None else self.pop_size
+        check_config("NSGA3", pop_size, self.n_obj)
+        if pop_size < len(ref_dirs):
+            raise ValueError(
+                f"NSGA3: pop_size={pop_size} is smaller than the {len(ref_dirs)} reference "
+                "directions; use at least as many individuals as directions"
+            )
+        lb, ub = as_bounds(self.lb, self.ub)
+        frozen_setattr(self, lb=lb, ub=ub, ref_dirs=ref_dirs, pop_size=pop_size)
+
+    @property
+    def n_var(self) -> int:
+        return self.lb.shape[0]
+
+    def init(self, key: jax.Array) -> NSGA3State:
+        key, sample_key = jax.random.split(key)
+        X = uniform_sample(sample_key, jnp.asarray(self.lb), jnp.asarray(self.ub), self.pop_size)
+        m = self.n_obj
+        return NSGA3State(
+            key=key,
+            X=X,
+            F=jnp.full((self.pop_size, m), jnp.inf, X.dtype),
+            offspring=X,
+            ideal=jnp.full(m, jnp.inf, X.dtype),
+            worst=jnp.full(m, -jnp.inf, X.dtype),
+            extremes=jnp.full((m, m), jnp.inf, X.dtype),
+            generation=jnp.int32(0),
+        )
+
+    def ask(self, state: NSGA3State) -> tuple[jax.Array, NSGA3State]:
+        key, select_key, mate_key = jax.random.split(state.key, 3)
+        n = offspring_count(self.pop_size)
+        parents = jax.random.randint(select_key, (n,), 0, self.pop_size)
+        children = mate(
+            mate_key, state.X, parents, jnp.asarray(self.lb), jnp.asarray(self.ub),
+            self.sbx_eta, self.sbx_prob, self.mutation_eta,
+        )[: self.pop_size]
+        offspring = jnp.where(state.generation == 0, state.X, children)
+        return offspring, state._replace(key=key, offspring=offspring)
+
+    def tell(self, state: NSGA3State, F: jax.Array) -> NSGA3State:
+        check_fitness(F, self.pop_size, self.n_obj)
+        key, niche_key = jax.random.split(state.key)
+        X = jnp.concatenate([state.X, state.offspring])
+        F = jnp.concatenate([state.F, F.astype(state.F.dtype)])
+        valid = jnp.all(jnp.isfinite(F), axis=1)
+
+        rank = non_dominated_rank(F, n_stop=self.pop_size)
+        last_rank = jnp.sort(rank)[self.pop_size - 1]
+        norm = update_normalization(
+            F, valid, rank == 0, state.ideal, state.worst, state.extremes
+        )
+        directions = self.ref_dirs / np.linalg.norm(self.ref_dirs, axis=1, keepdims=True)
+        niche, distance = associate(F, jnp.asarray(directions, F.dtype), norm.ideal, norm.nadir)
+        score = niching_order(
+            niche_key, niche, distance, rank < last_rank, rank == last_rank, len(directions)
+        )
+        priority = jnp.where(rank < last_rank, -1.0, score)
+        chosen = jnp.argsort(priority)[: self.pop_size]
+        return state._replace(
+            key=key, X=X[chosen], F=F[chosen], ideal=norm.ideal, worst=norm.worst,
+            extremes=norm.extremes, generation=state.generation + 1,
+        )

@@ -1,0 +1,123 @@
+"""Batched selection and variation operators shared by the algorithms."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def binary_tournament(key: jax.Array, rank: jax.Array, crowding: jax.Array, n: int) -> jax.Array:
+    """Indices `(n,)` of `n` tournament winners among random pairs.
+
+    A lower `rank` wins; on equal rank the larger `crowding` wins; an exact tie goes to the
+    first of the pair (the pair itself is random).
+    """
+    pairs = jax.random.randint(key, (n, 2), 0, rank.shape[0])
+    a, b = pairs[:, 0], pairs[:, 1]
+    b_wins = (rank[b] < rank[a]) | ((rank[b] == rank[a]) & (crowding[b] > crowding[a]))
+    return jnp.where(b_wins, b, a)
+
+
+def sbx(
+    key: jax.Array,
+    parents_a: jax.Array,
+    parents_b: jax.Array,
+    lb: jax.Array,
+    ub: jax.Array,
+    eta: float = 15.0,
+    prob: float = 0.9,
+    prob_var: float = 0.5,
+) -> tuple[jax.Array, jax.Array]:
+    """Simulated binary crossover with bounds (Deb & Agrawal, 1995), two children per pair.
+
+    Each pair `(parents_a[i], parents_b[i])` `(n, d)` crosses with probability `prob`, each
+    variable with `prob_var`; the spread factor is drawn so that children stay within
+    `[lb, ub]` `(d,)`, and the two children swap places with probability 1/2 per variable.
+    Returns two `(n, d)` arrays.
+    """
+    k_pair, k_var, k_u, k_swap = jax.random.split(key, 4)
+    n, d = parents_a.shape
+    y1 = jnp.minimum(parents_a, parents_b)
+    y2 = jnp.maximum(parents_a, parents_b)
+    spread = y2 - y1
+    safe_spread = jnp.where(spread > 1e-14, spread, 1.0)
+    u = jax.random.uniform(k_u, (n, d))
+    exponent = 1.0 / (eta + 1.0)
+
+    def spread_factor(beta):
+        alpha = 2.0 - beta ** -(eta + 1.0)
+        inside = u <= 1.0 / alpha
+        low = (u * alpha) ** exponent
+        high = (1.0 / jnp.maximum(2.0 - u * alpha, 1e-30)) ** exponent
+        return jnp.where(inside, low, high)
+
+    beta_lower = 1.0 + 2.0 * (y1 - lb) / safe_spread
+    beta_upper = 1.0 + 2.0 * (ub - y2) / safe_spread
+    child1 = 0.5 * (y1 + y2 - spread_factor(beta_lower) * spread)
+    child2 = 0.5 * (y1 + y2 + spread_factor(beta_upper) * spread)
+    child1 = jnp.clip(child1, lb, ub)
+    child2 = jnp.clip(child2, lb, ub)
+
+    swap = jax.random.bernoulli(k_swap, 0.5, (n, d))
+    child1, child2 = jnp.where(swap, child2, child1), jnp.where(swap, child1, child2)
+    crossed = (
+        jax.random.bernoulli(k_pair, prob, (n, 1))
+        & jax.random.bernoulli(k_var, prob_var, (n, d))
+        & (spread > 1e-14)
+        & (ub > lb)
+    )
+    return jnp.where(crossed, child1, parents_a), jnp.where(crossed, child2, parents_b)
+
+
+def polynomial_mutation(
+    key: jax.Array,
+    X: jax.Array,
+    lb: jax.Array,
+    ub: jax.Array,
+    eta: float = 20.0,
+    prob_var: float | None = None,
+) -> jax.Array:
+    """Polynomial mutation (Deb & Goyal, 1996) of every row of `X` `(n, d)` within `[lb, ub]`.
+
+    Each variable mutates with probability `prob_var` (default `min(0.5, 1 / d)`); the
+    perturbation's distribution is bounded so the result stays in the box. Returns `(n, d)`.
+    """
+    k_mask, k_u = jax.random.split(key)
+    n, d = X.shape
+    prob_var = min(0.5, 1.0 / d) if prob_var is None else prob_var
+    width = jnp.where(ub > lb, ub - lb, 1.0)
+    delta_low = (X - lb) / width
+    delta_high = (ub - X) / width
+    u = jax.random.uniform(k_u, (n, d))
+    exponent = 1.0 / (eta + 1.0)
+    down = (2.0 * u + (1.0 - 2.0 * u) * (1.0 - delta_low) ** (eta + 1.0)) ** exponent - 1.0
+    up = 1.0 - (2.0 * (1.0 - u) + 2.0 * (u - 0.5) * (1.0 - delta_high) ** (eta + 1.0)) ** exponent
+    mutated = jnp.clip(X + jnp.where(u <= 0.5, down, up) * width, lb, ub)
+    mask = jax.random.bernoulli(k_mask, prob_var, (n, d)) & (ub > lb)
+    return jnp.where(mask, mutated, X)
+
+
+def uniform_sample(key: jax.Array, lb: jax.Array, ub: jax.Array, n: int) -> jax.Array:
+    """`n` points `(n, d)` drawn uniformly from the box `[lb, ub]`."""
+    return lb + (ub - lb) * jax.random.uniform(key, (n, lb.shape[0]), dtype=jnp.result_type(float))
+
+
+def mate(
+    key: jax.Array,
+    X: jax.Array,
+    parents: jax.Array,
+    lb: jax.Array,
+    ub: jax.Array,
+    sbx_eta: float,
+    sbx_prob: float,
+    mutation_eta: float,
+) -> jax.Array:
+    """Offspring `(len(parents), d)` from consecutive pairs of `parents` (indices into `X`).
+
+    SBX followed by polynomial mutation; `parents` must have even length.
+    """
+    k_cross, k_mut = jax.random.split(key)
+    a, b = X[parents[0::2]], X[parents[1::2]]
+    c1, c2 = sbx(k_cross, a, b, lb, ub, eta=sbx_eta, prob=sbx_prob)
+    children = jnp.stack([c1, c2], axis=1).reshape(-1, X.shape[1])
+    return polynomial_mutation(k_mut, children, lb, ub, eta=mutation_eta)
