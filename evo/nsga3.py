@@ -88,8 +88,9 @@ def associate(F: jax.Array, directions: jax.Array, ideal: jax.Array, nadir: jax.
     scale = jnp.where(nadir - ideal > 0, nadir - ideal, 1.0)
     normalized = (F - ideal) / scale
     projection = normalized @ directions.T  # (N, R)
-    squared = jnp.sum(normalized**2, axis=1, keepdims=True) - projection**2
-    distance = jnp.sqrt(jnp.maximum(squared, 0.0))
+    # The explicit residual: |f|^2 - projection^2 cancels catastrophically near the lines.
+    residual = normalized[:, None, :] - projection[:, :, None] * directions[None, :, :]
+    distance = jnp.linalg.norm(residual, axis=-1)  # (N, R)
     niche = jnp.argmin(distance, axis=1)
     return niche, jnp.take_along_axis(distance, niche[:, None], axis=1)[:, 0]
 

@@ -75,14 +75,16 @@ def polynomial_mutation(
     lb: jax.Array,
     ub: jax.Array,
     eta: float = 20.0,
+    prob: float = 0.9,
     prob_var: float | None = None,
 ) -> jax.Array:
-    """Polynomial mutation (Deb & Goyal, 1996) of every row of `X` `(n, d)` within `[lb, ub]`.
+    """Polynomial mutation (Deb & Goyal, 1996) of the rows of `X` `(n, d)` within `[lb, ub]`.
 
-    Each variable mutates with probability `prob_var` (default `min(0.5, 1 / d)`); the
-    perturbation's distribution is bounded so the result stays in the box. Returns `(n, d)`.
+    A row is mutated with probability `prob` (pymoo's default 0.9), and then each of its
+    variables with probability `prob_var` (default `min(0.5, 1 / d)`); the perturbation's
+    distribution is bounded so the result stays in the box. Returns `(n, d)`.
     """
-    k_mask, k_u = jax.random.split(key)
+    k_row, k_mask, k_u = jax.random.split(key, 3)
     n, d = X.shape
     prob_var = min(0.5, 1.0 / d) if prob_var is None else prob_var
     width = jnp.where(ub > lb, ub - lb, 1.0)
@@ -93,7 +95,11 @@ def polynomial_mutation(
     down = (2.0 * u + (1.0 - 2.0 * u) * (1.0 - delta_low) ** (eta + 1.0)) ** exponent - 1.0
     up = 1.0 - (2.0 * (1.0 - u) + 2.0 * (u - 0.5) * (1.0 - delta_high) ** (eta + 1.0)) ** exponent
     mutated = jnp.clip(X + jnp.where(u <= 0.5, down, up) * width, lb, ub)
-    mask = jax.random.bernoulli(k_mask, prob_var, (n, d)) & (ub > lb)
+    mask = (
+        jax.random.bernoulli(k_row, prob, (n, 1))
+        & jax.random.bernoulli(k_mask, prob_var, (n, d))
+        & (ub > lb)
+    )
     return jnp.where(mask, mutated, X)
 
 
