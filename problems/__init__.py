@@ -1,5 +1,41 @@
 """Benchmark problems: batched, jittable, minimisation."""
 
-from evo.problems.base import Problem
+from typing import Any
 
-__all__ = ["Problem"]
+from evo.problems.base import Problem
+from evo.problems.dtlz import DTLZ1, DTLZ2, DTLZ3, DTLZ4, DTLZ5, DTLZ6, DTLZ7
+from evo.problems.zdt import ZDT1, ZDT2, ZDT3, ZDT4, ZDT6
+
+_REGISTRY: dict[str, type[Problem]] = {
+    cls.__name__.lower(): cls
+    for cls in (ZDT1, ZDT2, ZDT3, ZDT4, ZDT6, DTLZ1, DTLZ2, DTLZ3, DTLZ4, DTLZ5, DTLZ6, DTLZ7)
+}
+
+
+def get_problem(name: str, **kwargs: Any) -> Problem:
+    """The problem called `name` (case-insensitive, e.g. "zdt1", "DTLZ2"), built with `kwargs`."""
+    try:
+        cls = _REGISTRY[name.lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown problem {name!r}; known problems: {', '.join(sorted(_REGISTRY))}"
+        ) from None
+    return cls(**kwargs)
+
+
+__all__ = [
+    "DTLZ1",
+    "DTLZ2",
+    "DTLZ3",
+    "DTLZ4",
+    "DTLZ5",
+    "DTLZ6",
+    "DTLZ7",
+    "ZDT1",
+    "ZDT2",
+    "ZDT3",
+    "ZDT4",
+    "ZDT6",
+    "Problem",
+    "get_problem",
+]

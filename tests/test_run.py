@@ -1,0 +1,95 @@
+"""The run loop: determinism, chunking, history, results, and what it refuses."""
+
+import dataclasses
+import io
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import evo
+from evo.problems import DTLZ2, ZDT1, Problem
+from evo.progress import ProgressBar
+
+PROBLEM = ZDT1(n_var=6)
+ALGO = evo.NSGA2(pop_size=16, n_obj=2, lb=PROBLEM.lb, ub=PROBLEM.ub)
+
+
+def test_same_key_same_result_whatever_the_chunk_size():
+    a = evo.run(ALGO, PROBLEM, jax.random.key(3), 23, chunk_size=10, progress=False)
+    b = evo.run(ALGO, PROBLEM, jax.random.key(3), 23, chunk_size=10, progress=False)
+    c = evo.run(ALGO, PROBLEM, jax.random.key(3), 23, chunk_size=4, progress=False)
+    d = evo.run(ALGO, PROBLEM, jax.random.key(4), 23, chunk_size=10, progress=False)
+    for other in (b, c):
+        np.testing.assert_array_equal(a.X, other.X)
+        np.testing.assert_array_equal(a.F, other.F)
+        np.testing.assert_array_equal(a.history["igd"], other.history["igd"])
+    assert not np.array_equal(a.X, d.X)
+
+
+def test_run_equals_the_hand_written_ask_tell_loop():
+    result = evo.run(ALGO, PROBLEM, jax.random.key(5), 7, progress=False)
+    state = ALGO.init(jax.random.key(5))
+    for _ in range(7):
+        X, state = ALGO.ask(state)
+        state = ALGO.tell(state, PROBLEM.evaluate(X))
+    np.testing.assert_allclose(result.F, np.asarray(state.F), rtol=1e-6)
+
+
+def test_history_and_pareto_subset():
+    result = evo.run(ALGO, PROBLEM, jax.random.key(0), 30, progress=False)
+    h = result.history
+    assert h["f_min"].shape == (30, 2) and h["f_mean"].shape == (30, 2) and h["igd"].shape == (30,)
+    np.testing.assert_array_equal(h["n_evals"], 16 * np.arange(1, 31))
+    np.testing.assert_allclose(h["f_min"][-1], result.F.min(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(h["f_mean"][-1], result.F.mean(axis=0), rtol=1e-5)
+    assert h["igd"][-1] < 0.5 * h["igd"][0]
+    # The Pareto subset: rows of F, mutually non-dominated, and dominating every other row.
+    P = result.pareto_F
+    assert len(P) >= 1 and len(np.unique(P, axis=0)) == len(P)
+    assert all(any(np.array_equal(p, f) for f in result.F) for p in P)
+    for p in P:
+        assert not np.any(np.all(P <= p, axis=1) & np.any(P < p, axis=1))
+    for f in result.F:
+        assert np.any(np.all(P <= f, axis=1))
+
+
+@dataclasses.dataclass(frozen=True)
+class HalfBroken(Problem):
+    """ZDT1, except that x0 > 0.5 yields NaN: such points must never reach the front."""
+
+    n_var: int = 6
+    n_obj: int = 2
+
+    def evaluate(self, X):
+        F = ZDT1(n_var=self.n_var).evaluate(X)
+        return jnp.where(X[:, :1] > 0.5, jnp.nan, F)
+
+
+def test_nan_objectives_never_reach_the_front():
+    problem = HalfBroken()
+    algo = evo.NSGA2(pop_size=16, n_obj=2, lb=problem.lb, ub=problem.ub)
+    result = evo.run(algo, problem, jax.random.key(1), 15, progress=False)
+    assert np.all(np.isfinite(result.pareto_F))
+    assert np.all(result.pareto_X[:, 0] <= 0.5)
+    assert np.all(np.isfinite(result.history["f_mean"]))
+
+
+def test_run_refuses_mismatched_problems_and_lengths():
+    with pytest.raises(ValueError, match="n_obj=2 but the problem has n_obj=3"):
+        evo.run(ALGO, DTLZ2(n_obj=3), jax.random.key(0), 5)
+    with pytest.raises(ValueError, match="6 variables but the problem has 30"):
+        evo.run(ALGO, ZDT1(), jax.random.key(0), 5)
+    with pytest.raises(ValueError, match="n_gen must be a positive integer"):
+        evo.run(ALGO, PROBLEM, jax.random.key(0), 0)
+
+
+def test_progress_bar_reports_generations():
+    stream = io.StringIO()
+    bar = ProgressBar(40, stream=stream, min_interval=0.0)
+    bar.update(10, igd=0.5)
+    bar.update(40, igd=0.125)
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("gen 10/40 [") and "25%" in lines[0] and "igd=0.5" in lines[0]
+    assert lines[-1].startswith("gen 40/40 [") and "100%" in lines[-1] and "igd=0.125" in lines[-1]
