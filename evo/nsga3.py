@@ -88,11 +88,13 @@ def associate(F: jax.Array, directions: jax.Array, ideal: jax.Array, nadir: jax.
     scale = jnp.where(nadir - ideal > 0, nadir - ideal, 1.0)
     normalized = (F - ideal) / scale
     projection = normalized @ directions.T  # (N, R)
-    # The explicit residual: |f|^2 - projection^2 cancels catastrophically near the lines.
-    residual = normalized[:, None, :] - projection[:, :, None] * directions[None, :, :]
-    distance = jnp.linalg.norm(residual, axis=-1)  # (N, R)
-    niche = jnp.argmin(distance, axis=1)
-    return niche, jnp.take_along_axis(distance, niche[:, None], axis=1)[:, 0]
+    # The squared distance to line r is |f|^2 - projection_r^2, so the nearest line has the
+    # largest squared projection; the distance itself is computed from the explicit residual
+    # because that difference cancels catastrophically near the line.
+    niche = jnp.argmax(projection**2, axis=1)
+    along = jnp.take_along_axis(projection, niche[:, None], axis=1)
+    distance = jnp.linalg.norm(normalized - along * directions[niche], axis=1)
+    return niche, distance
 
 
 def niching_order(

@@ -32,26 +32,37 @@ def _check_shapes(name: str, F: jax.Array, front: jax.Array) -> None:
         )
 
 
-def _distances(
-    name: str, F: jax.Array, front: jax.Array, plus: bool
-) -> tuple[jax.Array, jax.Array]:
-    """Distances `(n, k)` from each row of `F` to each front point, and the finite-row mask `(n,)`.
+def _norm(diff: jax.Array) -> jax.Array:
+    """Euclidean norm over the last axis whose gradient stays finite at zero."""
+    squared = jnp.sum(diff**2, axis=-1)
+    return jnp.where(squared > 0, jnp.sqrt(jnp.where(squared > 0, squared, 1)), 0)
 
-    With `plus`, only the amounts by which `f` is worse than `z` count: `|max(f - z, 0)|`.
-    Non-finite rows get distance inf.
+
+def _prepare(name: str, F: jax.Array, front: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Checked `F` with non-finite rows zeroed, `front`, and the finite-row mask `(n,)`.
+
+    Zeroing (rather than masking only the final distances) keeps NaN out of gradients.
     """
     F, front = jnp.asarray(F), jnp.asarray(front)
     _check_shapes(name, F, front)
     finite = jnp.all(jnp.isfinite(F), axis=1)
-    # The two inner `where`s keep gradients finite: masking only the final distances would
-    # still let NaN rows, and sqrt's infinite slope at 0, put NaN in the backward pass.
-    F = jnp.where(finite[:, None], F, 0)
-    diff = F[:, None, :] - front[None, :, :]
-    if plus:
-        diff = jnp.maximum(diff, 0)
-    squared = jnp.sum(diff**2, axis=-1)
-    dist = jnp.where(squared > 0, jnp.sqrt(jnp.where(squared > 0, squared, 1)), 0)
-    return jnp.where(finite[:, None], dist, jnp.inf), finite
+    return jnp.where(finite[:, None], F, 0), front, finite
+
+
+def _nearest_euclidean(P: jax.Array, Q: jax.Array, usable: jax.Array) -> jax.Array:
+    """Distance from each row of `P` `(a, m)` to its nearest usable row of `Q` `(b, m)`. `(a,)`
+
+    The nearest row is found from `|p|^2 + |q|^2 - 2 p.q`, a matrix product that needs no
+    `(a, b, m)` intermediate; the distance itself is recomputed exactly for that row.
+    """
+    squared = jnp.sum(P**2, axis=1)[:, None] + jnp.sum(Q**2, axis=1)[None, :] - 2.0 * P @ Q.T
+    nearest = jnp.argmin(jnp.where(usable[None, :], squared, jnp.inf), axis=1)
+    return _norm(P - Q[nearest])
+
+
+def _plus_distances(F: jax.Array, front: jax.Array) -> jax.Array:
+    """`|max(f - z, 0)|` from each row of `F` `(n, m)` to each front point `(k, m)`. `(n, k)`"""
+    return _norm(jnp.maximum(F[:, None, :] - front[None, :, :], 0))
 
 
 def _mean_over_finite(nearest: jax.Array, finite: jax.Array) -> jax.Array:
@@ -63,8 +74,9 @@ def _mean_over_finite(nearest: jax.Array, finite: jax.Array) -> jax.Array:
 def gd(F: jax.Array, front: jax.Array) -> jax.Array:
     """Generational distance: mean over finite rows of `F` `(n, m)` of the Euclidean
     distance to the nearest point of `front` `(k, m)`. Returns a scalar."""
-    dist, finite = _distances("gd", F, front, plus=False)
-    return _mean_over_finite(jnp.min(dist, axis=1), finite)
+    F, front, finite = _prepare("gd", F, front)
+    usable = jnp.ones(front.shape[0], bool)
+    return _mean_over_finite(_nearest_euclidean(F, front, usable), finite)
 
 
 def gd_plus(F: jax.Array, front: jax.Array) -> jax.Array:
@@ -72,15 +84,16 @@ def gd_plus(F: jax.Array, front: jax.Array) -> jax.Array:
 
     `F` `(n, m)`, `front` `(k, m)`; returns a scalar.
     """
-    dist, finite = _distances("gd_plus", F, front, plus=True)
-    return _mean_over_finite(jnp.min(dist, axis=1), finite)
+    F, front, finite = _prepare("gd_plus", F, front)
+    return _mean_over_finite(jnp.min(_plus_distances(F, front), axis=1), finite)
 
 
 def igd(F: jax.Array, front: jax.Array) -> jax.Array:
     """Inverted generational distance: mean over `front` `(k, m)` of the Euclidean
     distance to the nearest finite row of `F` `(n, m)`. Returns a scalar."""
-    dist, _ = _distances("igd", F, front, plus=False)
-    return jnp.mean(jnp.min(dist, axis=0))
+    F, front, finite = _prepare("igd", F, front)
+    nearest = _nearest_euclidean(front, F, finite)
+    return jnp.where(jnp.any(finite), jnp.mean(nearest), jnp.inf)
 
 
 def igd_plus(F: jax.Array, front: jax.Array) -> jax.Array:
@@ -88,5 +101,6 @@ def igd_plus(F: jax.Array, front: jax.Array) -> jax.Array:
 
     `F` `(n, m)`, `front` `(k, m)`; returns a scalar.
     """
-    dist, _ = _distances("igd_plus", F, front, plus=True)
+    F, front, finite = _prepare("igd_plus", F, front)
+    dist = jnp.where(finite[:, None], _plus_distances(F, front), jnp.inf)
     return jnp.mean(jnp.min(dist, axis=0))
