@@ -8,6 +8,8 @@ from typing import Any, Protocol
 import jax
 import numpy as np
 
+from evo.sorting import constraint_violation, effective_violation
+
 
 class PopulationState(Protocol):
     """A state pytree that exposes the current population."""
@@ -26,7 +28,7 @@ class Algorithm(Protocol):
 
     def ask(self, state: Any) -> tuple[jax.Array, Any]: ...
 
-    def tell(self, state: Any, F: jax.Array) -> Any: ...
+    def tell(self, state: Any, F: jax.Array, G: jax.Array | None = None) -> Any: ...
 
 
 def as_bounds(lb, ub) -> tuple[np.ndarray, np.ndarray]:
@@ -57,6 +59,18 @@ def check_fitness(F: jax.Array, n: int, n_obj: int) -> None:
         raise ValueError(
             f"fitness must have shape (n, n_obj) = ({n}, {n_obj}), got {tuple(F.shape)}"
         )
+
+
+def violation_of(F: jax.Array, G: jax.Array | None) -> jax.Array:
+    """Checked total constraint violation `(n,)` of constraint values `G` `(n, c)` (None:
+    unconstrained); rows of `F` `(n, m)` holding NaN or inf count as infinitely infeasible."""
+    if G is not None and (G.ndim != 2 or G.shape[0] != F.shape[0]):
+        raise ValueError(
+            f"constraint values must have shape (n, n_constr) with n = {F.shape[0]}, "
+            f"got {tuple(G.shape)}"
+        )
+    violation = None if G is None else constraint_violation(G.astype(F.dtype))
+    return effective_violation(F, violation)
 
 
 def check_config(name: str, pop_size: int, n_obj: int) -> None:

@@ -8,7 +8,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evo.algorithm import as_bounds, check_config, check_fitness, frozen_setattr, static_config
+from evo.algorithm import (
+    as_bounds,
+    check_config,
+    check_fitness,
+    frozen_setattr,
+    static_config,
+    violation_of,
+)
 from evo.operators import binary_tournament, mate, uniform_sample
 from evo.sorting import crowding_distance, non_dominated_rank
 
@@ -17,18 +24,22 @@ class NSGA2State(NamedTuple):
     key: jax.Array
     X: jax.Array  # (pop_size, n_var) current population
     F: jax.Array  # (pop_size, n_obj) its objectives; +inf before the first tell
-    rank: jax.Array  # (pop_size,) Pareto rank within the population
+    violation: jax.Array  # (pop_size,) total constraint violation, 0 when feasible
+    rank: jax.Array  # (pop_size,) constrained Pareto rank within the population
     crowding: jax.Array  # (pop_size,) crowding distance within its front
     offspring: jax.Array  # (pop_size, n_var) the candidates handed out by the last ask
     generation: jax.Array  # int32 scalar, number of completed tells
 
 
-def select_by_rank_and_crowding(F: jax.Array, n: int) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """The `n` best rows of `F` `(N, m)` by rank, then larger crowding distance.
+def select_by_rank_and_crowding(
+    F: jax.Array, violation: jax.Array, n: int
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The `n` best rows of `F` `(N, m)` by constrained rank, then larger crowding distance.
 
-    Returns the chosen indices `(n,)` and their rank and crowding distance.
+    `violation` `(N,)` is the total constraint violation. Returns the chosen indices `(n,)`
+    and their rank and crowding distance.
     """
-    rank = non_dominated_rank(F, n_stop=n)
+    rank = non_dominated_rank(F, n_stop=n, violation=violation)
     crowding = crowding_distance(F, rank)
     chosen = jnp.lexsort((-crowding, rank))[:n]
     return chosen, rank[chosen], crowding[chosen]
@@ -78,6 +89,7 @@ class NSGA2:
             key=key,
             X=X,
             F=jnp.full((self.pop_size, self.n_obj), jnp.inf, X.dtype),
+            violation=jnp.full(self.pop_size, jnp.inf, X.dtype),
             rank=jnp.zeros(self.pop_size, jnp.int32),
             crowding=jnp.zeros(self.pop_size, X.dtype),
             offspring=X,
@@ -95,12 +107,19 @@ class NSGA2:
         offspring = jnp.where(state.generation == 0, state.X, children)
         return offspring, state._replace(key=key, offspring=offspring)
 
-    def tell(self, state: NSGA2State, F: jax.Array) -> NSGA2State:
+    def tell(self, state: NSGA2State, F: jax.Array, G: jax.Array | None = None) -> NSGA2State:
+        """Survival of the best `pop_size` among population and offspring.
+
+        `F` `(pop_size, n_obj)` and optional constraint values `G` `(pop_size, n_constr)`,
+        feasible when `G <= 0`, belong to the offspring of the last `ask`.
+        """
         check_fitness(F, self.pop_size, self.n_obj)
+        F = F.astype(state.F.dtype)
+        violation = jnp.concatenate([state.violation, violation_of(F, G)])
         X = jnp.concatenate([state.X, state.offspring])
-        F = jnp.concatenate([state.F, F.astype(state.F.dtype)])
-        chosen, rank, crowding = select_by_rank_and_crowding(F, self.pop_size)
+        F = jnp.concatenate([state.F, F])
+        chosen, rank, crowding = select_by_rank_and_crowding(F, violation, self.pop_size)
         return state._replace(
-            X=X[chosen], F=F[chosen], rank=rank, crowding=crowding,
-            generation=state.generation + 1,
+            X=X[chosen], F=F[chosen], violation=violation[chosen], rank=rank,
+            crowding=crowding, generation=state.generation + 1,
         )

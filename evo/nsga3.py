@@ -8,9 +8,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evo.algorithm import as_bounds, check_config, check_fitness, frozen_setattr, static_config
+from evo.algorithm import (
+    as_bounds,
+    check_config,
+    check_fitness,
+    frozen_setattr,
+    static_config,
+    violation_of,
+)
 from evo.nsga2 import offspring_count
-from evo.operators import mate, uniform_sample
+from evo.operators import binary_tournament, mate, uniform_sample
 from evo.ref_dirs import reference_directions
 from evo.sorting import non_dominated_rank
 
@@ -19,6 +26,7 @@ class NSGA3State(NamedTuple):
     key: jax.Array
     X: jax.Array  # (pop_size, n_var) current population
     F: jax.Array  # (pop_size, n_obj) its objectives; +inf before the first tell
+    violation: jax.Array  # (pop_size,) total constraint violation, 0 when feasible
     offspring: jax.Array  # (pop_size, n_var) the candidates handed out by the last ask
     ideal: jax.Array  # (n_obj,) best value seen per objective
     worst: jax.Array  # (n_obj,) worst finite value seen per objective
@@ -43,7 +51,7 @@ def update_normalization(
 ) -> Normalization:
     """Ideal point, extreme points and the nadir estimate from their hyperplane.
 
-    `F` `(N, m)`; `valid` marks finite rows and `first_front` the non-dominated ones;
+    `F` `(N, m)`; `valid` marks finite, feasible rows and `first_front` the first front;
     `ideal`, `worst` `(m,)` and `extremes` `(m, m)` are the estimates carried over from
     earlier generations.
     Extreme point i minimises the achievement scalarising function with weight vector
@@ -189,6 +197,7 @@ class NSGA3:
             key=key,
             X=X,
             F=jnp.full((self.pop_size, m), jnp.inf, X.dtype),
+            violation=jnp.full(self.pop_size, jnp.inf, X.dtype),
             offspring=X,
             ideal=jnp.full(m, jnp.inf, X.dtype),
             worst=jnp.full(m, -jnp.inf, X.dtype),
@@ -199,7 +208,8 @@ class NSGA3:
     def ask(self, state: NSGA3State) -> tuple[jax.Array, NSGA3State]:
         key, select_key, mate_key = jax.random.split(state.key, 3)
         n = offspring_count(self.pop_size)
-        parents = jax.random.randint(select_key, (n,), 0, self.pop_size)
+        # pymoo's NSGA-III mating: the less infeasible of two random parents, else either.
+        parents = binary_tournament(select_key, state.violation, jnp.zeros_like(state.violation), n)
         children = mate(
             mate_key, state.X, parents, jnp.asarray(self.lb), jnp.asarray(self.ub),
             self.sbx_eta, self.sbx_prob, self.mutation_eta,
@@ -207,14 +217,22 @@ class NSGA3:
         offspring = jnp.where(state.generation == 0, state.X, children)
         return offspring, state._replace(key=key, offspring=offspring)
 
-    def tell(self, state: NSGA3State, F: jax.Array) -> NSGA3State:
-        check_fitness(F, self.pop_size, self.n_obj)
-        key, niche_key = jax.random.split(state.key)
-        X = jnp.concatenate([state.X, state.offspring])
-        F = jnp.concatenate([state.F, F.astype(state.F.dtype)])
-        valid = jnp.all(jnp.isfinite(F), axis=1)
+    def tell(self, state: NSGA3State, F: jax.Array, G: jax.Array | None = None) -> NSGA3State:
+        """Survival of `pop_size` among population and offspring: fronts, then niching.
 
-        rank = non_dominated_rank(F, n_stop=self.pop_size)
+        `F` `(pop_size, n_obj)` and optional constraint values `G` `(pop_size, n_constr)`,
+        feasible when `G <= 0`, belong to the offspring of the last `ask`. Infeasible rows
+        rank after feasible ones, by violation; only feasible rows shape the normalisation.
+        """
+        check_fitness(F, self.pop_size, self.n_obj)
+        F = F.astype(state.F.dtype)
+        key, niche_key = jax.random.split(state.key)
+        violation = jnp.concatenate([state.violation, violation_of(F, G)])
+        X = jnp.concatenate([state.X, state.offspring])
+        F = jnp.concatenate([state.F, F])
+        valid = violation == 0
+
+        rank = non_dominated_rank(F, n_stop=self.pop_size, violation=violation)
         last_rank = jnp.sort(rank)[self.pop_size - 1]
         norm = update_normalization(
             F, valid, rank == 0, state.ideal, state.worst, state.extremes
@@ -227,6 +245,7 @@ class NSGA3:
         priority = jnp.where(rank < last_rank, -1.0, score)
         chosen = jnp.argsort(priority)[: self.pop_size]
         return state._replace(
-            key=key, X=X[chosen], F=F[chosen], ideal=norm.ideal, worst=norm.worst,
+            key=key, X=X[chosen], F=F[chosen], violation=violation[chosen],
+            ideal=norm.ideal, worst=norm.worst,
             extremes=norm.extremes, generation=state.generation + 1,
         )

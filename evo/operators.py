@@ -6,15 +6,20 @@ import jax
 import jax.numpy as jnp
 
 
-def binary_tournament(key: jax.Array, rank: jax.Array, crowding: jax.Array, n: int) -> jax.Array:
+def binary_tournament(
+    key: jax.Array, primary: jax.Array, secondary: jax.Array, n: int
+) -> jax.Array:
     """Indices `(n,)` of `n` tournament winners among random pairs.
 
-    A lower `rank` wins; on equal rank the larger `crowding` wins; an exact tie goes to the
-    first of the pair (the pair itself is random).
+    The smaller `primary` `(N,)` wins (a rank, a constraint violation); on a tie the larger
+    `secondary` `(N,)` wins (a crowding distance); an exact tie goes to the first of the pair,
+    which is itself random.
     """
-    pairs = jax.random.randint(key, (n, 2), 0, rank.shape[0])
+    pairs = jax.random.randint(key, (n, 2), 0, primary.shape[0])
     a, b = pairs[:, 0], pairs[:, 1]
-    b_wins = (rank[b] < rank[a]) | ((rank[b] == rank[a]) & (crowding[b] > crowding[a]))
+    b_wins = (primary[b] < primary[a]) | (
+        (primary[b] == primary[a]) & (secondary[b] > secondary[a])
+    )
     return jnp.where(b_wins, b, a)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from evo.algorithm import Algorithm
 from evo.problems.base import Problem
 from evo.progress import ProgressBar
-from evo.sorting import non_dominated_rank
+from evo.sorting import effective_violation, non_dominated_rank
 from evo.metrics.indicators import igd
 
 
@@ -22,11 +22,12 @@ class Result(NamedTuple):
 
     Attributes:
         X, F: final population `(pop_size, n_var)` and its objectives `(pop_size, n_obj)`.
-        pareto_X, pareto_F: the non-dominated rows of the final population with finite
-            objectives, duplicates removed.
+        pareto_X, pareto_F: the non-dominated rows of the final population that are feasible
+            and have finite objectives, duplicates removed.
         history: per-generation records, each an array with a leading `(n_gen,)` axis:
             `n_evals` (cumulative evaluations), `f_min` and `f_mean` `(n_gen, n_obj)` over the
-            population's finite rows, and `igd` when the problem knows its front.
+            population's feasible finite rows, `feasible` (their fraction) for constrained
+            problems, and `igd` (of those rows) when the problem knows its front.
         state: the final algorithm state, to continue with `ask` / `tell`.
     """
 
@@ -38,16 +39,21 @@ class Result(NamedTuple):
     state: Any
 
 
-def population_stats(F: jax.Array, front: jax.Array | None) -> dict[str, jax.Array]:
-    """Per-objective min and mean over the finite rows of `F` `(n, m)`, and IGD to `front`."""
-    valid = jnp.all(jnp.isfinite(F), axis=1, keepdims=True)
-    n_valid = jnp.maximum(jnp.sum(valid), 1)
+def population_stats(
+    F: jax.Array, violation: jax.Array | None, front: jax.Array | None
+) -> dict[str, jax.Array]:
+    """Per-objective min and mean over the feasible finite rows of `F` `(n, m)`, their
+    fraction when there are constraints (`violation` `(n,)` not None), and IGD to `front`."""
+    usable = effective_violation(F, violation) == 0
+    n_usable = jnp.maximum(jnp.sum(usable), 1)
     stats = {
-        "f_min": jnp.min(jnp.where(valid, F, jnp.inf), axis=0),
-        "f_mean": jnp.sum(jnp.where(valid, F, 0.0), axis=0) / n_valid,
+        "f_min": jnp.min(jnp.where(usable[:, None], F, jnp.inf), axis=0),
+        "f_mean": jnp.sum(jnp.where(usable[:, None], F, 0.0), axis=0) / n_usable,
     }
+    if violation is not None:
+        stats["feasible"] = jnp.mean(usable)
     if front is not None:
-        stats["igd"] = igd(F, front)
+        stats["igd"] = igd(jnp.where(usable[:, None], F, jnp.nan), front)
     return stats
 
 
@@ -59,10 +65,16 @@ def compiled_chunk(algorithm: Algorithm, problem: Problem, chunk_size: int, with
     and every run length. Cached per (algorithm, problem, chunk_size, with_front).
     """
 
+    constrained = problem.n_constr > 0
+
     def generation(state, front):
         X, state = algorithm.ask(state)
-        state = algorithm.tell(state, problem.evaluate(X))
-        return state, population_stats(state.F, front if with_front else None)
+        if constrained:
+            state = algorithm.tell(state, *problem.evaluate_constrained(X))
+        else:
+            state = algorithm.tell(state, problem.evaluate(X))
+        violation = state.violation if constrained else None
+        return state, population_stats(state.F, violation, front if with_front else None)
 
     @jax.jit
     def run_chunk(state, start, n_gen, front):
@@ -134,14 +146,16 @@ def run(
 
 
 @jax.jit
-def pareto_mask(F: jax.Array) -> jax.Array:
-    """Rows of `F` `(n, m)` that are finite and non-dominated. `(n,)` bool."""
-    return (non_dominated_rank(F, n_stop=1) == 0) & jnp.all(jnp.isfinite(F), axis=1)
+def pareto_mask(F: jax.Array, violation: jax.Array) -> jax.Array:
+    """Rows of `F` `(n, m)` that are feasible, finite and non-dominated. `(n,)` bool."""
+    feasible = effective_violation(F, violation) == 0
+    return (non_dominated_rank(F, n_stop=1, violation=violation) == 0) & feasible
 
 
 def make_result(state: Any, history: dict[str, np.ndarray]) -> Result:
     X, F = np.asarray(state.X), np.asarray(state.F)
-    mask = np.asarray(pareto_mask(state.F))
+    violation = getattr(state, "violation", jnp.zeros(F.shape[0], state.F.dtype))
+    mask = np.asarray(pareto_mask(state.F, violation))
     _, unique = np.unique(F[mask], axis=0, return_index=True)
     keep = np.flatnonzero(mask)[np.sort(unique)]
     return Result(X=X, F=F, pareto_X=X[keep], pareto_F=F[keep], history=history, state=state)

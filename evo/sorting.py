@@ -15,30 +15,59 @@ def finite_or_worst(F: jax.Array) -> jax.Array:
     return jnp.where(valid, F, jnp.inf)
 
 
-def dominance_matrix(F: jax.Array) -> jax.Array:
-    """`D[i, j]` is True when row i of `F` `(n, m)` dominates row j (minimisation). `(n, n)`."""
+def constraint_violation(G: jax.Array) -> jax.Array:
+    """Total violation `(n,)` of constraint values `G` `(n, c)`: sum of max(g, 0).
+
+    Feasible rows (every g <= 0) score 0; a NaN constraint value scores inf.
+    """
+    violation = jnp.sum(jnp.maximum(G, 0.0), axis=1)
+    return jnp.where(jnp.isnan(violation), jnp.inf, violation)
+
+
+def effective_violation(F: jax.Array, violation: jax.Array | None = None) -> jax.Array:
+    """Violation `(n,)` with rows of `F` `(n, m)` holding NaN or inf counted as infinitely
+    infeasible, so that every ranking puts them last. `violation` defaults to zeros."""
+    finite = jnp.all(jnp.isfinite(F), axis=1)
+    violation = jnp.zeros(F.shape[0], F.dtype) if violation is None else violation
+    return jnp.where(finite & ~jnp.isnan(violation), violation, jnp.inf)
+
+
+def dominance_matrix(F: jax.Array, violation: jax.Array | None = None) -> jax.Array:
+    """`D[i, j]` is True when row i constrained-dominates row j (minimisation). `(n, n)`
+
+    Between two feasible rows of `F` `(n, m)` this is Pareto dominance; otherwise the row
+    with the smaller `violation` `(n,)` dominates (Deb, 2000). Rows holding NaN or inf count
+    as infinitely infeasible: every valid row dominates them, and they tie with each other.
+    """
+    violation = effective_violation(F, violation)
+    feasible = violation == 0
     no_worse = jnp.all(F[:, None, :] <= F[None, :, :], axis=-1)
     better = jnp.any(F[:, None, :] < F[None, :, :], axis=-1)
-    return no_worse & better
+    pareto = no_worse & better
+    both_feasible = feasible[:, None] & feasible[None, :]
+    return jnp.where(both_feasible, pareto, violation[:, None] < violation[None, :])
 
 
-def non_dominated_rank(F: jax.Array, n_stop: int | None = None) -> jax.Array:
-    """Pareto rank of every row of `F` `(n, m)`: 0 for the first front, 1 for the next, ...
+def non_dominated_rank(
+    F: jax.Array, n_stop: int | None = None, violation: jax.Array | None = None
+) -> jax.Array:
+    """Rank of every row of `F` `(n, m)`: 0 for the first front, 1 for the next, ...
 
     Fronts are peeled from the dominance counts: the rows nobody unranked dominates form
-    the next front, and their dominance is subtracted from the counts. Rows with NaN or
-    inf rank after all finite rows. With `n_stop`, peeling stops once at least `n_stop`
-    rows are ranked; the rest get rank `n` (what selection of `n_stop` survivors needs).
-    Returns int32 `(n,)`.
+    the next front, and their dominance is subtracted from the counts. With constraint
+    `violation` `(n,)`, feasible rows come first and infeasible ones follow in order of
+    violation; rows with NaN or inf come last. With `n_stop`, peeling stops once at least
+    `n_stop` rows are ranked; the rest get rank `n` (what selecting `n_stop` survivors
+    needs). Returns int32 `(n,)`.
     """
     n = F.shape[0]
     n_stop = n if n_stop is None else n_stop
-    dominates = dominance_matrix(finite_or_worst(F))
+    dominates = dominance_matrix(F, violation)
     count = jnp.sum(dominates, axis=0, dtype=jnp.int32)
     rank = jnp.full(n, n, dtype=jnp.int32)
 
     def unfinished(carry):
-        _, rank, front_index = carry
+        _, rank, _ = carry
         return jnp.sum(rank < n) < n_stop
 
     def peel(carry):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -33,9 +34,23 @@ class Problem:
         """Upper bounds, shape `(n_var,)`."""
         return np.ones(self.n_var)
 
+    @property
+    def n_constr(self) -> int:
+        """Number of constraint values `evaluate_constrained` returns; 0 when unconstrained."""
+        return 0
+
     def evaluate(self, X: jax.Array) -> jax.Array:
         """Objective values `(n, n_obj)` of a batch of decision vectors `X` `(n, n_var)`."""
-        raise NotImplementedError
+        return self.evaluate_constrained(X)[0]
+
+    def evaluate_constrained(self, X: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Objectives `(n, n_obj)` and constraint values `G` `(n, n_constr)` of `X` `(n, n_var)`.
+
+        A row is feasible when all its constraint values are <= 0. A problem overrides
+        `evaluate` (unconstrained) or this method (constrained), not both.
+        """
+        F = self.evaluate(X)
+        return F, jnp.zeros((*F.shape[:-1], 0), F.dtype)
 
     def pareto_front(self, n_points: int) -> np.ndarray | None:
         """About `n_points` points `(k, n_obj)` on the true Pareto front, or None if unknown.
