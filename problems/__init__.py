@@ -3,12 +3,14 @@
 from typing import Any
 
 from evo.problems.base import Problem
+from evo.problems.constrained import C1DTLZ1, C2DTLZ2
 from evo.problems.dtlz import DTLZ1, DTLZ2, DTLZ3, DTLZ4, DTLZ5, DTLZ6, DTLZ7
 from evo.problems.zdt import ZDT1, ZDT2, ZDT3, ZDT4, ZDT6
 
 _REGISTRY: dict[str, type[Problem]] = {
     cls.__name__.lower(): cls
     for cls in (ZDT1, ZDT2, ZDT3, ZDT4, ZDT6, DTLZ1, DTLZ2, DTLZ3, DTLZ4, DTLZ5, DTLZ6, DTLZ7)
+    + (C1DTLZ1, C2DTLZ2)
 }
 
 
@@ -24,6 +26,8 @@ def get_problem(name: str, **kwargs: Any) -> Problem:
 
 
 __all__ = [
+    "C1DTLZ1",
+    "C2DTLZ2",
     "DTLZ1",
     "DTLZ2",
     "DTLZ3",
