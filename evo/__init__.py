@@ -1,6 +1,7 @@
 """evo: evolutionary and black-box optimization as batched JAX tensor programs."""
 
 from evo.algorithm import Algorithm
+from evo.hype import HypE, HypEState
 from evo.nsga2 import NSGA2, NSGA2State
 from evo.nsga3 import NSGA3, NSGA3State
 from evo.ref_dirs import das_dennis, reference_directions, two_layer
@@ -9,6 +10,8 @@ from evo.sorting import crowding_distance, non_dominated_rank
 
 __all__ = [
     "Algorithm",
+    "HypE",
+    "HypEState",
     "NSGA2",
     "NSGA2State",
     "NSGA3",

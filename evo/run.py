@@ -64,7 +64,6 @@ def compiled_chunk(algorithm: Algorithm, problem: Problem, chunk_size: int, with
     Generations at or past `n_gen` are skipped, so one compilation serves every chunk
     and every run length. Cached per (algorithm, problem, chunk_size, with_front).
     """
-
     constrained = problem.n_constr > 0
 
     def generation(state, front):

@@ -1,7 +1,8 @@
-"""Plots of objective vectors (needs matplotlib: `pip install "evo[plot]"`)."""
+"""Plots of objective vectors and run histories (needs matplotlib: `pip install "evo[plot]"`)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,98 @@ def plot_front(
         ax.view_init(elev=25, azim=45)
     ax.set_title(title)
     ax.legend(loc="upper right")
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+def plot_parallel(
+    F: np.ndarray,
+    *,
+    labels: Sequence[str] | None = None,
+    title: str = "",
+    path: str | None = None,
+) -> Any:
+    """Parallel coordinates of objective vectors `F` `(n, m)`, for any m >= 2.
+
+    Each axis is scaled to [0, 1] by the range of its objective over the finite rows of
+    `F` (the range is printed at the ends of the axis; a constant objective sits at 0.5).
+    Rows with NaN or inf are left out. `labels` names the m axes (default f1, f2, ...).
+    Returns the matplotlib figure; with `path`, also saves it there.
+    """
+    F = np.asarray(F, dtype=float)
+    if F.ndim != 2 or F.shape[1] < 2:
+        raise ValueError(f"plot_parallel expects F of shape (n, m) with m >= 2, got {F.shape}")
+    m = F.shape[1]
+    labels = [f"$f_{{{j + 1}}}$" for j in range(m)] if labels is None else list(labels)
+    if len(labels) != m:
+        raise ValueError(f"plot_parallel: {len(labels)} labels for {m} objectives")
+    F = F[np.all(np.isfinite(F), axis=1)]
+    if len(F) == 0:
+        raise ValueError("plot_parallel: F has no finite row")
+    lo, hi = F.min(axis=0), F.max(axis=0)
+    span = hi - lo
+    scaled = np.where(span > 0, (F - lo) / np.where(span > 0, span, 1), 0.5)
+
+    plt = _pyplot()
+    from matplotlib.collections import LineCollection
+
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * m), 4.5))
+    axes_x = np.arange(m)
+    lines = np.stack([np.broadcast_to(axes_x, scaled.shape), scaled], axis=-1)
+    alpha = float(np.clip(30 / len(F), 0.05, 0.8))
+    ax.add_collection(LineCollection(lines, colors="tab:blue", alpha=alpha, linewidths=1))
+    for j in axes_x:
+        ax.axvline(j, color="0.3", linewidth=0.8)
+        ax.text(j, -0.04, f"{lo[j]:.3g}", ha="center", va="top", fontsize=8)
+        ax.text(j, 1.04, f"{hi[j]:.3g}", ha="center", va="bottom", fontsize=8)
+    ax.set_xlim(-0.3, m - 0.7)
+    ax.set_ylim(-0.12, 1.12)
+    ax.set_xticks(axes_x, labels)
+    ax.set_yticks([])
+    ax.set_title(title)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+def plot_history(
+    history: Mapping[str, np.ndarray],
+    *,
+    title: str = "",
+    path: str | None = None,
+) -> Any:
+    """IGD and/or hypervolume against evaluations, from a `Result.history` dict.
+
+    Draws one panel for each of the keys "igd" (log-scale y) and "hv" that `history` has,
+    each `(G,)` against `history["n_evals"]` `(G,)`. Returns the matplotlib figure; with
+    `path`, also saves it there.
+    """
+    panels = [(key, name) for key, name in (("igd", "IGD"), ("hv", "hypervolume"))
+              if key in history]
+    if "n_evals" not in history or not panels:
+        raise ValueError('plot_history needs "n_evals" and at least one of "igd", "hv" in '
+                         f"history, got keys {sorted(history)}")
+    n_evals = np.asarray(history["n_evals"])
+    if n_evals.ndim != 1:
+        raise ValueError(f'plot_history: history["n_evals"] must be (G,), got {n_evals.shape}')
+    for key, _ in panels:
+        if np.shape(history[key]) != n_evals.shape:
+            raise ValueError(f'plot_history: history["{key}"] has shape '
+                             f"{np.shape(history[key])}, expected {n_evals.shape}")
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, (key, name) in zip(axes[0], panels):
+        values = np.asarray(history[key], dtype=float)
+        ax.plot(n_evals, np.where(np.isfinite(values), values, np.nan), color="tab:blue")
+        if key == "igd":
+            ax.set_yscale("log")
+        ax.set_xlabel("evaluations")
+        ax.set_ylabel(name)
+        ax.grid(True, which="both", alpha=0.3)
+    fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=120)

@@ -1,0 +1,193 @@
+"""HypE (Bader & Zitzler, 2011): selection by Monte Carlo estimates of hypervolume shares."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from evo.algorithm import (
+    as_bounds,
+    check_config,
+    check_fitness,
+    frozen_setattr,
+    static_config,
+    violation_of,
+)
+from evo.metrics.hypervolume import dominated_by
+from evo.nsga2 import offspring_count
+from evo.operators import binary_tournament, mate, uniform_sample
+from evo.sorting import non_dominated_rank
+
+
+class HypEState(NamedTuple):
+    key: jax.Array
+    X: jax.Array  # (pop_size, n_var) current population
+    F: jax.Array  # (pop_size, n_obj) its objectives; +inf before the first tell
+    violation: jax.Array  # (pop_size,) total constraint violation, 0 when feasible
+    rank: jax.Array  # (pop_size,) constrained Pareto rank within the population
+    fitness: jax.Array  # (pop_size,) estimated hypervolume share (k = pop_size), higher better
+    offspring: jax.Array  # (pop_size, n_var) the candidates handed out by the last ask
+    generation: jax.Array  # int32 scalar, number of completed tells
+
+
+def loss_probability(count: jax.Array, k: jax.Array, size: jax.Array) -> jax.Array:
+    """`alpha_c / c` for each count `c` `(s,)`: the share of a point dominated by exactly `c`
+    of `size` members charged to each of them when `k` members are removed at random.
+
+    `alpha_c = prod_{l<c} (k - l) / (size - l)` is the chance that the other `c - 1`
+    dominators are removed too (Bader & Zitzler, 2011, eq. 7). A count of 0 charges 0.
+    """
+    l = jnp.arange(1, count.shape[0] + 1, dtype=k.dtype)
+    ratio = jnp.where(l < size, (k - l) / jnp.maximum(size - l, 1), 0.0)
+    alpha = jnp.concatenate([jnp.ones(1, k.dtype), jnp.cumprod(jnp.maximum(ratio, 0.0))])
+    return jnp.where(count > 0, alpha[jnp.clip(count - 1, 0, count.shape[0])] / jnp.maximum(count, 1), 0.0)
+
+
+class SampleDominance(NamedTuple):
+    dominated: jax.Array  # (n_samples, n) float: sample i lies in the box member j dominates
+    volume: jax.Array  # scalar, volume of the sampled box
+
+
+def sample_dominance(
+    key: jax.Array, F: jax.Array, members: jax.Array, ref_point: jax.Array, n_samples: int
+) -> SampleDominance:
+    """Uniform samples of the box between the members' minimum and `ref_point` `(m,)`, and
+    which members of `F` `(n, m)` (flagged in `members` `(n,)`) dominate each of them."""
+    F = jnp.where(members[:, None], F, jnp.inf)
+    lower = jnp.min(F, axis=0)
+    extent = jnp.where(jnp.isfinite(lower), jnp.maximum(ref_point - lower, 0.0), 0.0)
+    u = jax.random.uniform(key, (n_samples, F.shape[1]), F.dtype)
+    samples = jnp.where(jnp.isfinite(lower), lower, ref_point) + u * extent
+    return SampleDominance(dominated_by(samples, F).astype(F.dtype), jnp.prod(extent))
+
+
+def hype_fitness(sampled: SampleDominance, alive: jax.Array, k: jax.Array) -> jax.Array:
+    """HypE's fitness `(n,)` of the `alive` `(n,)` members: each one's expected loss of
+    dominated hypervolume when `k` of them are removed at random; others score 0."""
+    dominated = sampled.dominated * alive.astype(sampled.dominated.dtype)
+    count = jnp.sum(dominated, axis=1).astype(jnp.int32)
+    share = loss_probability(count, k, jnp.sum(alive).astype(k.dtype))
+    return sampled.volume * (share @ dominated) / dominated.shape[0]
+
+
+def greedy_removal(sampled: SampleDominance, alive: jax.Array, n_remove: jax.Array) -> jax.Array:
+    """`alive` `(n,)` after removing `n_remove` members one at a time, each time the one
+    with the smallest HypE fitness for `k` = the number still to remove. The samples are
+    drawn once, so each step costs one `(n_samples, n)` matrix-vector product."""
+
+    def remove_worst(carry):
+        alive, left = carry
+        fitness = hype_fitness(sampled, alive, left.astype(sampled.volume.dtype))
+        worst = jnp.argmin(jnp.where(alive, fitness, jnp.inf))
+        return alive.at[worst].set(False), left - 1
+
+    alive, _ = jax.lax.while_loop(lambda c: c[1] > 0, remove_worst, (alive, n_remove))
+    return alive
+
+
+@static_config
+class HypE:
+    """HypE with tournament mating on hypervolume shares, SBX and polynomial mutation.
+
+    Args:
+        pop_size: population size; each generation makes as many offspring.
+        n_obj: number of objectives.
+        lb, ub: box bounds `(n_var,)`.
+        ref_point: hypervolume reference point `(n_obj,)`, required: only objective vectors
+            that dominate it earn a share, so it should lie beyond the front of interest
+            (for problems normalised to [0, 1], 1.1 in every objective is common).
+        n_samples: Monte Carlo samples per fitness estimate.
+        sbx_eta, sbx_prob, mutation_eta: variation parameters.
+
+    Environmental selection keeps whole fronts and trims the last front greedily, one
+    member at a time, as in the original; the Monte Carlo samples are drawn once per
+    generation and reused by every removal step, which then costs one
+    `(n_samples, 2 * pop_size)` matrix-vector product. Memory: that matrix, as floats.
+    """
+
+    pop_size: int
+    n_obj: int
+    lb: np.ndarray
+    ub: np.ndarray
+    ref_point: np.ndarray
+    n_samples: int = 10_000
+    sbx_eta: float = 30.0
+    sbx_prob: float = 1.0
+    mutation_eta: float = 20.0
+
+    def __post_init__(self):
+        check_config("HypE", self.pop_size, self.n_obj)
+        lb, ub = as_bounds(self.lb, self.ub)
+        ref_point = np.asarray(self.ref_point, dtype=float)
+        if ref_point.shape != (self.n_obj,) or not np.all(np.isfinite(ref_point)):
+            raise ValueError(
+                f"HypE: ref_point must be {self.n_obj} finite numbers, got {self.ref_point!r}"
+            )
+        if not isinstance(self.n_samples, (int, np.integer)) or self.n_samples < 1:
+            raise ValueError(f"HypE: n_samples must be a positive integer, got {self.n_samples!r}")
+        frozen_setattr(self, lb=lb, ub=ub, ref_point=ref_point)
+
+    @property
+    def n_var(self) -> int:
+        return self.lb.shape[0]
+
+    def init(self, key: jax.Array) -> HypEState:
+        key, sample_key = jax.random.split(key)
+        X = uniform_sample(sample_key, jnp.asarray(self.lb), jnp.asarray(self.ub), self.pop_size)
+        return HypEState(
+            key=key,
+            X=X,
+            F=jnp.full((self.pop_size, self.n_obj), jnp.inf, X.dtype),
+            violation=jnp.full(self.pop_size, jnp.inf, X.dtype),
+            rank=jnp.zeros(self.pop_size, jnp.int32),
+            fitness=jnp.zeros(self.pop_size, X.dtype),
+            offspring=X,
+            generation=jnp.int32(0),
+        )
+
+    def ask(self, state: HypEState) -> tuple[jax.Array, HypEState]:
+        key, select_key, mate_key = jax.random.split(state.key, 3)
+        n = offspring_count(self.pop_size)
+        parents = binary_tournament(select_key, state.rank, state.fitness, n)
+        children = mate(
+            mate_key, state.X, parents, jnp.asarray(self.lb), jnp.asarray(self.ub),
+            self.sbx_eta, self.sbx_prob, self.mutation_eta,
+        )[: self.pop_size]
+        offspring = jnp.where(state.generation == 0, state.X, children)
+        return offspring, state._replace(key=key, offspring=offspring)
+
+    def tell(self, state: HypEState, F: jax.Array, G: jax.Array | None = None) -> HypEState:
+        """Survival of `pop_size` among population and offspring: fronts, then HypE shares.
+
+        `F` `(pop_size, n_obj)` and optional constraint values `G` `(pop_size, n_constr)`,
+        feasible when `G <= 0`, belong to the offspring of the last `ask`.
+        """
+        check_fitness(F, self.pop_size, self.n_obj)
+        F = F.astype(state.F.dtype)
+        key, trim_key, mating_key = jax.random.split(state.key, 3)
+        violation = jnp.concatenate([state.violation, violation_of(F, G)])
+        X = jnp.concatenate([state.X, state.offspring])
+        F = jnp.concatenate([state.F, F])
+        ref_point = jnp.asarray(self.ref_point, F.dtype)
+
+        rank = non_dominated_rank(F, n_stop=self.pop_size, violation=violation)
+        last_rank = jnp.sort(rank)[self.pop_size - 1]
+        last_front = (rank == last_rank) & (violation == 0)
+        n_remove = jnp.sum(rank <= last_rank) - self.pop_size
+        sampled = sample_dominance(trim_key, F, last_front, ref_point, self.n_samples)
+        kept = greedy_removal(sampled, last_front, jnp.where(jnp.any(last_front), n_remove, 0))
+        # Survivors: earlier fronts, then the kept part of the last front; an infeasible last
+        # "front" has no shares and keeps the rows its violation order lists first.
+        chosen = jnp.lexsort((~kept, rank))[: self.pop_size]
+
+        X, F, violation, rank = X[chosen], F[chosen], violation[chosen], rank[chosen]
+        usable = violation == 0
+        sampled = sample_dominance(mating_key, F, usable, ref_point, self.n_samples)
+        fitness = hype_fitness(sampled, usable, jnp.asarray(self.pop_size, F.dtype))
+        return state._replace(
+            key=key, X=X, F=F, violation=violation, rank=rank, fitness=fitness,
+            generation=state.generation + 1,
+        )

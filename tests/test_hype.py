@@ -1,0 +1,87 @@
+"""HypE: its Monte Carlo fitness against exact hypervolume, greedy trimming, and runs."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import evo
+from evo.hype import HypE, greedy_removal, hype_fitness, loss_probability, sample_dominance
+from evo.metrics import hypervolume
+from evo.problems import C2DTLZ2, DTLZ2
+
+N_SAMPLES = 200_000
+STAIRCASE = jnp.array([[0.0, 1.0], [0.25, 0.6], [0.5, 0.5], [1.0, 0.0]])
+REF = jnp.array([1.5, 1.5])
+
+
+def three_standard_errors(volume: float, estimate: np.ndarray) -> np.ndarray:
+    p = np.clip(estimate / volume, 1e-9, 1.0)
+    return 3.0 * volume * np.sqrt(p * (1.0 - p) / N_SAMPLES)
+
+
+def test_loss_probability_matches_its_product_formula():
+    count = jnp.arange(0, 6)
+    k, size = jnp.float32(3.0), jnp.float32(6.0)
+    expected = [0.0] + [np.prod([(3 - l) / (6 - l) for l in range(1, c)]) / c for c in range(1, 6)]
+    np.testing.assert_allclose(np.asarray(loss_probability(count, k, size)), expected, rtol=1e-6)
+
+
+def test_fitness_with_k_one_is_the_exclusive_contribution():
+    alive = jnp.ones(4, bool)
+    sampled = sample_dominance(jax.random.key(0), STAIRCASE, alive, REF, N_SAMPLES)
+    fitness = np.asarray(hype_fitness(sampled, alive, jnp.float32(1.0)))
+    total = float(hypervolume(np.asarray(STAIRCASE), np.asarray(REF)))
+    exclusive = np.array([
+        total - float(hypervolume(np.delete(np.asarray(STAIRCASE), i, axis=0), np.asarray(REF)))
+        for i in range(4)
+    ])
+    volume = float(sampled.volume)
+    assert np.all(np.abs(fitness - exclusive) <= three_standard_errors(volume, exclusive))
+
+
+def test_fitness_with_k_equal_to_the_set_size_shares_the_whole_hypervolume():
+    alive = jnp.ones(4, bool)
+    sampled = sample_dominance(jax.random.key(1), STAIRCASE, alive, REF, N_SAMPLES)
+    fitness = np.asarray(hype_fitness(sampled, alive, jnp.float32(4.0)))
+    total = float(hypervolume(np.asarray(STAIRCASE), np.asarray(REF)))
+    assert abs(fitness.sum() - total) <= three_standard_errors(float(sampled.volume), total)
+
+
+def test_greedy_removal_drops_the_redundant_points():
+    F = jnp.array([[0.0, 1.0], [0.5, 0.5], [0.501, 0.499], [0.502, 0.5], [1.0, 0.0]])
+    alive = jnp.ones(5, bool)
+    sampled = sample_dominance(jax.random.key(2), F, alive, REF, 50_000)
+    kept = np.asarray(greedy_removal(sampled, alive, jnp.int32(2)))
+    assert kept.sum() == 3 and kept[0] and kept[4]
+    assert kept[1:4].sum() == 1
+
+
+PROBLEM = DTLZ2(n_var=7, n_obj=3)
+ALGO = HypE(pop_size=24, n_obj=3, lb=PROBLEM.lb, ub=PROBLEM.ub, ref_point=np.full(3, 1.1),
+            n_samples=4_000)
+
+
+def test_hype_raises_hypervolume_and_is_deterministic():
+    short = evo.run(ALGO, PROBLEM, jax.random.key(0), 3, progress=False)
+    long = evo.run(ALGO, PROBLEM, jax.random.key(0), 60, progress=False)
+    again = evo.run(ALGO, PROBLEM, jax.random.key(0), 60, progress=False)
+    ref = np.full(3, 1.1)
+    assert hypervolume(long.F, ref) > hypervolume(short.F, ref) + 0.1
+    np.testing.assert_array_equal(long.F, again.F)
+
+
+def test_constrained_hype_run_ends_feasible():
+    problem = C2DTLZ2(n_var=7)
+    algo = HypE(pop_size=24, n_obj=3, lb=problem.lb, ub=problem.ub, ref_point=np.full(3, 1.1),
+                n_samples=2_000)
+    result = evo.run(algo, problem, jax.random.key(1), 40, progress=False)
+    _, G = problem.evaluate_constrained(jnp.asarray(result.pareto_X))
+    assert len(result.pareto_F) > 0 and np.all(np.asarray(G) <= 0)
+
+
+def test_bad_input_raises():
+    with pytest.raises(ValueError, match="ref_point must be 3 finite numbers"):
+        HypE(pop_size=10, n_obj=3, lb=np.zeros(4), ub=np.ones(4), ref_point=[1.0, 1.0])
+    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+        HypE(pop_size=10, n_obj=2, lb=np.zeros(4), ub=np.ones(4), ref_point=[1.0, 1.0], n_samples=0)

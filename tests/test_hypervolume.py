@@ -1,0 +1,215 @@
+"""Exact and Monte Carlo hypervolume against closed forms, moocore, pymoo and brute force."""
+
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import moocore
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from pymoo.indicators.hv import HV
+
+from evo.metrics import dominated_by, hypervolume, hypervolume_mc
+
+
+def sphere_front(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
+    """`n` mutually non-dominated points `(n, m)` on the positive unit sphere."""
+    F = np.abs(rng.normal(size=(n, m)))
+    return F / np.linalg.norm(F, axis=1, keepdims=True)
+
+
+def mixed_set(seed: int, m: int) -> np.ndarray:
+    """A front plus dominated points, points outside the reference box and a NaN row. `(41, m)`"""
+    rng = np.random.default_rng(seed)
+    return np.concatenate([
+        sphere_front(rng, 25, m),
+        rng.uniform(0.5, 1.3, (15, m)),
+        np.full((1, m), np.nan),
+    ])
+
+
+def inclusion_exclusion(F: np.ndarray, ref: np.ndarray) -> float:
+    """Exact hypervolume of a few points by inclusion-exclusion over all subsets."""
+    F = F[np.all(np.isfinite(F), axis=1) & np.all(F < ref, axis=1)]
+    total = 0.0
+    for size in range(1, len(F) + 1):
+        for subset in itertools.combinations(range(len(F)), size):
+            total += (-1) ** (size + 1) * np.prod(ref - F[list(subset)].max(axis=0))
+    return total
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5])
+def test_single_point_is_a_box(m):
+    f = np.linspace(0.1, 0.5, m)
+    ref = np.linspace(1.0, 2.0, m)
+    with jax.enable_x64(True):
+        assert float(hypervolume(f[None], ref)) == pytest.approx(np.prod(ref - f), rel=1e-14)
+
+
+def test_linear_front_staircase():
+    # k points a_i = i / (k - 1) on f1 + f2 = 1 with r = (1, 1): the two end points touch
+    # the reference point and count for nothing; the others leave a staircase of area
+    # sum_{i=1}^{k-2} h * a_i with h = 1 / (k - 1), that is (k - 2) / (2 (k - 1)).
+    k = 11
+    a = np.linspace(0, 1, k)
+    F = np.stack([a, 1 - a], axis=1)
+    expected = (k - 2) / (2 * (k - 1))
+    with jax.enable_x64(True):
+        assert float(hypervolume(F, np.ones(2))) == pytest.approx(expected, rel=1e-14)
+        # The same staircase lifted into 3-D as a slab of height 2.
+        F3 = np.concatenate([F, np.zeros((k, 1))], axis=1)
+        slab = float(hypervolume(F3, np.array([1.0, 1.0, 2.0])))
+        assert slab == pytest.approx(2 * expected, rel=1e-14)
+
+
+@pytest.mark.parametrize("m", [2, 3])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_matches_moocore(m, seed):
+    F = mixed_set(seed, m)
+    ref = np.full(m, 1.1)
+    finite = np.all(np.isfinite(F), axis=1)
+    expected = moocore.hypervolume(F[finite], ref=ref)
+    with jax.enable_x64(True):
+        assert float(hypervolume(F, ref)) == pytest.approx(expected, rel=1e-9)
+    assert float(hypervolume(jnp.float32(F), jnp.float32(ref))) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("m", [4, 5])
+def test_many_objectives_match_pymoo_and_inclusion_exclusion(m):
+    F = mixed_set(m, m)
+    ref = np.full(m, 1.1)
+    finite = np.all(np.isfinite(F), axis=1)
+    ours = hypervolume(F, ref)
+    assert isinstance(ours, np.float64)
+    assert ours == pytest.approx(HV(ref_point=ref).do(F[finite]), rel=1e-12)
+    # pymoo's HV calls moocore itself: check a small set independently too.
+    small = F[[0, 1, 2, 3, 4, 30, 31, 40]]
+    assert hypervolume(small, ref) == pytest.approx(inclusion_exclusion(small, ref), rel=1e-12)
+
+
+@pytest.mark.parametrize(("m", "grid"), [(2, 1000), (3, 100)])
+def test_matches_grid_count(m, grid):
+    rng = np.random.default_rng(m)
+    F = rng.uniform(0, 1, (6, m))
+    ref = np.full(m, 1.2)
+    lower = F.min(axis=0)
+    axes = [lower[j] + (np.arange(grid) + 0.5) / grid * (ref[j] - lower[j]) for j in range(m)]
+    centres = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, m)
+    covered = np.zeros(len(centres), bool)
+    for f in F:
+        covered |= np.all(f <= centres, axis=1)
+    box = np.prod(ref - lower)
+    estimate = covered.mean() * box
+    # Only cells cut by the staircase's faces are miscounted, by at most half a cell each.
+    with jax.enable_x64(True):
+        assert float(hypervolume(F, ref)) == pytest.approx(estimate, abs=m * box / grid)
+
+
+@pytest.mark.parametrize("m", [2, 3, 5])
+def test_ignores_invalid_rows(m):
+    F = sphere_front(np.random.default_rng(7), 10, m)
+    ref = np.full(m, 1.0 + 1e-3)
+    # NaN, inf, on the reference point, beyond it in one objective, and far beyond it.
+    extra = np.array([np.nan, np.inf, 1.0 + 1e-3, 1.5, 5.0])[:, None] * np.ones(m)
+    extra[3, 1:] = 0.0
+    with jax.enable_x64(True):
+        clean = float(hypervolume(F, ref))
+        assert clean > 0
+        assert float(hypervolume(np.concatenate([extra[:2], F, extra[2:]]), ref)) == clean
+        assert float(hypervolume(extra, ref)) == 0
+        assert float(hypervolume(np.zeros((0, m)), ref)) == 0
+
+
+# Coordinates on a coarse grid, so ties and duplicates are common; 1.0 is the reference.
+coordinate = st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0, 1.25, np.nan, np.inf])
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), m=st.sampled_from([2, 3]))
+def test_order_and_duplicates_do_not_matter(data, m):
+    F = data.draw(arrays(np.float64, (8, m), elements=coordinate))
+    perm = data.draw(st.permutations(range(8)))
+    ref = np.ones(m)
+    finite = np.all(np.isfinite(F), axis=1)
+    with jax.enable_x64(True):
+        value = float(hypervolume(F, ref))
+        assert value == pytest.approx(moocore.hypervolume(F[finite], ref=ref), rel=1e-12, abs=1e-15)
+        assert float(hypervolume(F[list(perm)], ref)) == pytest.approx(value, rel=1e-12, abs=1e-15)
+        doubled = np.concatenate([F, F[list(perm)]])
+        assert float(hypervolume(doubled, ref)) == pytest.approx(value, rel=1e-12, abs=1e-15)
+
+
+def test_batched_under_jit_and_errors():
+    rng = np.random.default_rng(3)
+    fronts = np.stack([sphere_front(rng, 20, 3) for _ in range(3)])
+    ref = np.full(3, 1.1)
+    batched = jax.jit(jax.vmap(hypervolume, in_axes=(0, None)))(fronts, ref)
+    expected = [moocore.hypervolume(F, ref=ref) for F in fronts]
+    np.testing.assert_allclose(np.asarray(batched), expected, rtol=1e-5)
+    with pytest.raises(TypeError, match="host"):
+        jax.jit(hypervolume)(np.ones((3, 4)), np.full(4, 2.0))
+    with pytest.raises(ValueError, match=r"shape \(n, m\)"):
+        hypervolume(np.ones(3), np.ones(3))
+    with pytest.raises(ValueError, match="ref_point"):
+        hypervolume(np.ones((4, 3)), np.ones(2))
+    with pytest.raises(ValueError, match="ref_point"):
+        hypervolume(np.ones((4, 5)), np.ones(4))
+
+
+def test_dominated_by_is_weak_dominance():
+    rng = np.random.default_rng(4)
+    F = rng.integers(0, 3, (7, 3)).astype(float)
+    samples = rng.integers(0, 3, (11, 3)).astype(float)
+    expected = np.all(F[None, :, :] <= samples[:, None, :], axis=-1)
+    out = np.asarray(dominated_by(jnp.asarray(samples), jnp.asarray(F)))
+    assert out.shape == (11, 7)
+    np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("m", [2, 3, 5])
+def test_mc_within_three_standard_errors(m):
+    F = mixed_set(10 + m, m)
+    ref = np.full(m, 1.1)
+    exact = float(hypervolume(F, ref))
+    for seed in range(3):
+        value, stderr = hypervolume_mc(jax.random.key(seed), F, ref, 20_000)
+        assert 0 < float(stderr) < 0.02 * exact
+        assert abs(float(value) - exact) < 3 * float(stderr)
+
+
+def test_mc_error_shrinks_with_samples():
+    F = mixed_set(0, 3)
+    ref = np.full(3, 1.1)
+    exact = float(hypervolume(F, ref))
+
+    def errors(n_samples):
+        estimates = [hypervolume_mc(jax.random.key(seed), F, ref, n_samples) for seed in range(20)]
+        mean_error = np.mean([abs(float(e.value) - exact) for e in estimates])
+        return mean_error, float(estimates[0].stderr)
+
+    # 20_000 samples on a (41, 3) set is also what test_mc_within_three_standard_errors
+    # compiles; each new sample count costs a compilation.
+    coarse_error, coarse_stderr = errors(1_000)
+    fine_error, fine_stderr = errors(20_000)
+    assert fine_stderr == pytest.approx(coarse_stderr / np.sqrt(20), rel=0.1)
+    assert fine_error < coarse_error / 2.5
+
+
+def test_mc_counts_exactly_n_samples_across_chunks():
+    # One point at the lower corner dominates the whole box, so every sample hits; samples
+    # padding the last chunk must not be counted (p would exceed 1).
+    F = np.array([[0.0, 0.0, 0.0], [0.5, 0.5, 0.5]])
+    ref = np.array([1.0, 2.0, 0.5])
+    value, stderr = hypervolume_mc(jax.random.key(0), F, ref, 1000, chunk_size=300)
+    assert float(value) == pytest.approx(1.0, rel=1e-6)
+    assert float(stderr) == 0
+    # No row dominates the reference point: the box is empty and so is the estimate.
+    value, stderr = hypervolume_mc(jax.random.key(0), F + 2, ref, 1000, chunk_size=300)
+    assert float(value) == 0 and float(stderr) == 0
+    with pytest.raises(ValueError, match="n_samples"):
+        hypervolume_mc(jax.random.key(0), F, ref, 0)
