@@ -5,12 +5,26 @@ from typing import Any
 from evo.problems.base import Problem
 from evo.problems.constrained import C1DTLZ1, C2DTLZ2
 from evo.problems.dtlz import DTLZ1, DTLZ2, DTLZ3, DTLZ4, DTLZ5, DTLZ6, DTLZ7
+from evo.problems.lsmop import (
+    LSMOP1,
+    LSMOP2,
+    LSMOP3,
+    LSMOP4,
+    LSMOP5,
+    LSMOP6,
+    LSMOP7,
+    LSMOP8,
+    LSMOP9,
+)
+from evo.problems.wfg import WFG1, WFG2, WFG3, WFG4, WFG5, WFG6, WFG7, WFG8, WFG9
 from evo.problems.zdt import ZDT1, ZDT2, ZDT3, ZDT4, ZDT6
 
 _REGISTRY: dict[str, type[Problem]] = {
     cls.__name__.lower(): cls
     for cls in (ZDT1, ZDT2, ZDT3, ZDT4, ZDT6, DTLZ1, DTLZ2, DTLZ3, DTLZ4, DTLZ5, DTLZ6, DTLZ7)
     + (C1DTLZ1, C2DTLZ2)
+    + (WFG1, WFG2, WFG3, WFG4, WFG5, WFG6, WFG7, WFG8, WFG9)
+    + (LSMOP1, LSMOP2, LSMOP3, LSMOP4, LSMOP5, LSMOP6, LSMOP7, LSMOP8, LSMOP9)
 }
 
 
@@ -35,6 +49,24 @@ __all__ = [
     "DTLZ5",
     "DTLZ6",
     "DTLZ7",
+    "LSMOP1",
+    "LSMOP2",
+    "LSMOP3",
+    "LSMOP4",
+    "LSMOP5",
+    "LSMOP6",
+    "LSMOP7",
+    "LSMOP8",
+    "LSMOP9",
+    "WFG1",
+    "WFG2",
+    "WFG3",
+    "WFG4",
+    "WFG5",
+    "WFG6",
+    "WFG7",
+    "WFG8",
+    "WFG9",
     "ZDT1",
     "ZDT2",
     "ZDT3",
