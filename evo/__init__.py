@@ -2,6 +2,7 @@
 
 from evo.algorithm import Algorithm
 from evo.hype import HypE, HypEState
+from evo.moead import MOEAD, MOEADState
 from evo.nsga2 import NSGA2, NSGA2State
 from evo.nsga3 import NSGA3, NSGA3State
 from evo.ref_dirs import das_dennis, reference_directions, two_layer
@@ -12,6 +13,8 @@ __all__ = [
     "Algorithm",
     "HypE",
     "HypEState",
+    "MOEAD",
+    "MOEADState",
     "NSGA2",
     "NSGA2State",
     "NSGA3",
