@@ -16,6 +16,22 @@ from evo.problems.lsmop import (
     LSMOP8,
     LSMOP9,
 )
+from evo.problems.mw import (
+    MW1,
+    MW2,
+    MW3,
+    MW4,
+    MW5,
+    MW6,
+    MW7,
+    MW8,
+    MW9,
+    MW10,
+    MW11,
+    MW12,
+    MW13,
+    MW14,
+)
 from evo.problems.wfg import WFG1, WFG2, WFG3, WFG4, WFG5, WFG6, WFG7, WFG8, WFG9
 from evo.problems.zdt import ZDT1, ZDT2, ZDT3, ZDT4, ZDT6
 
@@ -25,6 +41,7 @@ _REGISTRY: dict[str, type[Problem]] = {
     + (C1DTLZ1, C2DTLZ2)
     + (WFG1, WFG2, WFG3, WFG4, WFG5, WFG6, WFG7, WFG8, WFG9)
     + (LSMOP1, LSMOP2, LSMOP3, LSMOP4, LSMOP5, LSMOP6, LSMOP7, LSMOP8, LSMOP9)
+    + (MW1, MW2, MW3, MW4, MW5, MW6, MW7, MW8, MW9, MW10, MW11, MW12, MW13, MW14)
 }
 
 
@@ -58,6 +75,20 @@ __all__ = [
     "LSMOP7",
     "LSMOP8",
     "LSMOP9",
+    "MW1",
+    "MW2",
+    "MW3",
+    "MW4",
+    "MW5",
+    "MW6",
+    "MW7",
+    "MW8",
+    "MW9",
+    "MW10",
+    "MW11",
+    "MW12",
+    "MW13",
+    "MW14",
     "WFG1",
     "WFG2",
     "WFG3",
