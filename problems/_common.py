@@ -1,8 +1,9 @@
-"""Helpers shared by the benchmark families: input checking and front sampling."""
+"""Helpers shared by the benchmark families: input checking, shapes and front sampling."""
 
 from __future__ import annotations
 
-from typing import Callable
+from types import ModuleType
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -37,3 +38,19 @@ def nondominated_1d(
     best_before = np.minimum.accumulate(np.concatenate([[np.inf], y[:-1]]))
     kept = t[y < best_before]
     return kept[np.round(np.linspace(0, len(kept) - 1, n_points)).astype(int)]
+
+
+def nested_products(lead: Any, tail: Any, xp: ModuleType) -> Any:
+    """The DTLZ shape `f_i = lead_0 * ... * lead_{m-2-i} * tail_{m-1-i}` with `tail_{m-1} = 1`.
+
+    `lead`, `tail`: `(..., m - 1)` -> `(..., m)`. `xp` is the array module (jnp or np).
+    """
+    ones = xp.ones_like(lead[..., :1])
+    prefix = xp.cumprod(xp.concatenate([ones, lead], axis=-1), axis=-1)
+    closing = xp.concatenate([tail, ones], axis=-1)
+    return (prefix * closing)[..., ::-1]
+
+
+def dtlz7_bump(f: Any, xp: ModuleType) -> Any:
+    """DTLZ7's per-objective term `f (1 + sin(3 pi f))`."""
+    return f * (1.0 + xp.sin(3.0 * xp.pi * f))

@@ -9,27 +9,15 @@ is where `g` is minimal (0, or 1 for DTLZ7).
 from __future__ import annotations
 
 import dataclasses
-from types import ModuleType
-from typing import Any, Callable, ClassVar
+from typing import Callable, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evo.problems._common import as_batch, nondominated_1d
+from evo.problems._common import as_batch, dtlz7_bump, nested_products, nondominated_1d
 from evo.problems.base import Problem, check_positive_int
 from evo.ref_dirs import reference_directions
-
-
-def _nested_products(lead: Any, tail: Any, xp: ModuleType) -> Any:
-    """The DTLZ shape `f_i = lead_0 * ... * lead_{m-2-i} * tail_{m-1-i}` with `tail_{m-1} = 1`.
-
-    `lead`, `tail`: `(..., m - 1)` -> `(..., m)`. `xp` is the array module (jnp or np).
-    """
-    ones = xp.ones_like(lead[..., :1])
-    prefix = xp.cumprod(xp.concatenate([ones, lead], axis=-1), axis=-1)
-    closing = xp.concatenate([tail, ones], axis=-1)
-    return (prefix * closing)[..., ::-1]
 
 
 def _g_multimodal(dist: jax.Array) -> jax.Array:
@@ -52,11 +40,6 @@ def _g_power(dist: jax.Array) -> jax.Array:
 def _g_linear(dist: jax.Array) -> jax.Array:
     """DTLZ7's `g`, `(n, k)` -> `(n,)`; one at `dist = 0`."""
     return 1.0 + 9.0 * jnp.mean(dist, axis=-1)
-
-
-def _bump(f: Any, xp: ModuleType) -> Any:
-    """DTLZ7's per-objective term `f (1 + sin(3 pi f))`."""
-    return f * (1.0 + xp.sin(3.0 * xp.pi * f))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +88,7 @@ class DTLZ1(_DTLZ):
     _g = staticmethod(_g_multimodal)
 
     def _objectives(self, pos: jax.Array, g: jax.Array) -> jax.Array:
-        return 0.5 * (1.0 + g)[..., None] * _nested_products(pos, 1.0 - pos, jnp)
+        return 0.5 * (1.0 + g)[..., None] * nested_products(pos, 1.0 - pos, jnp)
 
     def pareto_front(self, n_points: int) -> np.ndarray:
         """About `n_points` points `(k, n_obj)` on the simplex `sum(f) = 0.5`."""
@@ -122,7 +105,7 @@ class _SphericalDTLZ(_DTLZ):
 
     def _objectives(self, pos: jax.Array, g: jax.Array) -> jax.Array:
         theta = 0.5 * jnp.pi * self._angles(pos, g)
-        return (1.0 + g)[..., None] * _nested_products(jnp.cos(theta), jnp.sin(theta), jnp)
+        return (1.0 + g)[..., None] * nested_products(jnp.cos(theta), jnp.sin(theta), jnp)
 
     def pareto_front(self, n_points: int) -> np.ndarray:
         """About `n_points` points `(k, n_obj)` on the positive octant of the unit sphere."""
@@ -176,7 +159,7 @@ class _DegenerateDTLZ(_SphericalDTLZ):
         check_positive_int("n_points", n_points)
         theta = np.full((n_points, self.n_obj - 1), 0.25 * np.pi)
         theta[:, 0] = np.linspace(0.0, 0.5 * np.pi, n_points)
-        return _nested_products(np.cos(theta), np.sin(theta), np)
+        return nested_products(np.cos(theta), np.sin(theta), np)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,7 +184,7 @@ class DTLZ7(_DTLZ):
     _g = staticmethod(_g_linear)
 
     def _objectives(self, pos: jax.Array, g: jax.Array) -> jax.Array:
-        h = self.n_obj - jnp.sum(_bump(pos, jnp), axis=-1) / (1.0 + g)
+        h = self.n_obj - jnp.sum(dtlz7_bump(pos, jnp), axis=-1) / (1.0 + g)
         return jnp.concatenate([pos, ((1.0 + g) * h)[..., None]], axis=-1)
 
     def pareto_front(self, n_points: int) -> np.ndarray:
@@ -214,8 +197,8 @@ class DTLZ7(_DTLZ):
         """
         check_positive_int("n_points", n_points)
         per_axis = max(2, round(n_points ** (1.0 / (self.n_obj - 1))))
-        values = nondominated_1d(lambda f: -_bump(f, np), per_axis)
+        values = nondominated_1d(lambda f: -dtlz7_bump(f, np), per_axis)
         axes = np.meshgrid(*[values] * (self.n_obj - 1), indexing="ij")
         leading = np.stack([a.ravel() for a in axes], axis=-1)
-        last = 2.0 * self.n_obj - np.sum(_bump(leading, np), axis=-1)
+        last = 2.0 * self.n_obj - np.sum(dtlz7_bump(leading, np), axis=-1)
         return np.concatenate([leading, last[:, None]], axis=-1)

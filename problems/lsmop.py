@@ -23,9 +23,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evo.problems._common import as_batch
+from evo.problems._common import as_batch, dtlz7_bump, nested_products
 from evo.problems.base import Problem, check_positive_int
-from evo.problems.dtlz import DTLZ7, _bump, _nested_products
+from evo.problems.dtlz import DTLZ7
 from evo.ref_dirs import reference_directions
 
 # Basic single-objective functions, `(..., d)` -> `(...)`, each zero at the origin except
@@ -171,7 +171,7 @@ class _LinearLSMOP(_LSMOP):
     _linkage = staticmethod(_linear_linkage)
 
     def _objectives(self, pos: jax.Array, G: jax.Array) -> jax.Array:
-        return (1.0 + G) * _nested_products(pos, 1.0 - pos, jnp)
+        return (1.0 + G) * nested_products(pos, 1.0 - pos, jnp)
 
     def pareto_front(self, n_points: int) -> np.ndarray:
         """About `n_points` points `(k, n_obj)` on the simplex `sum(f) = 1`."""
@@ -185,7 +185,7 @@ class _SphericalLSMOP(_LSMOP):
     def _objectives(self, pos: jax.Array, G: jax.Array) -> jax.Array:
         shifted = jnp.concatenate([G[..., 1:], jnp.zeros_like(G[..., :1])], axis=-1)
         angle = 0.5 * jnp.pi * pos
-        return (1.0 + G + shifted) * _nested_products(jnp.cos(angle), jnp.sin(angle), jnp)
+        return (1.0 + G + shifted) * nested_products(jnp.cos(angle), jnp.sin(angle), jnp)
 
     def pareto_front(self, n_points: int) -> np.ndarray:
         """About `n_points` points `(k, n_obj)` on the positive octant of the unit sphere."""
@@ -270,7 +270,7 @@ class LSMOP9(_LSMOP):
 
     def _objectives(self, pos: jax.Array, G: jax.Array) -> jax.Array:
         g = 1.0 + jnp.sum(G, axis=-1)
-        last = (1.0 + g) * self.n_obj - jnp.sum(_bump(pos, jnp), axis=-1)
+        last = (1.0 + g) * self.n_obj - jnp.sum(dtlz7_bump(pos, jnp), axis=-1)
         return jnp.concatenate([pos, last[..., None]], axis=-1)
 
     def pareto_front(self, n_points: int) -> np.ndarray:

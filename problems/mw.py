@@ -30,9 +30,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evo.problems._common import as_batch
+from evo.problems._common import as_batch, nested_products
 from evo.problems.base import Problem, check_positive_int
-from evo.problems.dtlz import _nested_products
 from evo.ref_dirs import reference_directions
 
 _SQRT2 = float(np.sqrt(2.0))
@@ -318,7 +317,7 @@ class MW4(_MW):
 
     def _objectives(self, X):
         pos = X[..., : self.n_obj - 1]
-        return self._g(X, self.n_obj)[..., None] * _nested_products(1.0 - pos, pos, jnp)
+        return self._g(X, self.n_obj)[..., None] * nested_products(1.0 - pos, pos, jnp)
 
     def _constraints(self, F, xp):
         along = F[..., -1] - xp.sum(F[..., :-1], axis=-1)
@@ -407,7 +406,7 @@ class MW8(_MW):
 
     def _objectives(self, X):
         theta = 0.5 * jnp.pi * X[..., : self.n_obj - 1]
-        shape = _nested_products(jnp.cos(theta), jnp.sin(theta), jnp)
+        shape = nested_products(jnp.cos(theta), jnp.sin(theta), jnp)
         return self._g(X, self.n_obj)[..., None] * shape
 
     def _constraints(self, F, xp):

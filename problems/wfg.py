@@ -22,9 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evo.problems._common import as_batch, nondominated_1d
+from evo.problems._common import as_batch, nested_products, nondominated_1d
 from evo.problems.base import Problem, check_positive_int
-from evo.problems.dtlz import _nested_products
 from evo.ref_dirs import reference_directions
 
 # Constants of the parameter-dependent bias shared by WFG7-9.
@@ -191,17 +190,17 @@ def _t_wfg9(z: jax.Array, k: int, n_obj: int) -> jax.Array:
 
 
 def _linear(x: Any, xp: ModuleType) -> Any:
-    return _nested_products(x, 1.0 - x, xp)
+    return nested_products(x, 1.0 - x, xp)
 
 
 def _convex(x: Any, xp: ModuleType) -> Any:
     angle = 0.5 * xp.pi * x
-    return _nested_products(1.0 - xp.cos(angle), 1.0 - xp.sin(angle), xp)
+    return nested_products(1.0 - xp.cos(angle), 1.0 - xp.sin(angle), xp)
 
 
 def _concave(x: Any, xp: ModuleType) -> Any:
     angle = 0.5 * xp.pi * x
-    return _nested_products(xp.sin(angle), xp.cos(angle), xp)
+    return nested_products(xp.sin(angle), xp.cos(angle), xp)
 
 
 def _mixed(x1: Any, xp: ModuleType) -> Any:
