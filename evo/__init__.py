@@ -1,6 +1,11 @@
-"""evo: evolutionary and black-box optimization as batched JAX tensor programs."""
+"""evo: evolutionary and black-box optimization as batched JAX tensor programs.
+
+Bayesian optimisation lives in `evo.bo` (needs optax: `pip install "evo[bo]"`).
+"""
 
 from evo.algorithm import Algorithm
+from evo.cmaes import CMAES, CMAESState, SepCMAES
+from evo.evosax_bridge import EvosaxAlgorithm, EvosaxState
 from evo.hype import HypE, HypEState
 from evo.moead import MOEAD, MOEADState
 from evo.nsga2 import NSGA2, NSGA2State
@@ -11,6 +16,10 @@ from evo.sorting import crowding_distance, non_dominated_rank
 
 __all__ = [
     "Algorithm",
+    "CMAES",
+    "CMAESState",
+    "EvosaxAlgorithm",
+    "EvosaxState",
     "HypE",
     "HypEState",
     "MOEAD",
@@ -20,6 +29,7 @@ __all__ = [
     "NSGA3",
     "NSGA3State",
     "Result",
+    "SepCMAES",
     "crowding_distance",
     "das_dennis",
     "non_dominated_rank",

@@ -24,7 +24,8 @@ class Result(NamedTuple):
         pareto_X, pareto_F: the non-dominated rows of the final population that are feasible
             and have finite objectives, duplicates removed.
         history: per-generation records, each an array with a leading `(n_gen,)` axis:
-            `n_evals` (cumulative evaluations), `f_min` and `f_mean` `(n_gen, n_obj)` over the
+            `n_evals` (cumulative evaluations: the state's own `n_evals` where it keeps one,
+            else rows asked per generation), `f_min` and `f_mean` `(n_gen, n_obj)` over the
             population's feasible finite rows, `feasible` (their fraction) for constrained
             problems, and `igd` (of those rows) when the problem knows its front.
         state: the final algorithm state, to continue with `ask` / `tell`.
@@ -72,7 +73,10 @@ def compiled_chunk(algorithm: Algorithm, problem: Problem, chunk_size: int, with
         else:
             state = algorithm.tell(state, problem.evaluate(X))
         violation = state.violation if constrained else None
-        return state, population_stats(state.F, violation, front if with_front else None)
+        records = population_stats(state.F, violation, front if with_front else None)
+        if hasattr(state, "n_evals"):  # an algorithm that asks more rows than it uses
+            records["n_evals"] = state.n_evals
+        return state, records
 
     @jax.jit
     def run_chunk(state, start, n_gen, front):
@@ -139,7 +143,7 @@ def run(
             bar.update(done, **({"igd": chunks[-1]["igd"][last]} if "igd" in records else {}))
 
     history = {name: np.concatenate([c[name] for c in chunks])[:n_gen] for name in chunks[0]}
-    history["n_evals"] = np.arange(1, n_gen + 1) * evals_per_gen
+    history.setdefault("n_evals", np.arange(1, n_gen + 1) * evals_per_gen)
     return make_result(state, history)
 
 

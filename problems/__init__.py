@@ -3,6 +3,7 @@
 from typing import Any
 
 from evo.problems.base import Problem
+from evo.problems.bo_functions import Branin, Hartmann6
 from evo.problems.constrained import C1DTLZ1, C2DTLZ2
 from evo.problems.dtlz import DTLZ1, DTLZ2, DTLZ3, DTLZ4, DTLZ5, DTLZ6, DTLZ7
 from evo.problems.lsmop import (
@@ -32,6 +33,18 @@ from evo.problems.mw import (
     MW13,
     MW14,
 )
+from evo.problems.single_objective import (
+    Ackley,
+    Ellipsoid,
+    Griewank,
+    Levy,
+    Rastrigin,
+    Rosenbrock,
+    RotatedEllipsoid,
+    Schwefel,
+    Sphere,
+    StyblinskiTang,
+)
 from evo.problems.wfg import WFG1, WFG2, WFG3, WFG4, WFG5, WFG6, WFG7, WFG8, WFG9
 from evo.problems.zdt import ZDT1, ZDT2, ZDT3, ZDT4, ZDT6
 
@@ -42,6 +55,9 @@ _REGISTRY: dict[str, type[Problem]] = {
     + (WFG1, WFG2, WFG3, WFG4, WFG5, WFG6, WFG7, WFG8, WFG9)
     + (LSMOP1, LSMOP2, LSMOP3, LSMOP4, LSMOP5, LSMOP6, LSMOP7, LSMOP8, LSMOP9)
     + (MW1, MW2, MW3, MW4, MW5, MW6, MW7, MW8, MW9, MW10, MW11, MW12, MW13, MW14)
+    + (Sphere, Ellipsoid, RotatedEllipsoid, Rosenbrock, Rastrigin, Ackley, Griewank)
+    + (Schwefel, Levy, StyblinskiTang)
+    + (Branin, Hartmann6)
 }
 
 
@@ -57,6 +73,8 @@ def get_problem(name: str, **kwargs: Any) -> Problem:
 
 
 __all__ = [
+    "Ackley",
+    "Branin",
     "C1DTLZ1",
     "C2DTLZ2",
     "DTLZ1",
@@ -66,6 +84,9 @@ __all__ = [
     "DTLZ5",
     "DTLZ6",
     "DTLZ7",
+    "Ellipsoid",
+    "Griewank",
+    "Hartmann6",
     "LSMOP1",
     "LSMOP2",
     "LSMOP3",
@@ -75,6 +96,7 @@ __all__ = [
     "LSMOP7",
     "LSMOP8",
     "LSMOP9",
+    "Levy",
     "MW1",
     "MW2",
     "MW3",
@@ -89,6 +111,12 @@ __all__ = [
     "MW12",
     "MW13",
     "MW14",
+    "Rastrigin",
+    "Rosenbrock",
+    "RotatedEllipsoid",
+    "Schwefel",
+    "Sphere",
+    "StyblinskiTang",
     "WFG1",
     "WFG2",
     "WFG3",

@@ -1,0 +1,446 @@
+"""Bayesian optimisation (GP surrogate + acquisition) with the `init / ask / tell` API."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from evo.algorithm import as_bounds, check_fitness, frozen_setattr, static_config
+from evo.bo.acquisition import (
+    check_acquisition,
+    log_expected_improvement,
+    log_probability_of_feasibility,
+    maximise,
+    upper_confidence_bound,
+)
+from evo.bo.gp import (
+    GPParams,
+    check_kernel,
+    default_params,
+    fit_gp_batch,
+    from_unit,
+    gp_joint,
+    gp_posterior,
+    gp_predict,
+    standardise,
+    to_unit,
+)
+
+
+class BayesOptState(NamedTuple):
+    key: jax.Array
+    X: jax.Array  # (capacity, n_var) observation buffer (the "population")
+    F: (
+        jax.Array
+    )  # (capacity, n_obj) objectives; +inf in empty slots, NaN rows are ignored
+    G: jax.Array  # (capacity, n_constr) constraint values (feasible when <= 0)
+    violation: jax.Array  # (capacity,) total violation; inf in empty slots and NaN rows
+    filled: jax.Array  # (capacity,) bool, slot holds an observation
+    age: (
+        jax.Array
+    )  # (capacity,) int32, when the slot was written (evicted oldest-first, MO)
+    params: GPParams  # fitted log hyperparameters, leading axis (1 + n_constr,)
+    design: jax.Array  # (n_design, n_var) initial Latin-hypercube design
+    pending: jax.Array  # (q, n_var) points handed out by the last ask
+    n_told: jax.Array  # int32 scalar, number of tells so far (rounds)
+
+
+def latin_hypercube(key: jax.Array, n: int, d: int, dtype=None) -> jax.Array:
+    """`n` points of a random Latin hypercube in `[0, 1]^d` (McKay et al. 1979)."""
+    dtype = dtype or jnp.result_type(float)
+    kp, ku = jax.random.split(key)
+    perms = jax.vmap(lambda k: jax.random.permutation(k, n))(jax.random.split(kp, d)).T
+    return (perms + jax.random.uniform(ku, (n, d), dtype)) / n
+
+
+@static_config
+class BayesOpt:
+    """GP-based Bayesian optimisation proposing `q` points per `ask`.
+
+    Args:
+        n_obj: number of objectives. With more than one, ParEGO (Knowles 2006) is used: each
+            ask scalarises the objectives (normalised to [0, 1] over the observations) with
+            an augmented Tchebycheff function of random simplex weights.
+        lb, ub: box bounds `(n_var,)`.
+        q: points per ask (and per `evo.run` generation).
+        n_init: size of the initial Latin-hypercube design, rounded up to a multiple of `q`;
+            the first `ceil(n_init / q)` asks return it, `q` points at a time.
+        capacity: size of the observation buffer (static shapes keep `tell` jittable). When
+            full, new observations replace empty / ignored slots first, then (single
+            objective) infeasible then worst ones, or (multi-objective) the oldest.
+        n_constr: number of constraints `G` passed to `tell` (feasible when `G <= 0`); each
+            gets its own GP and the acquisition is multiplied by the probability of
+            feasibility (Gardner et al. 2014).
+        acquisition: "logei" (log expected improvement, Ament et al. 2023), "ucb" (lower
+            confidence bound with `ucb_beta`) or "thompson" (Thompson sampling on a random
+            candidate set of `n_candidates` points).
+        kernel: "matern52" or "rbf", ARD length scales on unit-cube inputs.
+        n_restarts, fit_steps, fit_lr: hyperparameter fit (Adam, restarts batched; the
+            previous fit is always one start).
+        n_candidates, n_starts, opt_steps, opt_lr: acquisition maximisation: random and local
+            candidates scored in one batch, Adam polishing of the `n_starts` best.
+
+    Batches (`q > 1`) for "logei" / "ucb" use the Kriging believer: each chosen point is
+    added to the GP with its posterior mean as a fantasy observation before the next one is
+    chosen. Thompson sampling draws `q` joint samples and takes distinct minimisers.
+
+    Non-finite observations (a NaN or inf objective or constraint value) are stored in the
+    buffer (so `state.F` shows them) but ignored by the GP and never count as the best; their
+    slots are the first reused when the buffer is full. While fewer than 2 finite
+    observations exist after the design, asks return uniform random points.
+    """
+
+    n_obj: int
+    lb: np.ndarray
+    ub: np.ndarray
+    q: int = 1
+    n_init: int = 10
+    capacity: int = 100
+    n_constr: int = 0
+    acquisition: str = "logei"
+    kernel: str = "matern52"
+    ucb_beta: float = 4.0
+    n_restarts: int = 4
+    fit_steps: int = 50
+    fit_lr: float = 0.05
+    n_candidates: int = 512
+    n_starts: int = 8
+    opt_steps: int = 20
+    opt_lr: float = 0.02
+
+    def __post_init__(self):
+        lb, ub = as_bounds(self.lb, self.ub)
+        frozen_setattr(self, lb=lb, ub=ub)
+        for name in (
+            "n_obj",
+            "q",
+            "n_init",
+            "capacity",
+            "n_restarts",
+            "n_candidates",
+            "n_starts",
+        ):
+            value = getattr(self, name)
+            if (
+                not isinstance(value, (int, np.integer))
+                or isinstance(value, bool)
+                or value < 1
+            ):
+                raise ValueError(
+                    f"BayesOpt: {name} must be a positive integer, got {value!r}"
+                )
+        for name in ("n_constr", "fit_steps", "opt_steps"):
+            value = getattr(self, name)
+            if (
+                not isinstance(value, (int, np.integer))
+                or isinstance(value, bool)
+                or value < 0
+            ):
+                raise ValueError(
+                    f"BayesOpt: {name} must be an integer >= 0, got {value!r}"
+                )
+        check_acquisition(self.acquisition)
+        check_kernel(self.kernel)
+        if self.capacity < self.n_design:
+            raise ValueError(
+                f"BayesOpt: capacity={self.capacity} must hold the initial design of "
+                f"{self.n_design} points"
+            )
+
+    @property
+    def n_var(self) -> int:
+        return self.lb.shape[0]
+
+    @property
+    def pop_size(self) -> int:
+        """Points per ask."""
+        return self.q
+
+    @property
+    def n_design(self) -> int:
+        return -(-self.n_init // self.q) * self.q
+
+    # ------------------------------------------------------------------ init / ask / tell
+
+    def init(self, key: jax.Array) -> BayesOptState:
+        key, design_key = jax.random.split(key)
+        dtype = jnp.result_type(float)
+        design = from_unit(
+            latin_hypercube(design_key, self.n_design, self.n_var, dtype),
+            self.lb,
+            self.ub,
+        )
+        c, k = self.capacity, 1 + self.n_constr
+        params = jax.tree.map(
+            lambda t: jnp.broadcast_to(t, (k, *t.shape)),
+            default_params(self.n_var, dtype),
+        )
+        return BayesOptState(
+            key=key,
+            X=jnp.zeros((c, self.n_var), dtype),
+            F=jnp.full((c, self.n_obj), jnp.inf, dtype),
+            G=jnp.zeros((c, self.n_constr), dtype),
+            violation=jnp.full((c,), jnp.inf, dtype),
+            filled=jnp.zeros((c,), bool),
+            age=jnp.zeros((c,), jnp.int32),
+            params=params,
+            design=design,
+            pending=design[: self.q],
+            n_told=jnp.int32(0),
+        )
+
+    def ask(self, state: BayesOptState) -> tuple[jax.Array, BayesOptState]:
+        """The next `q` points `(q, n_var)`: from the initial design, then by acquisition."""
+        key, fit_key, prop_key = jax.random.split(state.key, 3)
+        n_design_rounds = self.n_design // self.q
+
+        def from_design(state):
+            # past the design (too few finite observations to model): uniform random points
+            start = jnp.minimum(state.n_told, n_design_rounds - 1) * self.q
+            X = jax.lax.dynamic_slice_in_dim(state.design, start, self.q)
+            U = jax.random.uniform(prop_key, X.shape, X.dtype)
+            X = jnp.where(
+                state.n_told < n_design_rounds, X, from_unit(U, self.lb, self.ub)
+            )
+            return X, state.params
+
+        def from_model(state):
+            return self._propose(state, fit_key, prop_key)
+
+        use_design = (state.n_told < n_design_rounds) | (
+            jnp.sum(self._valid(state)) < 2
+        )
+        X, params = jax.lax.cond(use_design, from_design, from_model, state)
+        return X, state._replace(key=key, pending=X, params=params)
+
+    def tell(
+        self, state: BayesOptState, F: jax.Array, G: jax.Array | None = None
+    ) -> BayesOptState:
+        """Add the observations `F` `(q, n_obj)` (and `G` `(q, n_constr)`) of the last ask."""
+        F = jnp.asarray(F)
+        check_fitness(F, self.q, self.n_obj)
+        dtype = state.F.dtype
+        F = F.astype(dtype)
+        if G is None:
+            if self.n_constr:
+                raise ValueError(f"BayesOpt has n_constr={self.n_constr}: tell needs G")
+            G = jnp.zeros((self.q, 0), dtype)
+        else:
+            G = jnp.asarray(G)
+            if G.shape != (self.q, self.n_constr):
+                raise ValueError(
+                    f"constraint values must have shape (q, n_constr) = ({self.q}, "
+                    f"{self.n_constr}), got {tuple(G.shape)}"
+                )
+            G = G.astype(dtype)
+        finite = jnp.all(jnp.isfinite(F), 1) & jnp.all(jnp.isfinite(G), 1)
+        violation = jnp.where(finite, jnp.sum(jnp.maximum(G, 0.0), 1), jnp.inf)
+
+        slots = self._slots_to_fill(state)
+        return state._replace(
+            X=state.X.at[slots].set(state.pending.astype(dtype)),
+            F=state.F.at[slots].set(F),
+            G=state.G.at[slots].set(G),
+            violation=state.violation.at[slots].set(violation),
+            filled=state.filled.at[slots].set(True),
+            age=state.age.at[slots].set(state.n_told + 1),
+            n_told=state.n_told + 1,
+        )
+
+    # ------------------------------------------------------------------ internals
+
+    def _valid(self, state: BayesOptState) -> jax.Array:
+        finite = jnp.all(jnp.isfinite(state.F), 1) & jnp.all(jnp.isfinite(state.G), 1)
+        return state.filled & finite
+
+    def _slots_to_fill(self, state: BayesOptState) -> jax.Array:
+        valid = self._valid(state)
+        feasible = valid & (state.violation <= 0)
+        klass = jnp.where(
+            ~state.filled, 0, jnp.where(~valid, 1, jnp.where(~feasible, 2, 3))
+        )
+        if self.n_obj == 1:
+            worst_first = jnp.where(
+                feasible, -state.F[:, 0], jnp.where(valid, -state.violation, 0.0)
+            )
+        else:
+            worst_first = state.age.astype(state.F.dtype)
+        order = jnp.lexsort((worst_first, klass))
+        return order[: self.q]
+
+    def _targets(self, state: BayesOptState, key: jax.Array) -> jax.Array:
+        """Outputs to model `(capacity, 1 + n_constr)`: objective (ParEGO-scalarised when
+        multi-objective), then constraints. Invalid rows hold 0."""
+        valid = self._valid(state)
+        F = jnp.where(valid[:, None], state.F, 0.0)
+        if self.n_obj == 1:
+            y = F[:, 0]
+        else:
+            # ParEGO (Knowles 2006): normalise, then augmented Tchebycheff with rho = 0.05.
+            lo = jnp.min(jnp.where(valid[:, None], F, jnp.inf), 0)
+            hi = jnp.max(jnp.where(valid[:, None], F, -jnp.inf), 0)
+            Fn = (F - lo) / jnp.where(hi > lo, hi - lo, 1.0)
+            w = jax.random.dirichlet(key, jnp.ones(self.n_obj, F.dtype))
+            y = jnp.max(w * Fn, 1) + 0.05 * jnp.sum(w * Fn, 1)
+        G = jnp.where(valid[:, None], state.G, 0.0)
+        return jnp.concatenate([y[:, None], G], 1)
+
+    def _propose(self, state: BayesOptState, fit_key: jax.Array, key: jax.Array):
+        valid = self._valid(state)
+        Y = self._targets(state, jax.random.fold_in(key, 1))
+        masks = jnp.broadcast_to(valid[:, None], Y.shape)
+        Ys, means, stds = jax.vmap(standardise, in_axes=(1, 1), out_axes=(1, 0, 0))(
+            Y, masks
+        )
+        U = to_unit(state.X, self.lb, self.ub)
+        params = fit_gp_batch(
+            fit_key,
+            U,
+            Ys,
+            masks,
+            kernel=self.kernel,
+            n_restarts=self.n_restarts,
+            n_steps=self.fit_steps,
+            learning_rate=self.fit_lr,
+            init=state.params,
+        )
+        # constraint thresholds g <= 0 in standardised units
+        thresholds = (0.0 - means[1:]) / stds[1:]
+        feasible = valid & (state.violation <= 0)
+        any_feasible = jnp.any(feasible)
+        best = jnp.min(jnp.where(feasible, Ys[:, 0], jnp.inf))
+        cand_key, opt_key, ts_key = jax.random.split(key, 3)
+        candidates = self._candidates(cand_key, U, Ys[:, 0], feasible)
+
+        if self.acquisition == "thompson":
+            Xq = self._thompson(ts_key, params, U, Ys, valid, thresholds, candidates)
+        else:
+            Xq = self._kriging_believer(
+                opt_key,
+                params,
+                U,
+                Ys,
+                valid,
+                thresholds,
+                best,
+                any_feasible,
+                candidates,
+            )
+        return from_unit(Xq, self.lb, self.ub), params
+
+    def _candidates(self, key, U, y, feasible):
+        """Uniform points plus Gaussian perturbations of the best observations."""
+        n_local = self.n_candidates // 2
+        n_uniform = self.n_candidates - n_local
+        ku, kc, kn = jax.random.split(key, 3)
+        uniform = jax.random.uniform(ku, (n_uniform, self.n_var), U.dtype)
+        n_best = min(5, U.shape[0])
+        _, best = jax.lax.top_k(-jnp.where(feasible, y, jnp.inf), n_best)
+        centres = U[best][jax.random.randint(kc, (n_local,), 0, n_best)]
+        scales = jnp.array([0.01, 0.05, 0.2], U.dtype)[jnp.arange(n_local) % 3]
+        local = centres + scales[:, None] * jax.random.normal(
+            kn, (n_local, self.n_var), U.dtype
+        )
+        return jnp.clip(jnp.concatenate([uniform, local]), 0.0, 1.0)
+
+    def _kriging_believer(
+        self, key, params, U, Ys, valid, thresholds, best, any_feasible, candidates
+    ):
+        cap, k = Ys.shape
+        q = self.q
+        U = jnp.concatenate([U, jnp.zeros((q, self.n_var), U.dtype)])
+        Ys = jnp.concatenate([Ys, jnp.zeros((q, k), Ys.dtype)])
+        mask = jnp.concatenate([valid, jnp.zeros((q,), bool)])
+        kernel = self.kernel
+
+        def choose(carry, i):
+            U, Ys, mask = carry
+            posts = jax.vmap(gp_posterior, in_axes=(None, 0, None, 1, None))(
+                kernel, params, U, Ys, mask
+            )
+
+            def acq(X):
+                mu, var = jax.vmap(gp_predict, in_axes=(None, 0, None))(
+                    kernel, posts, X
+                )
+                sigma = jnp.sqrt(var)
+                if self.acquisition == "logei":
+                    value = jnp.where(
+                        any_feasible,
+                        log_expected_improvement(mu[0], sigma[0], best),
+                        0.0,
+                    )
+                else:
+                    value = upper_confidence_bound(mu[0], sigma[0], self.ucb_beta)
+                if self.n_constr:
+                    value = value + jnp.sum(
+                        log_probability_of_feasibility(
+                            mu[1:], sigma[1:], thresholds[:, None]
+                        ),
+                        0,
+                    )
+                return value
+
+            x, _ = maximise(
+                jax.random.fold_in(key, i),
+                acq,
+                candidates,
+                n_starts=self.n_starts,
+                n_steps=self.opt_steps,
+                learning_rate=self.opt_lr,
+            )
+            mu, _ = jax.vmap(gp_predict, in_axes=(None, 0, None))(
+                kernel, posts, x[None]
+            )
+            slot = cap + i
+            carry = (
+                U.at[slot].set(x),
+                Ys.at[slot].set(mu[:, 0]),
+                mask.at[slot].set(True),
+            )
+            return carry, x
+
+        _, Xq = jax.lax.scan(choose, (U, Ys, mask), jnp.arange(q))
+        return Xq
+
+    def _thompson(self, key, params, U, Ys, valid, thresholds, candidates):
+        kernel = self.kernel
+        posts = jax.vmap(gp_posterior, in_axes=(None, 0, None, 1, None))(
+            kernel, params, U, Ys, valid
+        )
+        mean, cov = jax.vmap(gp_joint, in_axes=(None, 0, None))(
+            kernel, posts, candidates
+        )
+        m = candidates.shape[0]
+        scale = jnp.exp(params.log_sf2)[:, None, None]
+        L = jnp.linalg.cholesky(cov + 1e-4 * scale * jnp.eye(m, dtype=cov.dtype))
+        # fall back to independent marginals where the factorisation failed
+        diag = jnp.sqrt(jnp.maximum(jnp.diagonal(cov, axis1=1, axis2=2), 1e-12))
+        L = jnp.where(
+            jnp.all(jnp.isfinite(L), (1, 2), keepdims=True), L, jax.vmap(jnp.diag)(diag)
+        )
+        z = jax.random.normal(key, (self.q, *mean.shape), mean.dtype)  # (q, k, m)
+        samples = mean[None] + jnp.einsum("kij,qkj->qki", L, z)
+        score = samples[:, 0]
+        if self.n_constr:
+            excess = jnp.sum(
+                jnp.maximum(samples[:, 1:] - thresholds[None, :, None], 0.0), 1
+            )
+            score = jnp.where(excess > 0, 1e6 + excess, score)
+
+        def pick(taken, s):
+            i = jnp.argmin(jnp.where(taken, jnp.inf, s))
+            return taken.at[i].set(True), i
+
+        _, idx = jax.lax.scan(pick, jnp.zeros(m, bool), score)
+        return candidates[idx]
+
+
+def best_observation(state: BayesOptState) -> tuple[jax.Array, jax.Array]:
+    """The best feasible, finite observation `(x, f)` of a single-objective state."""
+    usable = state.filled & (state.violation <= 0) & jnp.all(jnp.isfinite(state.F), 1)
+    i = jnp.argmin(jnp.where(usable, state.F[:, 0], jnp.inf))
+    return state.X[i], state.F[i]

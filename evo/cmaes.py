@@ -1,0 +1,574 @@
+"""CMA-ES and sep-CMA-ES with IPOP / BIPOP restarts, all inside the compiled generation.
+
+The update follows Hansen, "The CMA Evolution Strategy: A Tutorial" (arXiv:1604.00772),
+with the default parameters of its Table 1: weighted recombination with negative weights
+for the rank-mu update (active CMA), cumulative step-size adaptation, rank-one and rank-mu
+covariance updates. Equation numbers below refer to that tutorial.
+
+Box bounds. The strategy samples `g = m + sigma y`; the point handed out for evaluation is
+its periodic mirror image in `[lb, ub]` (reflection at the bounds, repeated until inside;
+points already inside are returned unchanged, bit for bit). As with pycma's default
+`BoundTransform`, the updates use `g`, so no penalty is needed and an optimum on the
+boundary is still reached. The mirror map is invariant under reflections of `g` at the
+bounds, so the mean is moved back into the box after each update (paths and `C` mirrored
+along), which keeps it where floats are finest. `mean`, `best_x` and `X` lie in the box.
+
+Failed evaluations. Rows whose fitness is NaN or +-inf rank after every finite row; the
+update uses the sampled steps `y`, never the fitness values, so such rows cannot put NaN
+into the mean, `sigma` or `C`. A generation without any finite value leaves the
+distribution unchanged, and an update that would make it non-finite is discarded and
+treated as a termination.
+
+Precision. JAX computes in float32 unless x64 is enabled; the criteria `noeffectcoord` and
+`noeffectaxis` then hold once a step no longer changes the float32 mean, which near an
+optimum away from 0 is at f of roughly 1e-8 to 1e-7 (40-D Rosenbrock). IPOP / BIPOP
+restart there; enable x64 for finer targets.
+
+Restarts. With `restart="ipop"` (Auger & Hansen 2005) or `"bipop"` (Hansen 2009, with the
+budget rules of pycma's `fmin`), the termination criteria of the tutorial's appendix B.3
+are checked after every `tell`, and when one holds the distribution is re-initialised
+there, inside the jitted step (`lax.cond`): new random mean in the box, `C = I`, new
+population size. Shapes are static, so `ask` always returns `max_pop_size` rows; only the
+first `state.lam` of them are sampled (the rest repeat the mean and are ignored by
+`tell`). `state.n_evals` counts the active evaluations only, and `evo.run`'s
+`history["n_evals"]` records it. With
+`restart="none"`, `state.terminated` records that a criterion has held (like pycma's
+`stop()`) and the run goes on, refusing only updates that would exceed `tolconditioncov`
+or `tolupsigma`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from evo.algorithm import as_bounds, check_config, check_fitness, frozen_setattr, static_config
+from evo.problems.base import check_positive_int
+
+RESTARTS = ("none", "ipop", "bipop")
+
+
+class CMAESState(NamedTuple):
+    key: jax.Array
+    X: jax.Array  # (max_pop, n) population of the last tell, in the box; unused rows: mean
+    F: jax.Array  # (max_pop, 1) its fitness; +inf for unused rows and before the first tell
+    offspring: jax.Array  # (max_pop, n) the points handed out by the last ask
+    Z: jax.Array  # (max_pop, n) the standard normal draws behind them
+    mean: jax.Array  # (n,) distribution mean, kept in the box (see _update)
+    sigma: jax.Array  # () step size
+    C: jax.Array  # (n, n) covariance; (n,) its diagonal for SepCMAES
+    B: jax.Array | None  # (n, n) eigenvectors of C (columns); None for SepCMAES
+    D: jax.Array  # (n,) square roots of the eigenvalues of C
+    p_sigma: jax.Array  # (n,) conjugate evolution path
+    p_c: jax.Array  # (n,) evolution path
+    lam: jax.Array  # int32 () active population size
+    generation: jax.Array  # int32 () tells so far
+    n_evals: jax.Array  # int32 () active evaluations so far
+    n_restarts: jax.Array  # int32 ()
+    terminated: jax.Array  # bool (); restart="none" only: a termination criterion has held
+    best_x: jax.Array  # (n,) best point evaluated so far (in the box)
+    best_f: jax.Array  # () its fitness; +inf before any finite evaluation
+    run_generation: jax.Array  # int32 () tells since the last (re)start
+    run_evals: jax.Array  # int32 () active evaluations since the last (re)start
+    run_best_f: jax.Array  # () best fitness of the current run
+    run_stall: jax.Array  # int32 () generations since run_best_f last improved
+    run_sigma0: jax.Array  # () initial step size of the current run
+    run_budget: jax.Array  # () evaluations the current run may use (BIPOP small runs)
+    f_hist: jax.Array  # (L,) best fitness per generation of the current run, ring buffer
+    large_runs: jax.Array  # int32 () restarts with a doubled population so far
+    small_regime: jax.Array  # bool () BIPOP: the current run is in the small regime
+    evals_large: jax.Array  # int32 () BIPOP: evaluations spent in the large regime
+    evals_small: jax.Array  # int32 () BIPOP: evaluations spent in the small regime
+
+
+class StrategyParameters(NamedTuple):
+    """Constants that depend on the population size (tutorial, Table 1); all traced."""
+
+    weights: jax.Array  # (max_pop,) by rank; zero past lam
+    mu_eff: jax.Array
+    c_sigma: jax.Array
+    d_sigma: jax.Array
+    c_c: jax.Array
+    c_1: jax.Array
+    c_mu: jax.Array
+
+
+def default_pop_size(n: int) -> int:
+    """`4 + floor(3 ln n)` (tutorial, eq. 48)."""
+    return 4 + math.floor(3 * math.log(n))
+
+
+def reflect(x: jax.Array, lb: jax.Array, ub: jax.Array) -> jax.Array:
+    """Periodic mirror image of `x` `(..., n)` in the box `[lb, ub]`; identity inside it."""
+    width = ub - lb
+    t = jnp.mod(x - lb, 2 * width)
+    mirrored = ub - jnp.abs(t - width)
+    inside = (x >= lb) & (x <= ub)
+    return jnp.where(inside, x, jnp.where(width > 0, mirrored, lb))
+
+
+def expected_norm(n: int) -> float:
+    """E||N(0, I_n)|| in the tutorial's approximation `sqrt(n) (1 - 1/(4n) + 1/(21 n^2))`."""
+    return math.sqrt(n) * (1 - 1 / (4 * n) + 1 / (21 * n**2))
+
+
+@static_config
+class _CMABase:
+    """Shared machinery of `CMAES` and `SepCMAES`; subclasses set the covariance model."""
+
+    lb: np.ndarray
+    ub: np.ndarray
+    pop_size: int | None = None
+    sigma0: float | None = None
+    mean0: np.ndarray | None = None
+    restart: str = "none"
+    max_pop_size: int | None = None
+    n_obj: int = 1
+    tolfun: float = 1e-12
+    tolx: float = 1e-12
+    tolconditioncov: float = 1e14
+    tolupsigma: float = 1e20
+    tolstagnation: int | None = None
+
+    def __post_init__(self):
+        name = type(self).__name__
+        lb, ub = as_bounds(self.lb, self.ub)
+        n = lb.shape[0]
+        frozen_setattr(self, lb=lb, ub=ub)
+        if self.n_obj != 1:
+            raise ValueError(f"{name} is single-objective, n_obj must be 1, got {self.n_obj!r}")
+        pop_size = default_pop_size(n) if self.pop_size is None else self.pop_size
+        check_config(name, pop_size, self.n_obj)
+        if self.restart not in RESTARTS:
+            raise ValueError(f"{name}: restart must be one of {RESTARTS}, got {self.restart!r}")
+        if self.restart == "none":
+            if self.max_pop_size not in (None, pop_size):
+                raise ValueError(
+                    f"{name}: max_pop_size only applies with restarts; without them it equals "
+                    f"pop_size={pop_size}, got {self.max_pop_size!r}"
+                )
+            max_pop = pop_size
+        else:
+            max_pop = 32 * pop_size if self.max_pop_size is None else self.max_pop_size
+            check_positive_int(f"{name}: max_pop_size", max_pop)
+            if max_pop < pop_size:
+                raise ValueError(
+                    f"{name}: max_pop_size={max_pop} must be >= pop_size={pop_size}"
+                )
+        sigma0 = 0.3 * float(np.mean(ub - lb)) if self.sigma0 is None else float(self.sigma0)
+        if not (math.isfinite(sigma0) and sigma0 > 0):
+            raise ValueError(
+                f"{name}: sigma0 must be a positive finite number (the default 0.3 * mean "
+                f"box width needs ub > lb), got {sigma0!r}"
+            )
+        mean0 = self.mean0
+        if mean0 is not None:
+            mean0 = np.asarray(mean0, dtype=float)
+            if mean0.shape != (n,) or not np.all(np.isfinite(mean0)):
+                raise ValueError(
+                    f"{name}: mean0 must be {n} finite numbers, got shape {mean0.shape}"
+                )
+        for field in ("tolfun", "tolx", "tolconditioncov", "tolupsigma"):
+            value = getattr(self, field)
+            if not (isinstance(value, (int, float)) and value >= 0):
+                raise ValueError(f"{name}: {field} must be a number >= 0, got {value!r}")
+        if self.tolstagnation is not None:
+            check_positive_int(f"{name}: tolstagnation", self.tolstagnation)
+        frozen_setattr(self, pop_size=pop_size, max_pop_size=max_pop, sigma0=sigma0, mean0=mean0)
+
+    @property
+    def n_var(self) -> int:
+        return self.lb.shape[0]
+
+    @property
+    def history_length(self) -> int:
+        """Generations of best f kept for `tolfun`: `10 + ceil(30 n / lam)` at the smallest lam."""
+        return 10 + math.ceil(30 * self.n_var / self.pop_size)
+
+    # Covariance model hooks, defined by CMAES (full) and SepCMAES (diagonal):
+    # _identity(dtype) -> (C, B); _scale(Z, state) -> Y = B D Z; _whiten(z, state) -> B z;
+    # _diag(C); _mirror(C, B, flip) -> (C, B); _update_cov(...) -> C;
+    # _decompose(C, state, generation, params) -> (B, D);
+    # _no_effect_axis(state) -> bool.
+
+    # Strategy parameters.
+
+    def _learning_rates(self, mu_eff: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """`c_1` and `c_mu` of eq. (57) and (58) with alpha_cov = 2 (the 1/4 offset as pycma)."""
+        n = self.n_var
+        c_1 = 2.0 / ((n + 1.3) ** 2 + mu_eff)
+        c_mu = 2.0 * (0.25 + mu_eff + 1.0 / mu_eff - 2.0) / ((n + 2) ** 2 + mu_eff)
+        return c_1, jnp.minimum(1.0 - c_1, c_mu)
+
+    def strategy_parameters(self, lam: jax.Array, dtype=None) -> StrategyParameters:
+        """Table 1 of the tutorial for population size `lam` (traced) and dimension n."""
+        dtype = jnp.result_type(float) if dtype is None else dtype
+        n = self.n_var
+        rank = jnp.arange(self.max_pop_size)
+        lam = jnp.asarray(lam).astype(dtype)
+        raw = jnp.where(rank < lam, jnp.log((lam + 1) / 2) - jnp.log(rank + 1.0), 0.0)
+        raw = raw.astype(dtype)
+        positive, negative = raw > 0, raw < 0
+        sum_pos = jnp.sum(jnp.where(positive, raw, 0.0))
+        sum_neg = -jnp.sum(jnp.where(negative, raw, 0.0))
+        mu_eff = sum_pos**2 / jnp.sum(jnp.where(positive, raw**2, 0.0))
+        mu_eff_neg = sum_neg**2 / jnp.maximum(jnp.sum(jnp.where(negative, raw**2, 0.0)), 1e-30)
+        c_1, c_mu = self._learning_rates(mu_eff)
+        alpha_neg = jnp.minimum(
+            jnp.minimum(1 + c_1 / c_mu, 1 + 2 * mu_eff_neg / (mu_eff + 2)),  # eq. (50), (51)
+            (1 - c_1 - c_mu) / (n * c_mu),  # eq. (52)
+        )
+        weights = jnp.where(
+            positive, raw / sum_pos, jnp.where(negative, alpha_neg * raw / sum_neg, 0.0)
+        )  # eq. (53)
+        c_sigma = (mu_eff + 2) / (n + mu_eff + 5)  # eq. (55)
+        d_sigma = 1 + 2 * jnp.maximum(0.0, jnp.sqrt((mu_eff - 1) / (n + 1)) - 1) + c_sigma
+        c_c = (4 + mu_eff / n) / (n + 4 + 2 * mu_eff / n)  # eq. (56)
+        return StrategyParameters(weights, mu_eff, c_sigma, d_sigma, c_c, c_1, c_mu)
+
+    # init / ask / tell.
+
+    def init(self, key: jax.Array) -> CMAESState:
+        dtype = jnp.result_type(float)
+        n, P = self.n_var, self.max_pop_size
+        key, mean_key = jax.random.split(key)
+        lb, ub = jnp.asarray(self.lb, dtype), jnp.asarray(self.ub, dtype)
+        if self.mean0 is None:
+            mean = jax.random.uniform(mean_key, (n,), dtype, lb, ub)
+        else:
+            mean = jnp.asarray(self.mean0, dtype)
+        C, B = self._identity(dtype)
+        X = jnp.broadcast_to(reflect(mean, lb, ub), (P, n))
+        inf = jnp.full((), jnp.inf, dtype)
+        count = jnp.zeros((), jnp.int32)
+        return CMAESState(
+            key=key, X=X, F=jnp.full((P, 1), jnp.inf, dtype), offspring=X,
+            Z=jnp.zeros((P, n), dtype), mean=mean, sigma=jnp.asarray(self.sigma0, dtype),
+            C=C, B=B, D=jnp.ones(n, dtype), p_sigma=jnp.zeros(n, dtype),
+            p_c=jnp.zeros(n, dtype), lam=jnp.asarray(self.pop_size, jnp.int32),
+            generation=count, n_evals=count, n_restarts=count,
+            terminated=jnp.zeros((), bool), best_x=X[0], best_f=inf,
+            run_generation=count, run_evals=count, run_best_f=inf, run_stall=count,
+            run_sigma0=jnp.asarray(self.sigma0, dtype), run_budget=inf,
+            f_hist=jnp.full(self.history_length, jnp.inf, dtype), large_runs=count,
+            small_regime=jnp.ones((), bool), evals_large=count, evals_small=count,
+        )
+
+    def ask(self, state: CMAESState) -> tuple[jax.Array, CMAESState]:
+        """Sample the population: `(max_pop_size, n)`; rows past `state.lam` hold the mean."""
+        dtype = state.mean.dtype
+        key, sample_key = jax.random.split(state.key)
+        Z = jax.random.normal(sample_key, state.Z.shape, dtype)
+        lb, ub = jnp.asarray(self.lb, dtype), jnp.asarray(self.ub, dtype)
+        X = reflect(state.mean + state.sigma * self._scale(Z, state), lb, ub)
+        active = jnp.arange(self.max_pop_size) < state.lam
+        X = jnp.where(active[:, None], X, reflect(state.mean, lb, ub))
+        return X, state._replace(key=key, Z=Z, offspring=X)
+
+    def tell(self, state: CMAESState, F: jax.Array) -> CMAESState:
+        """Update from the fitness `F` `(max_pop_size, 1)` or `(max_pop_size,)` of the last ask."""
+        P = self.max_pop_size
+        F = jnp.asarray(F)
+        if F.ndim == 1:
+            F = F[:, None]
+        check_fitness(F, P, 1)
+        dtype = state.mean.dtype
+        f = F[:, 0].astype(dtype)
+        active = jnp.arange(P) < state.lam
+        finite = active & jnp.isfinite(f)
+        # Stable: non-finite active rows (indices < lam) stay ahead of the inactive ones.
+        order = jnp.argsort(jnp.where(finite, f, jnp.inf), stable=True)
+        f_best = jnp.where(finite[order[0]], f[order[0]], jnp.inf)
+
+        updated = self._update(state, state.Z[order])
+        run_improved = f_best < state.run_best_f
+        generation = state.run_generation + 1
+        updated = updated._replace(
+            X=state.offspring,
+            F=jnp.where(active, f, jnp.inf)[:, None],
+            generation=state.generation + 1,
+            n_evals=state.n_evals + state.lam,
+            best_x=jnp.where(f_best < state.best_f, state.offspring[order[0]], state.best_x),
+            best_f=jnp.minimum(f_best, state.best_f),
+            run_generation=generation,
+            run_evals=state.run_evals + state.lam,
+            run_best_f=jnp.minimum(f_best, state.run_best_f),
+            run_stall=jnp.where(run_improved, 0, state.run_stall + 1),
+            f_hist=state.f_hist.at[(generation - 1) % self.history_length].set(f_best),
+        )
+        distribution_ok = (
+            jnp.isfinite(updated.sigma) & jnp.all(jnp.isfinite(updated.mean))
+            & jnp.all(jnp.isfinite(updated.C)) & jnp.all(jnp.isfinite(updated.D))
+        )
+        # A generation without a single finite fitness carries no information: no update.
+        updated = self._keep_distribution(~distribution_ok | ~jnp.any(finite), state, updated)
+        criteria = self.termination_criteria(updated, jnp.where(finite, f, jnp.nan))
+        stop = ~distribution_ok | jnp.any(jnp.stack(list(criteria.values())))
+        if self.restart == "none":
+            # Without restarts the run goes on; only updates that leave the numerically
+            # usable range (condition number, sigma blow-up) are refused.
+            unsafe = criteria["tolconditioncov"] | criteria["tolupsigma"]
+            updated = self._keep_distribution(unsafe, state, updated)
+            return updated._replace(terminated=state.terminated | stop)
+        key, restart_key = jax.random.split(updated.key)
+        updated = updated._replace(key=key)
+        return jax.lax.cond(stop, self._restart, lambda s, k: s, updated, restart_key)
+
+    def _keep_distribution(self, keep: jax.Array, old: CMAESState, new: CMAESState) -> CMAESState:
+        """`new` with the distribution of `old` where `keep` (a bool scalar) holds."""
+        kept = jax.tree.map(
+            lambda a, b: jnp.where(keep, a, b), self._distribution(old), self._distribution(new)
+        )
+        return new._replace(**kept)
+
+    @staticmethod
+    def _distribution(state: CMAESState) -> dict[str, jax.Array]:
+        return {
+            name: getattr(state, name)
+            for name in ("mean", "sigma", "C", "B", "D", "p_sigma", "p_c")
+        }
+
+    def _update(self, state: CMAESState, Z: jax.Array) -> CMAESState:
+        """Mean, paths, covariance and step size from the draws `Z` `(max_pop, n)`, best first."""
+        n = self.n_var
+        params = self.strategy_parameters(state.lam, state.mean.dtype)
+        w, mu_eff, c_s, d_s, c_c, c_1, c_mu = params
+        Y = self._scale(Z, state)
+        w_pos = jnp.maximum(w, 0.0)
+        y_w, z_w = w_pos @ Y, w_pos @ Z  # eq. (41)
+        mean = state.mean + state.sigma * y_w  # eq. (42), c_m = 1
+        whitened = self._whiten(z_w, state)  # C^(-1/2) y_w
+        p_sigma = (1 - c_s) * state.p_sigma + jnp.sqrt(c_s * (2 - c_s) * mu_eff) * whitened  # (43)
+        ps_norm = jnp.linalg.norm(p_sigma)
+        generation = state.run_generation + 1
+        threshold = (1.4 + 2 / (n + 1)) * expected_norm(n)
+        h_sigma = ps_norm / jnp.sqrt(1 - (1 - c_s) ** (2 * generation)) < threshold
+        p_c = (1 - c_c) * state.p_c + h_sigma * jnp.sqrt(c_c * (2 - c_c) * mu_eff) * y_w  # (45)
+        # ||C^(-1/2) y_i|| = ||z_i|| because B and D are the ones used for sampling (eq. 46).
+        z_sq = jnp.maximum(jnp.sum(Z**2, axis=1), jnp.finfo(Z.dtype).tiny)
+        w_cov = jnp.where(w >= 0, w, w * n / z_sq)
+        delta = (1 - h_sigma) * c_c * (2 - c_c)
+        decay = 1 + c_1 * delta - c_1 - c_mu * jnp.sum(w)
+        C = self._update_cov(state.C, decay, c_1, p_c, c_mu, w_cov, Y)
+        # eq. (44); the exponent is capped at 1 as in Hansen's purecma.
+        log_change = c_s / d_s * (ps_norm / expected_norm(n) - 1)
+        sigma = state.sigma * jnp.exp(jnp.minimum(1.0, log_change))
+        B, D = self._decompose(C, state, generation, params)
+        # f(reflect(g)) is unchanged by g -> 2 ub - g, g -> 2 lb - g and g -> g + 2 (ub - lb),
+        # so moving the mean back into the box, with the paths, C and B mirrored along the
+        # flipped coordinates, changes nothing but keeps the mean where floats are finest.
+        lb, ub = jnp.asarray(self.lb, mean.dtype), jnp.asarray(self.ub, mean.dtype)
+        mirrored = jnp.mod(mean - lb, 2 * (ub - lb)) > ub - lb
+        flip = jnp.where(mirrored, -1.0, 1.0).astype(mean.dtype)
+        C, B = self._mirror(C, B, flip)
+        return state._replace(
+            mean=reflect(mean, lb, ub), sigma=sigma, C=C, B=B, D=D,
+            p_sigma=flip * p_sigma, p_c=flip * p_c,
+        )
+
+    def termination_criteria(self, state: CMAESState, f: jax.Array) -> dict[str, jax.Array]:
+        """Termination criteria (tutorial, appendix B.3, as named in pycma) after an update.
+
+        `f` `(max_pop,)` holds the generation's finite fitness values and NaN elsewhere.
+        Returns a bool scalar per criterion.
+        """
+        n, L = self.n_var, self.history_length
+        lam = state.lam.astype(state.sigma.dtype)
+        any_finite = jnp.any(~jnp.isnan(f))
+        f_range = jnp.nanmax(f) - jnp.nanmin(f)
+        window = 10 + jnp.ceil(30 * n / lam)
+        age = ((state.run_generation - 1) % L - jnp.arange(L)) % L
+        recent = (age < window) & (age < state.run_generation)
+        hist_range = jnp.max(jnp.where(recent, state.f_hist, -jnp.inf)) - jnp.min(
+            jnp.where(recent, state.f_hist, jnp.inf)
+        )
+        # Differences below the float resolution of f carry no information either.
+        tol_f = self.tolfun + 10 * jnp.finfo(f.dtype).eps * jnp.nanmax(jnp.abs(f))
+        sd = state.sigma * jnp.sqrt(self._diag(state.C))
+        tol_x = self.tolx * state.run_sigma0
+        if self.tolstagnation is None:
+            patience = jnp.floor(100 + 100 * n**1.5 / lam)  # pycma's default tolstagnation
+        else:
+            patience = self.tolstagnation
+        return {
+            "tolfun": any_finite & (f_range < tol_f) & (hist_range < tol_f),
+            "tolx": jnp.all(sd < tol_x) & jnp.all(state.sigma * jnp.abs(state.p_c) < tol_x),
+            "tolupsigma": state.sigma > self.tolupsigma * state.run_sigma0 * jnp.max(state.D),
+            "tolconditioncov": (jnp.max(state.D) / jnp.min(state.D)) ** 2 > self.tolconditioncov,
+            "noeffectcoord": jnp.any(state.mean + 0.2 * sd == state.mean),
+            "noeffectaxis": self._no_effect_axis(state),
+            "tolstagnation": state.run_stall > patience,
+            "budget": state.run_evals >= state.run_budget,
+        }
+
+    def _restart(self, state: CMAESState, key: jax.Array) -> CMAESState:
+        """A new run: random mean in the box, `C = I`, population size by the restart rule."""
+        dtype = state.mean.dtype
+        mean_key, uniform_key = jax.random.split(key)
+        lb, ub = jnp.asarray(self.lb, dtype), jnp.asarray(self.ub, dtype)
+        lam0, cap = self.pop_size, self.max_pop_size
+        sigma0 = jnp.asarray(self.sigma0, dtype)
+        evals_large, evals_small = state.evals_large, state.evals_small
+        run_budget = jnp.asarray(jnp.inf, dtype)
+        if self.restart == "ipop":
+            small = jnp.zeros((), bool)
+            large_runs = state.large_runs + 1
+            lam = jnp.minimum(lam0 * 2.0**large_runs, cap)
+        else:
+            # BIPOP as in pycma's fmin: the first run counts as small; a small run follows
+            # whenever the small regime has used fewer evaluations than the large one.
+            evals_small = evals_small + jnp.where(state.small_regime, state.run_evals, 0)
+            evals_large = evals_large + jnp.where(state.small_regime, 0, state.run_evals)
+            small = evals_small < jnp.maximum(1, evals_large)
+            large_runs = state.large_runs + jnp.where(small, 0, 1)
+            u_lam, u_sigma = jax.random.uniform(uniform_key, (2,), dtype)
+            multiplier = 2.0**large_runs
+            lam = jnp.where(
+                small, jnp.floor(lam0 * multiplier ** (u_lam**2)), lam0 * multiplier
+            )
+            lam = jnp.minimum(lam, cap)
+            sigma0 = jnp.where(small, sigma0 * 0.01**u_sigma, sigma0)
+            run_budget = jnp.where(small, 0.5 * evals_large.astype(dtype), run_budget)
+        C, B = self._identity(dtype)
+        zero_path = jnp.zeros(self.n_var, dtype)
+        count = jnp.zeros((), jnp.int32)
+        return state._replace(
+            mean=jax.random.uniform(mean_key, (self.n_var,), dtype, lb, ub),
+            sigma=sigma0, C=C, B=B, D=jnp.ones(self.n_var, dtype), p_sigma=zero_path,
+            p_c=zero_path, lam=lam.astype(jnp.int32), n_restarts=state.n_restarts + 1,
+            run_generation=count, run_evals=count, run_best_f=jnp.asarray(jnp.inf, dtype),
+            run_stall=count, run_sigma0=sigma0, run_budget=run_budget,
+            f_hist=jnp.full_like(state.f_hist, jnp.inf), large_runs=large_runs,
+            small_regime=small, evals_large=evals_large, evals_small=evals_small,
+        )
+
+
+@static_config
+class CMAES(_CMABase):
+    """CMA-ES with full covariance matrix, optionally with IPOP or BIPOP restarts.
+
+    Args:
+        lb, ub: box bounds `(n,)`; evaluated points are mirrored into them (module docs).
+        pop_size: population size lambda (of the first run); default `4 + floor(3 ln n)`.
+        sigma0: initial step size; default 0.3 times the mean box width.
+        mean0: initial mean `(n,)` of the first run; default uniform in the box. Restarts
+            always draw a new mean uniformly in the box.
+        restart: "none", "ipop" (double lambda at each restart) or "bipop" (interleave
+            doubled runs with small-population, small-step runs, Hansen 2009).
+        max_pop_size: rows returned by `ask` with restarts (lambda stops doubling there);
+            default 32 * pop_size. Without restarts it is pop_size.
+        eigen_interval: generations between eigendecompositions of C; default
+            `max(1, floor(1 / (10 n (c_1 + c_mu))))` as pycma, 1 up to a few dozen dimensions.
+        tolfun, tolx, tolconditioncov, tolupsigma, tolstagnation: termination criteria
+            (tutorial, appendix B.3; see `termination_criteria`). `tolfun` bounds the range
+            of f (plus 10 float eps of |f|); `tolx` is relative to the run's initial sigma;
+            `tolstagnation` counts generations without improving the run's best f, default
+            pycma's `100 + 100 n^1.5 / lambda`. `tolx = 0` or `tolupsigma = inf` switch a
+            criterion off. They trigger restarts; without restarts they only set
+            `state.terminated`, except that updates past `tolconditioncov` or `tolupsigma`
+            are refused.
+
+    The state exposes `X`, `F`, `best_x`, `best_f`, `lam`, `n_evals` (active evaluations),
+    `n_restarts` and `terminated`. Under `jax_enable_x64` the whole state is float64.
+    """
+
+    eigen_interval: int | None = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.eigen_interval is not None:
+            check_positive_int("CMAES: eigen_interval", self.eigen_interval)
+
+    def _identity(self, dtype) -> tuple[jax.Array, jax.Array | None]:
+        n = self.n_var
+        return jnp.eye(n, dtype=dtype), jnp.eye(n, dtype=dtype)
+
+    def _scale(self, Z: jax.Array, state: CMAESState) -> jax.Array:
+        """Steps `y = B D z` `(k, n)` from standard normal `z` `(k, n)`."""
+        return (Z * state.D) @ state.B.T
+
+    def _whiten(self, z: jax.Array, state: CMAESState) -> jax.Array:
+        """`C^(-1/2) y` for `y = B D z`: `B z`."""
+        return state.B @ z
+
+    def _diag(self, C: jax.Array) -> jax.Array:
+        return jnp.diagonal(C)
+
+    def _mirror(self, C: jax.Array, B: jax.Array, flip: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """`S C S` and `S B` for `S = diag(flip)`, `flip` `(n,)` of +-1."""
+        return flip[:, None] * C * flip, flip[:, None] * B
+
+    def _update_cov(self, C, decay, c_1, p_c, c_mu, w, Y) -> jax.Array:
+        """Eq. (47) with weights `w` `(k,)` over sorted steps `Y` `(k, n)`."""
+        C = decay * C + c_1 * jnp.outer(p_c, p_c) + c_mu * (Y.T * w) @ Y
+        return 0.5 * (C + C.T)
+
+    def eigen_interval_for(self, params: StrategyParameters) -> jax.Array:
+        """Generations between eigendecompositions: `eigen_interval`, or by default pycma's
+        lazy-update rule `max(1, floor(1 / (10 n (c_1 + c_mu))))`."""
+        if self.eigen_interval is not None:
+            return jnp.asarray(self.eigen_interval, jnp.int32)
+        interval = jnp.floor(1.0 / (10 * self.n_var * (params.c_1 + params.c_mu)))
+        return jnp.maximum(interval, 1).astype(jnp.int32)
+
+    def _decompose(self, C, state: CMAESState, generation, params: StrategyParameters):
+        """`(B, D)` of `C`, recomputed every `eigen_interval_for(params)` generations."""
+
+        def eigen(C):
+            eigenvalues, B = jnp.linalg.eigh(C)
+            return B, jnp.sqrt(jnp.maximum(eigenvalues, 0.0))
+
+        return jax.lax.cond(
+            generation % self.eigen_interval_for(params) == 0,
+            eigen, lambda C: (state.B, state.D), C,
+        )
+
+    def _no_effect_axis(self, state: CMAESState) -> jax.Array:
+        """Adding 0.1 sigma along principal axis `generation mod n` leaves the mean unchanged."""
+        i = state.run_generation % self.n_var
+        step = 0.1 * state.sigma * state.D[i] * state.B[:, i]
+        return jnp.all(state.mean + step == state.mean)
+
+
+@static_config
+class SepCMAES(_CMABase):
+    """sep-CMA-ES (Ros & Hansen 2008): diagonal covariance, O(n) memory and time per sample.
+
+    Same arguments and state as `CMAES` (without `eigen_interval`); `C` and `D` are `(n,)`
+    and `B` is None. The covariance learning rates are the full model's times `(n + 2) / 3`,
+    as proposed by Ros & Hansen; the model cannot learn rotated structure.
+    """
+
+    def _identity(self, dtype) -> tuple[jax.Array, None]:
+        return jnp.ones(self.n_var, dtype), None
+
+    def _scale(self, Z: jax.Array, state: CMAESState) -> jax.Array:
+        return Z * state.D
+
+    def _whiten(self, z: jax.Array, state: CMAESState) -> jax.Array:
+        return z
+
+    def _diag(self, C: jax.Array) -> jax.Array:
+        return C
+
+    def _mirror(self, C: jax.Array, B: None, flip: jax.Array) -> tuple[jax.Array, None]:
+        return C, None
+
+    def _update_cov(self, C, decay, c_1, p_c, c_mu, w, Y) -> jax.Array:
+        return decay * C + c_1 * p_c**2 + c_mu * (w @ Y**2)
+
+    def _decompose(self, C, state: CMAESState, generation, params: StrategyParameters):
+        return None, jnp.sqrt(jnp.maximum(C, 0.0))
+
+    def _no_effect_axis(self, state: CMAESState) -> jax.Array:
+        return jnp.zeros((), bool)
+
+    def _learning_rates(self, mu_eff: jax.Array) -> tuple[jax.Array, jax.Array]:
+        c_1, c_mu = super()._learning_rates(mu_eff)
+        factor = (self.n_var + 2) / 3
+        c_1 = jnp.minimum(c_1 * factor, 1.0)
+        return c_1, jnp.minimum(c_mu * factor, 1.0 - c_1)

@@ -1,0 +1,201 @@
+"""BayesOpt: argument checks, batches, NaN observations, evo.run, Branin regret."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from evo.problems.bo_functions import Branin, Hartmann6
+
+import evo
+from evo.bo import BayesOpt, best_observation
+
+BRANIN = Branin()
+# small, fast settings for the functional tests
+FAST = {
+    "capacity": 16,
+    "n_restarts": 2,
+    "fit_steps": 20,
+    "n_candidates": 64,
+    "n_starts": 4,
+    "opt_steps": 5,
+}
+# shared instances: jitted functions are cached per instance, so reuse saves compilations
+ALG2 = BayesOpt(n_obj=1, lb=BRANIN.lb, ub=BRANIN.ub, q=2, n_init=4, **FAST)
+ALG4 = {
+    name: BayesOpt(
+        n_obj=1, lb=BRANIN.lb, ub=BRANIN.ub, q=4, n_init=4, acquisition=name, **FAST
+    )
+    for name in ("logei", "ucb", "thompson")
+}
+_JITTED = {}
+
+
+def jitted(alg):
+    if id(alg) not in _JITTED:
+        _JITTED[id(alg)] = (jax.jit(alg.ask), jax.jit(alg.tell))
+    return _JITTED[id(alg)]
+
+
+def test_problem_optima():
+    with jax.enable_x64(True):
+        F = BRANIN.evaluate(jnp.asarray(BRANIN.optimum_x))
+        np.testing.assert_allclose(F[:, 0], BRANIN.optimum_value, atol=1e-9)
+        h = Hartmann6()
+        np.testing.assert_allclose(
+            h.evaluate(h.optimum_x[None])[0, 0], h.optimum_value, atol=1e-4
+        )
+    assert BRANIN.pareto_front(10).shape == (1, 1)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"lb": [1.0, 0.0], "ub": [0.0, 1.0]}, "lb > ub"),
+        ({"lb": [0.0, 0.0], "ub": [1.0]}, "same length"),
+        ({"acquisition": "pi"}, "unknown acquisition 'pi'"),
+        ({"kernel": "cubic"}, "unknown kernel 'cubic'"),
+        ({"q": 0}, "q must be a positive integer"),
+        ({"n_init": 20, "capacity": 10}, "capacity=10 must hold the initial design"),
+        ({"n_constr": -1}, "n_constr must be an integer >= 0"),
+    ],
+)
+def test_bad_configuration(kwargs, message):
+    args = {"n_obj": 1, "lb": [0.0, 0.0], "ub": [1.0, 1.0]} | kwargs
+    with pytest.raises(ValueError, match=message):
+        BayesOpt(**args)
+
+
+def test_tell_checks_shapes():
+    alg = ALG2
+    state = alg.init(jax.random.key(0))  # tell checks shapes before touching the state
+    with pytest.raises(ValueError, match=r"\(n, n_obj\) = \(2, 1\)"):
+        alg.tell(state, jnp.zeros((3, 1)))
+    with pytest.raises(ValueError, match="n_constr"):
+        alg.tell(state, jnp.zeros((2, 1)), jnp.zeros((2, 1)))
+    constrained = BayesOpt(
+        n_obj=1, lb=BRANIN.lb, ub=BRANIN.ub, q=2, n_init=2, n_constr=1, **FAST
+    )
+    cstate = constrained.init(jax.random.key(0))
+    with pytest.raises(ValueError, match="tell needs G"):
+        constrained.tell(cstate, jnp.zeros((2, 1)))
+
+
+def _drive(alg, problem, key, rounds):
+    ask, tell = jitted(alg)
+    state = alg.init(key)
+    for _ in range(rounds):
+        X, state = ask(state)
+        state = tell(state, problem.evaluate(X))
+    return ask, tell, state
+
+
+@pytest.mark.parametrize("acquisition", ["logei", "ucb", "thompson"])
+def test_batch_has_q_distinct_points_in_bounds(acquisition):
+    q = 4
+    alg = ALG4[acquisition]
+    ask, _tell, state = _drive(
+        alg, BRANIN, jax.random.key(1), 2
+    )  # design + one model round
+    X, state = ask(state)
+    X = np.asarray(X)
+    assert X.shape == (q, 2)
+    assert np.all(X >= BRANIN.lb) and np.all(X <= BRANIN.ub)
+    dist = np.linalg.norm((X[:, None] - X[None]) / (BRANIN.ub - BRANIN.lb), axis=-1)
+    assert dist[np.triu_indices(q, 1)].min() > 1e-3, X
+    assert int(state.filled.sum()) == 8
+
+
+def test_nan_observations_are_stored_but_ignored():
+    """NaN results stay visible in state.F but are left out of the GP and the incumbent."""
+    alg = ALG2
+    ask, tell = jitted(alg)
+    state = alg.init(jax.random.key(2))
+    for r in range(4):
+        X, state = ask(state)
+        F = BRANIN.evaluate(X)
+        if r < 2:
+            F = F.at[0, 0].set(
+                jnp.nan
+            )  # one failed evaluation in each of the first rounds
+        state = tell(state, F)
+    F = np.asarray(state.F[:, 0])
+    assert int(state.filled.sum()) == 8 and np.isnan(F).sum() == 2
+    assert int(alg._valid(state).sum()) == 6
+    assert np.all(np.isinf(np.asarray(state.violation))[np.isnan(F)])
+    _x, f = best_observation(state)
+    assert np.isfinite(float(f[0])) and float(f[0]) == np.nanmin(F)
+    X, state = ask(state)
+    assert np.all(np.isfinite(np.asarray(X)))
+    assert all(np.all(np.isfinite(np.asarray(p))) for p in state.params)
+
+
+def test_full_buffer_keeps_the_best():
+    alg = ALG4["logei"]
+    ask, tell, state = _drive(alg, BRANIN, jax.random.key(3), 4)  # 16 = capacity
+    best_before = float(jnp.min(state.F))
+    _X, state = ask(state)
+    state = tell(state, jnp.full((4, 1), 1e3))  # all worse: they replace the 4 worst
+    assert float(jnp.min(state.F)) == best_before
+    assert int(jnp.sum(state.F == 1e3)) == 4
+
+
+def test_runs_under_evo_run():
+    alg = ALG2
+    result = evo.run(alg, BRANIN, jax.random.key(4), n_gen=5, progress=False)
+    np.testing.assert_array_equal(result.history["n_evals"], [2, 4, 6, 8, 10])
+    f_min = result.history["f_min"][:, 0]
+    assert np.all(np.isfinite(f_min)) and np.all(np.diff(f_min) <= 0)
+    assert int(result.state.filled.sum()) == 10
+    assert result.pareto_F.shape[0] >= 1
+
+
+def test_constrained_and_multi_objective_smoke():
+    # constrained: minimise Branin subject to x1 + x2 <= 8
+    alg = BayesOpt(
+        n_obj=1, lb=BRANIN.lb, ub=BRANIN.ub, q=2, n_init=4, n_constr=1, **FAST
+    )
+    ask, tell = jax.jit(alg.ask), jax.jit(alg.tell)
+    state = alg.init(jax.random.key(5))
+    for _ in range(4):
+        X, state = ask(state)
+        state = tell(state, BRANIN.evaluate(X), (X[:, 0] + X[:, 1] - 8.0)[:, None])
+    assert int(state.filled.sum()) == 8 and np.all(
+        np.isfinite(np.asarray(state.violation[:8]))
+    )
+    # two objectives with ParEGO scalarisation
+    alg2 = BayesOpt(n_obj=2, lb=[0.0, 0.0], ub=[1.0, 1.0], q=2, n_init=4, **FAST)
+    problem = evo.problems.ZDT1(n_var=2)
+    ask2, _tell2, state2 = _drive(alg2, problem, jax.random.key(6), 4)
+    X, _ = ask2(state2)
+    assert np.all(np.isfinite(np.asarray(X))) and np.all(
+        (np.asarray(X) >= 0) & (np.asarray(X) <= 1)
+    )
+
+
+def _regret_runs(alg, keys, n_rounds):
+    def one(key):
+        state = alg.init(key)
+
+        def round_(state, _):
+            X, state = alg.ask(state)
+            return alg.tell(state, BRANIN.evaluate(X)), None
+
+        state, _ = jax.lax.scan(round_, state, None, length=n_rounds)
+        return jnp.min(state.F) - BRANIN.optimum_value
+
+    return np.asarray(jax.jit(jax.vmap(one))(keys))
+
+
+@pytest.mark.slow
+def test_branin_regret_beats_random_search():
+    n_eval, seeds = 40, 5
+    keys = jax.random.split(jax.random.key(7), seeds)
+    alg = BayesOpt(n_obj=1, lb=BRANIN.lb, ub=BRANIN.ub, q=1, n_init=8, capacity=n_eval)
+    regret = _regret_runs(alg, keys, n_eval)
+    U = jax.random.uniform(jax.random.key(8), (seeds, n_eval, 2))
+    X = BRANIN.lb + U * (BRANIN.ub - BRANIN.lb)
+    random_regret = (
+        np.asarray(jnp.min(BRANIN.evaluate(X)[..., 0], 1)) - BRANIN.optimum_value
+    )
+    assert np.sum(regret < 1e-2) >= 3, regret
+    assert np.median(regret) < np.median(random_regret), (regret, random_regret)
