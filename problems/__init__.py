@@ -3,6 +3,7 @@
 from typing import Any
 
 from evo.problems.base import Problem
+from evo.problems.bbob import BBOB
 from evo.problems.bo_functions import Branin, Hartmann6
 from evo.problems.constrained import C1DTLZ1, C2DTLZ2
 from evo.problems.dtlz import DTLZ1, DTLZ2, DTLZ3, DTLZ4, DTLZ5, DTLZ6, DTLZ7
@@ -58,6 +59,7 @@ _REGISTRY: dict[str, type[Problem]] = {
     + (Sphere, Ellipsoid, RotatedEllipsoid, Rosenbrock, Rastrigin, Ackley, Griewank)
     + (Schwefel, Levy, StyblinskiTang)
     + (Branin, Hartmann6)
+    + (BBOB,)
 }
 
 
@@ -74,6 +76,7 @@ def get_problem(name: str, **kwargs: Any) -> Problem:
 
 __all__ = [
     "Ackley",
+    "BBOB",
     "Branin",
     "C1DTLZ1",
     "C2DTLZ2",

@@ -1,0 +1,119 @@
+"""BBOB f1-f24 against COCO's own implementation (`cocoex`, PyPI `coco-experiment`)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from evo.problems import BBOB, get_problem
+from evo.problems.bbob import _fopt, _unif, _xopt
+
+FUNCTIONS = list(range(1, 25))
+DIMS = (2, 5, 10)
+INSTANCES = (1, 2, 5)
+# A few functions are also checked in 20 and 40 dimensions.
+BIG_DIMS = {
+    1: (20,),
+    7: (20, 40),
+    12: (20,),
+    16: (20,),
+    20: (20,),
+    21: (20, 40),
+    24: (20, 40),
+}
+
+
+@pytest.fixture(scope="module")
+def coco_suite():
+    cocoex = pytest.importorskip("cocoex")
+    return cocoex.Suite("bbob", "instances: 1,2,5", "dimensions: 2,5,10,20,40")
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_matches_coco(coco_suite, function):
+    rng = np.random.default_rng(function)
+    with jax.enable_x64(True):
+        for dim in DIMS + BIG_DIMS.get(function, ()):
+            for instance in INSTANCES:
+                ref = coco_suite.get_problem_by_function_dimension_instance(
+                    function, dim, instance
+                )
+                ours = BBOB(n_var=dim, function=function, instance=instance)
+                # Mostly inside the box, some points outside it (penalties, boundary handling).
+                X = rng.uniform(-6.0, 6.0, (8, dim))
+                X[:2] = ours.optimum_x + rng.normal(0.0, 0.1, (2, dim))
+                expected = np.array([ref(x) for x in X])
+                got = np.asarray(ours.evaluate(jnp.asarray(X)))
+                assert got.shape == (8, 1) and got.dtype == np.float64
+                np.testing.assert_allclose(
+                    got[:, 0],
+                    expected,
+                    rtol=1e-6,
+                    atol=1e-9,
+                    err_msg=f"f{function} d{dim} i{instance}",
+                )
+                assert abs(ref(ours.optimum_x) - ours.optimum_value) <= 1e-8
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_optimum(function):
+    with jax.enable_x64(True):
+        for dim in (2, 10):
+            for instance in INSTANCES:
+                p = BBOB(n_var=dim, function=function, instance=instance)
+                x = p.optimum_x
+                assert x.shape == (dim,) and np.all(np.abs(x) <= 5.0)
+                value = float(p.evaluate(jnp.asarray(x)[None])[0, 0])
+                assert abs(value - p.optimum_value) <= 1e-8, (function, dim, instance)
+                assert -1000.0 <= p.optimum_value <= 1000.0
+                np.testing.assert_array_equal(p.pareto_front(5), [[p.optimum_value]])
+
+
+def test_generator_values():
+    # COCO's legacy generator: uniforms in (0, 1), x_opt on a 1e-4 grid, shared seeds.
+    u = _unif(3, 10001)
+    assert np.all((u > 0) & (u < 1))
+    x = _xopt(10001, 2)
+    np.testing.assert_allclose(x, np.round(x, 4), rtol=0, atol=1e-12)
+    assert _fopt(10001) == BBOB(n_var=2, function=1, instance=1).optimum_value
+    assert (
+        BBOB(n_var=2, function=4).optimum_value
+        == BBOB(n_var=2, function=3).optimum_value
+    )
+    assert (
+        BBOB(n_var=2, function=18).optimum_value
+        == BBOB(n_var=2, function=17).optimum_value
+    )
+
+
+def test_jit_float32_batched():
+    p = get_problem("bbob", function=15, n_var=5, instance=2)
+    assert isinstance(p, BBOB) and p.name == "Rotated Rastrigin"
+    X = jnp.asarray(np.random.default_rng(0).uniform(-5, 5, (4, 3, 5)), jnp.float32)
+    F = jax.jit(p.evaluate)(X)
+    assert F.shape == (4, 3, 1) and F.dtype == jnp.float32
+    with jax.enable_x64(True):
+        F64 = p.evaluate(jnp.asarray(np.asarray(X), jnp.float64))
+    np.testing.assert_allclose(np.asarray(F), np.asarray(F64), rtol=1e-4)
+    assert hash(p) == hash(BBOB(n_var=5, function=15, instance=2))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"function": 25}, "function must be an integer in 1..24"),
+        ({"function": 0}, "function must be an integer in 1..24"),
+        ({"function": 2.0}, "function must be an integer in 1..24"),
+        ({"n_var": 1}, "needs n_var >= 2"),
+        ({"instance": 0}, "instance must be a positive integer"),
+        ({"n_obj": 2}, "n_obj must be 1"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        BBOB(**kwargs)
+
+
+def test_bad_shape():
+    with pytest.raises(ValueError, match=r"shape \(n, 3\)"):
+        BBOB(n_var=3).evaluate(jnp.zeros((2, 4)))
