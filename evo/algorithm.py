@@ -6,8 +6,10 @@ import dataclasses
 from typing import Any, Protocol
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
+from evo.operators import uniform_sample
 from evo.sorting import constraint_violation, effective_violation
 
 
@@ -71,6 +73,34 @@ def violation_of(F: jax.Array, G: jax.Array | None) -> jax.Array:
         )
     violation = None if G is None else constraint_violation(G.astype(F.dtype))
     return effective_violation(F, violation)
+
+
+def initial_population(
+    key: jax.Array, lb: np.ndarray, ub: np.ndarray, pop_size: int, n_obj: int
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """A uniform sample `X` `(pop_size, n_var)` of the box, with objectives `F`
+    `(pop_size, n_obj)` and violations `(pop_size,)` all +inf until it is evaluated."""
+    X = uniform_sample(key, jnp.asarray(lb), jnp.asarray(ub), pop_size)
+    return (
+        X,
+        jnp.full((pop_size, n_obj), jnp.inf, X.dtype),
+        jnp.full(pop_size, jnp.inf, X.dtype),
+    )
+
+
+def merge_offspring(
+    state: Any, F: jax.Array, G: jax.Array | None
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Population and offspring together, for survival: `X` `(2N, n_var)`, `F` `(2N, m)` and
+    violation `(2N,)`. `state` holds the population (`X`, `F`, `violation`) and the last
+    `offspring` `(N, n_var)`; `F` `(N, m)` and optional `G` `(N, c)` are the offspring's."""
+    check_fitness(F, *state.F.shape)
+    F = F.astype(state.F.dtype)
+    return (
+        jnp.concatenate([state.X, state.offspring]),
+        jnp.concatenate([state.F, F]),
+        jnp.concatenate([state.violation, violation_of(F, G)]),
+    )
 
 
 def check_config(name: str, pop_size: int, n_obj: int) -> None:

@@ -11,14 +11,14 @@ import numpy as np
 from evo.algorithm import (
     as_bounds,
     check_config,
-    check_fitness,
     frozen_setattr,
+    initial_population,
+    merge_offspring,
     static_config,
-    violation_of,
 )
 from evo.metrics.hypervolume import dominated_by
 from evo.nsga2 import offspring_count
-from evo.operators import binary_tournament, mate, uniform_sample
+from evo.operators import binary_tournament, mate
 from evo.sorting import non_dominated_rank
 
 
@@ -136,12 +136,12 @@ class HypE:
 
     def init(self, key: jax.Array) -> HypEState:
         key, sample_key = jax.random.split(key)
-        X = uniform_sample(sample_key, jnp.asarray(self.lb), jnp.asarray(self.ub), self.pop_size)
+        X, F, violation = initial_population(sample_key, self.lb, self.ub, self.pop_size, self.n_obj)
         return HypEState(
             key=key,
             X=X,
-            F=jnp.full((self.pop_size, self.n_obj), jnp.inf, X.dtype),
-            violation=jnp.full(self.pop_size, jnp.inf, X.dtype),
+            F=F,
+            violation=violation,
             rank=jnp.zeros(self.pop_size, jnp.int32),
             fitness=jnp.zeros(self.pop_size, X.dtype),
             offspring=X,
@@ -165,12 +165,8 @@ class HypE:
         `F` `(pop_size, n_obj)` and optional constraint values `G` `(pop_size, n_constr)`,
         feasible when `G <= 0`, belong to the offspring of the last `ask`.
         """
-        check_fitness(F, self.pop_size, self.n_obj)
-        F = F.astype(state.F.dtype)
         key, trim_key, mating_key = jax.random.split(state.key, 3)
-        violation = jnp.concatenate([state.violation, violation_of(F, G)])
-        X = jnp.concatenate([state.X, state.offspring])
-        F = jnp.concatenate([state.F, F])
+        X, F, violation = merge_offspring(state, F, G)
         ref_point = jnp.asarray(self.ref_point, F.dtype)
 
         rank = non_dominated_rank(F, n_stop=self.pop_size, violation=violation)

@@ -14,10 +14,11 @@ from evo.algorithm import (
     check_config,
     check_fitness,
     frozen_setattr,
+    initial_population,
     static_config,
     violation_of,
 )
-from evo.operators import polynomial_mutation, sbx, uniform_sample
+from evo.operators import polynomial_mutation, sbx
 from evo.ref_dirs import reference_directions
 
 AGGREGATIONS = ("tchebycheff", "pbi")
@@ -206,12 +207,12 @@ class MOEAD:
 
     def init(self, key: jax.Array) -> MOEADState:
         key, sample_key = jax.random.split(key)
-        X = uniform_sample(sample_key, jnp.asarray(self.lb), jnp.asarray(self.ub), self.pop_size)
+        X, F, violation = initial_population(sample_key, self.lb, self.ub, self.pop_size, self.n_obj)
         return MOEADState(
             key=key,
             X=X,
-            F=jnp.full((self.pop_size, self.n_obj), jnp.inf, X.dtype),
-            violation=jnp.full(self.pop_size, jnp.inf, X.dtype),
+            F=F,
+            violation=violation,
             offspring=X,
             ideal=jnp.full(self.n_obj, jnp.inf, X.dtype),
             generation=jnp.int32(0),

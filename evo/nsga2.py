@@ -11,12 +11,12 @@ import numpy as np
 from evo.algorithm import (
     as_bounds,
     check_config,
-    check_fitness,
     frozen_setattr,
+    initial_population,
+    merge_offspring,
     static_config,
-    violation_of,
 )
-from evo.operators import binary_tournament, mate, uniform_sample
+from evo.operators import binary_tournament, mate
 from evo.sorting import crowding_distance, non_dominated_rank
 
 
@@ -84,12 +84,12 @@ class NSGA2:
 
     def init(self, key: jax.Array) -> NSGA2State:
         key, sample_key = jax.random.split(key)
-        X = uniform_sample(sample_key, jnp.asarray(self.lb), jnp.asarray(self.ub), self.pop_size)
+        X, F, violation = initial_population(sample_key, self.lb, self.ub, self.pop_size, self.n_obj)
         return NSGA2State(
             key=key,
             X=X,
-            F=jnp.full((self.pop_size, self.n_obj), jnp.inf, X.dtype),
-            violation=jnp.full(self.pop_size, jnp.inf, X.dtype),
+            F=F,
+            violation=violation,
             rank=jnp.zeros(self.pop_size, jnp.int32),
             crowding=jnp.zeros(self.pop_size, X.dtype),
             offspring=X,
@@ -113,11 +113,7 @@ class NSGA2:
         `F` `(pop_size, n_obj)` and optional constraint values `G` `(pop_size, n_constr)`,
         feasible when `G <= 0`, belong to the offspring of the last `ask`.
         """
-        check_fitness(F, self.pop_size, self.n_obj)
-        F = F.astype(state.F.dtype)
-        violation = jnp.concatenate([state.violation, violation_of(F, G)])
-        X = jnp.concatenate([state.X, state.offspring])
-        F = jnp.concatenate([state.F, F])
+        X, F, violation = merge_offspring(state, F, G)
         chosen, rank, crowding = select_by_rank_and_crowding(F, violation, self.pop_size)
         return state._replace(
             X=X[chosen], F=F[chosen], violation=violation[chosen], rank=rank,

@@ -11,13 +11,13 @@ import numpy as np
 from evo.algorithm import (
     as_bounds,
     check_config,
-    check_fitness,
     frozen_setattr,
+    initial_population,
+    merge_offspring,
     static_config,
-    violation_of,
 )
 from evo.nsga2 import offspring_count
-from evo.operators import binary_tournament, mate, uniform_sample
+from evo.operators import binary_tournament, mate
 from evo.ref_dirs import reference_directions
 from evo.sorting import non_dominated_rank
 
@@ -191,13 +191,13 @@ class NSGA3:
 
     def init(self, key: jax.Array) -> NSGA3State:
         key, sample_key = jax.random.split(key)
-        X = uniform_sample(sample_key, jnp.asarray(self.lb), jnp.asarray(self.ub), self.pop_size)
         m = self.n_obj
+        X, F, violation = initial_population(sample_key, self.lb, self.ub, self.pop_size, m)
         return NSGA3State(
             key=key,
             X=X,
-            F=jnp.full((self.pop_size, m), jnp.inf, X.dtype),
-            violation=jnp.full(self.pop_size, jnp.inf, X.dtype),
+            F=F,
+            violation=violation,
             offspring=X,
             ideal=jnp.full(m, jnp.inf, X.dtype),
             worst=jnp.full(m, -jnp.inf, X.dtype),
@@ -224,12 +224,8 @@ class NSGA3:
         feasible when `G <= 0`, belong to the offspring of the last `ask`. Infeasible rows
         rank after feasible ones, by violation; only feasible rows shape the normalisation.
         """
-        check_fitness(F, self.pop_size, self.n_obj)
-        F = F.astype(state.F.dtype)
         key, niche_key = jax.random.split(state.key)
-        violation = jnp.concatenate([state.violation, violation_of(F, G)])
-        X = jnp.concatenate([state.X, state.offspring])
-        F = jnp.concatenate([state.F, F])
+        X, F, violation = merge_offspring(state, F, G)
         valid = violation == 0
 
         rank = non_dominated_rank(F, n_stop=self.pop_size, violation=violation)
