@@ -19,7 +19,7 @@ from evo.algorithm import (
     violation_of,
 )
 from evo.operators import polynomial_mutation, sbx
-from evo.ref_dirs import reference_directions
+from evo.ref_dirs import resolve_ref_dirs
 
 AGGREGATIONS = ("tchebycheff", "pbi")
 
@@ -149,19 +149,7 @@ class MOEAD:
     neighbours: np.ndarray = dataclasses.field(init=False, repr=False)  # (R, T) int32
 
     def __post_init__(self):
-        if self.ref_dirs is None and self.pop_size is None:
-            raise ValueError("MOEAD needs pop_size or ref_dirs")
-        ref_dirs = (
-            reference_directions(self.n_obj, self.pop_size)
-            if self.ref_dirs is None
-            else np.asarray(self.ref_dirs, dtype=float)
-        )
-        if ref_dirs.ndim != 2 or ref_dirs.shape[1] != self.n_obj:
-            raise ValueError(
-                f"MOEAD: ref_dirs must have shape (R, n_obj={self.n_obj}), got {ref_dirs.shape}"
-            )
-        if np.any(ref_dirs < 0) or np.any(ref_dirs.sum(axis=1) <= 0):
-            raise ValueError("MOEAD: ref_dirs must be non-negative and non-zero")
+        ref_dirs = resolve_ref_dirs("MOEAD", self.n_obj, self.ref_dirs, self.pop_size)
         n_weights = len(ref_dirs)
         if self.pop_size is not None and self.pop_size != n_weights:
             raise ValueError(

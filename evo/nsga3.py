@@ -18,7 +18,7 @@ from evo.algorithm import (
 )
 from evo.nsga2 import offspring_count
 from evo.operators import binary_tournament, mate
-from evo.ref_dirs import reference_directions
+from evo.ref_dirs import resolve_ref_dirs
 from evo.sorting import non_dominated_rank
 
 
@@ -162,19 +162,7 @@ class NSGA3:
     mutation_eta: float = 20.0
 
     def __post_init__(self):
-        if self.ref_dirs is None and self.pop_size is None:
-            raise ValueError("NSGA3 needs pop_size or ref_dirs")
-        ref_dirs = (
-            reference_directions(self.n_obj, self.pop_size)
-            if self.ref_dirs is None
-            else np.asarray(self.ref_dirs, dtype=float)
-        )
-        if ref_dirs.ndim != 2 or ref_dirs.shape[1] != self.n_obj:
-            raise ValueError(
-                f"NSGA3: ref_dirs must have shape (R, n_obj={self.n_obj}), got {ref_dirs.shape}"
-            )
-        if np.any(ref_dirs < 0) or np.any(ref_dirs.sum(axis=1) <= 0):
-            raise ValueError("NSGA3: ref_dirs must be non-negative and non-zero")
+        ref_dirs = resolve_ref_dirs("NSGA3", self.n_obj, self.ref_dirs, self.pop_size)
         pop_size = len(ref_dirs) if self.pop_size is None else self.pop_size
         check_config("NSGA3", pop_size, self.n_obj)
         if pop_size < len(ref_dirs):

@@ -69,3 +69,25 @@ def reference_directions(n_obj: int, n_points: int) -> np.ndarray:
             if best < size <= n_points:
                 outer, inner = candidate, inner_candidate
     return two_layer(n_obj, outer, inner)
+
+
+def resolve_ref_dirs(
+    name: str, n_obj: int, ref_dirs: np.ndarray | None, pop_size: int | None
+) -> np.ndarray:
+    """Checked reference directions `(R, n_obj)` for algorithm `name`: `ref_dirs` when
+    given, else about `pop_size` from `reference_directions`. Raises ValueError when
+    neither is given or the directions are not non-negative, non-zero rows of `n_obj`."""
+    if ref_dirs is None and pop_size is None:
+        raise ValueError(f"{name} needs pop_size or ref_dirs")
+    ref_dirs = (
+        reference_directions(n_obj, pop_size)
+        if ref_dirs is None
+        else np.asarray(ref_dirs, dtype=float)
+    )
+    if ref_dirs.ndim != 2 or ref_dirs.shape[1] != n_obj:
+        raise ValueError(
+            f"{name}: ref_dirs must have shape (R, n_obj={n_obj}), got {ref_dirs.shape}"
+        )
+    if np.any(ref_dirs < 0) or np.any(ref_dirs.sum(axis=1) <= 0):
+        raise ValueError(f"{name}: ref_dirs must be non-negative and non-zero")
+    return ref_dirs
