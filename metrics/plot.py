@@ -110,17 +110,23 @@ def plot_history(
     title: str = "",
     path: str | None = None,
 ) -> Any:
-    """IGD and/or hypervolume against evaluations, from a `Result.history` dict.
+    """IGD, hypervolume and/or the best objective value against evaluations, from a
+    `Result.history` dict.
 
-    Draws one panel for each of the keys "igd" (log-scale y) and "hv" that `history` has,
-    each `(G,)` against `history["n_evals"]` `(G,)`. Returns the matplotlib figure; with
+    Draws one panel for each of the keys "igd" (log-scale y), "hv" and "f_min" (only when
+    it has one objective) that `history` has, each `(G,)` or `(G, 1)` against
+    `history["n_evals"]` `(G,)`. Returns the matplotlib figure; with
     `path`, also saves it there.
     """
-    panels = [(key, name) for key, name in (("igd", "IGD"), ("hv", "hypervolume"))
-              if key in history]
+    history = {key: np.asarray(value) for key, value in history.items()}
+    if "f_min" in history and history["f_min"].ndim == 2 and history["f_min"].shape[1] == 1:
+        history["f_min"] = history["f_min"][:, 0]
+    names = (("igd", "IGD"), ("hv", "hypervolume"), ("f_min", "best objective value"))
+    panels = [(key, name) for key, name in names
+              if key in history and (key != "f_min" or history[key].ndim == 1)]
     if "n_evals" not in history or not panels:
-        raise ValueError('plot_history needs "n_evals" and at least one of "igd", "hv" in '
-                         f"history, got keys {sorted(history)}")
+        raise ValueError('plot_history needs "n_evals" and at least one of "igd", "hv", '
+                         f'a single-objective "f_min" in history, got keys {sorted(history)}')
     n_evals = np.asarray(history["n_evals"])
     if n_evals.ndim != 1:
         raise ValueError(f'plot_history: history["n_evals"] must be (G,), got {n_evals.shape}')

@@ -7,6 +7,7 @@ from evo.problems.bbob import BBOB
 from evo.problems.bo_functions import Branin, Hartmann6
 from evo.problems.constrained import C1DTLZ1, C2DTLZ2
 from evo.problems.dtlz import DTLZ1, DTLZ2, DTLZ3, DTLZ4, DTLZ5, DTLZ6, DTLZ7
+from evo.problems.external import FunctionProblem, PymooProblem
 from evo.problems.lsmop import (
     LSMOP1,
     LSMOP2,
@@ -74,6 +75,17 @@ def get_problem(name: str, **kwargs: Any) -> Problem:
     return cls(**kwargs)
 
 
+def problem_names() -> dict[str, str]:
+    """Every name `get_problem` knows, with the first paragraph of its documentation
+    on one line (cut to 100 characters)."""
+
+    def summary(doc: str | None) -> str:
+        text = " ".join((doc or "").strip().split("\n\n")[0].split())
+        return text if len(text) <= 100 else text[:97] + "..."
+
+    return {name: summary(make.__doc__) for name, make in sorted(_REGISTRY.items())}
+
+
 __all__ = [
     "Ackley",
     "BBOB",
@@ -88,6 +100,7 @@ __all__ = [
     "DTLZ6",
     "DTLZ7",
     "Ellipsoid",
+    "FunctionProblem",
     "Griewank",
     "Hartmann6",
     "LSMOP1",
@@ -114,6 +127,7 @@ __all__ = [
     "MW12",
     "MW13",
     "MW14",
+    "PymooProblem",
     "Rastrigin",
     "Rosenbrock",
     "RotatedEllipsoid",
@@ -136,4 +150,5 @@ __all__ = [
     "ZDT6",
     "Problem",
     "get_problem",
+    "problem_names",
 ]

@@ -77,6 +77,13 @@ def test_plot_history(tmp_path, keys):
         assert ax.get_yscale() == ("log" if key == "igd" else "linear")
 
 
+def test_plot_history_draws_a_single_objective_best_value(tmp_path):
+    f_min = np.geomspace(10.0, 0.1, 20)[:, None]
+    fig = plot_history({"n_evals": np.arange(1, 21) * 8, "f_min": f_min}, path=tmp_path / "f.png")
+    assert_png(tmp_path / "f.png")
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), f_min[:, 0])
+
+
 def test_plot_history_rejects_bad_input():
     full = history()
     with pytest.raises(ValueError, match="at least one"):
