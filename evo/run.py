@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
+import sys
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
@@ -10,9 +14,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from evo.algorithm import Algorithm
+from evo.checkpoint import load_checkpoint, save_checkpoint
 from evo.problems.base import Problem
 from evo.progress import ProgressBar
 from evo.sorting import effective_violation, non_dominated_rank
+from evo.metrics.hypervolume import hypervolume
 from evo.metrics.indicators import igd
 
 
@@ -27,8 +33,10 @@ class Result(NamedTuple):
             `n_evals` (cumulative evaluations: the state's own `n_evals` where it keeps one,
             else rows asked per generation), `f_min` and `f_mean` `(n_gen, n_obj)` over the
             population's feasible finite rows, `feasible` (their fraction) for constrained
-            problems, and `igd` (of those rows) when the problem knows its front.
+            problems, `igd` (of those rows) when the problem knows its front, and `hv`
+            (their hypervolume) when `run` was given a reference point.
         state: the final algorithm state, to continue with `ask` / `tell`.
+        problem_state: the final state of a stateful problem (`Problem.init_state`), else None.
     """
 
     X: np.ndarray
@@ -37,13 +45,18 @@ class Result(NamedTuple):
     pareto_F: np.ndarray
     history: dict[str, np.ndarray]
     state: Any
+    problem_state: Any = None
 
 
 def population_stats(
-    F: jax.Array, violation: jax.Array | None, front: jax.Array | None
+    F: jax.Array,
+    violation: jax.Array | None,
+    front: jax.Array | None,
+    ref_point: jax.Array | None = None,
 ) -> dict[str, jax.Array]:
     """Per-objective min and mean over the feasible finite rows of `F` `(n, m)`, their
-    fraction when there are constraints (`violation` `(n,)` not None), and IGD to `front`."""
+    fraction when there are constraints (`violation` `(n,)` not None), IGD to `front` and
+    hypervolume up to `ref_point` `(m,)`."""
     usable = effective_violation(F, violation) == 0
     n_usable = jnp.maximum(jnp.sum(usable), 1)
     stats = {
@@ -54,40 +67,49 @@ def population_stats(
         stats["feasible"] = jnp.mean(usable)
     if front is not None:
         stats["igd"] = igd(jnp.where(usable[:, None], F, jnp.nan), front)
+    if ref_point is not None:
+        stats["hv"] = hypervolume(jnp.where(usable[:, None], F, jnp.nan), ref_point)
     return stats
 
 
 @functools.lru_cache(maxsize=64)
-def compiled_chunk(algorithm: Algorithm, problem: Problem, chunk_size: int, with_front: bool):
+def compiled_chunk(
+    algorithm: Algorithm, problem: Problem, chunk_size: int, with_front: bool,
+    with_ref: bool = False,
+):
     """A jitted function running `chunk_size` generations from generation `start`.
 
-    Generations at or past `n_gen` are skipped, so one compilation serves every chunk
-    and every run length. Cached per (algorithm, problem, chunk_size, with_front).
+    It scans the pair (algorithm state, problem state). Generations at or past `n_gen`
+    are skipped, so one compilation serves every chunk and every run length. Cached per
+    (algorithm, problem, chunk_size, with_front, with_ref).
     """
     constrained = problem.n_constr > 0
 
-    def generation(state, front):
+    def generation(states, front, ref_point):
+        state, problem_state = states
         X, state = algorithm.ask(state)
         if constrained:
             state = algorithm.tell(state, *problem.evaluate_constrained(X))
         else:
-            state = algorithm.tell(state, problem.evaluate(X))
+            F, problem_state = problem.evaluate_with_state(problem_state, X)
+            state = algorithm.tell(state, F)
         violation = state.violation if constrained else None
-        records = population_stats(state.F, violation, front if with_front else None)
+        records = population_stats(state.F, violation, front if with_front else None,
+                                   ref_point if with_ref else None)
         if hasattr(state, "n_evals"):  # an algorithm that asks more rows than it uses
             records["n_evals"] = state.n_evals
-        return state, records
+        return (state, problem_state), records
 
     @jax.jit
-    def run_chunk(state, start, n_gen, front):
-        def body(state, g):
-            def skip(state, front):
-                return state, jax.tree.map(jnp.zeros_like, records_shape)
+    def run_chunk(states, start, n_gen, front, ref_point):
+        def body(states, g):
+            def skip(states, front, ref_point):
+                return states, jax.tree.map(jnp.zeros_like, records_shape)
 
-            return jax.lax.cond(g < n_gen, generation, skip, state, front)
+            return jax.lax.cond(g < n_gen, generation, skip, states, front, ref_point)
 
-        records_shape = jax.eval_shape(generation, state, front)[1]
-        return jax.lax.scan(body, state, start + jnp.arange(chunk_size))
+        records_shape = jax.eval_shape(generation, states, front, ref_point)[1]
+        return jax.lax.scan(body, states, start + jnp.arange(chunk_size))
 
     return run_chunk
 
@@ -113,38 +135,91 @@ def run(
     chunk_size: int = 10,
     progress: bool = True,
     front_size: int = 1000,
+    ref_point: jax.Array | np.ndarray | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 10,
 ) -> Result:
     """Run `algorithm` on `problem` for `n_gen` generations (one `ask` + `tell` each).
 
     The generation is jit-compiled once and scanned `chunk_size` generations at a time;
     between chunks the progress bar is drawn. The same key gives the same result, bit for
     bit, whatever the chunk size. IGD is recorded against `problem.pareto_front(front_size)`
-    when the problem knows its front.
+    when the problem knows its front, and the population's hypervolume when `ref_point`
+    `(n_obj,)` is given (2 or 3 objectives). The algorithm starts from `key`; a stateful
+    problem from `problem.init_state(jax.random.fold_in(key, 1))`, and its state is
+    carried across generations.
+
+    With `checkpoint` (a file path), the states and the history so far are written there
+    atomically (see `evo.checkpoint`) at the end of every chunk that completes a multiple
+    of `checkpoint_every` generations, and at the end. When that file exists as `run`
+    starts, the run resumes from it and ends with exactly the result of an uninterrupted
+    run. A checkpoint written by another run (other settings or key) raises
+    `CheckpointError` and is left in place.
     """
     check_compatible(algorithm, problem)
     if not isinstance(n_gen, (int, np.integer)) or n_gen < 1:
         raise ValueError(f"n_gen must be a positive integer, got {n_gen!r}")
     if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    if ref_point is not None:
+        ref_point = jnp.asarray(ref_point, dtype=jnp.result_type(float))
+        if ref_point.shape != (problem.n_obj,) or not 2 <= problem.n_obj <= 3:
+            raise ValueError(f"ref_point must have shape (n_obj,) with n_obj 2 or 3, got shape "
+                             f"{ref_point.shape} for n_obj={problem.n_obj}")
+    if not isinstance(checkpoint_every, (int, np.integer)) or checkpoint_every < 1:
+        raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every!r}")
     front = problem.pareto_front(front_size)
-    run_chunk = compiled_chunk(algorithm, problem, int(chunk_size), front is not None)
+    run_chunk = compiled_chunk(
+        algorithm, problem, int(chunk_size), front is not None, ref_point is not None
+    )
     front = None if front is None else jnp.asarray(front, dtype=jnp.result_type(float))
 
-    state = algorithm.init(key)
-    evals_per_gen = jax.eval_shape(algorithm.ask, state)[0].shape[0]
+    states = (algorithm.init(key), problem.init_state(jax.random.fold_in(key, 1)))
+    evals_per_gen = jax.eval_shape(algorithm.ask, states[0])[0].shape[0]
+    chunks, first = [], 0
+    if checkpoint is not None:
+        fingerprint = run_fingerprint(algorithm, problem, key)
+        if Path(checkpoint).exists():
+            saved = load_checkpoint(checkpoint, states, fingerprint)
+            if saved.generation > n_gen:
+                raise ValueError(
+                    f"{checkpoint}: checkpoint is at generation {saved.generation}, past "
+                    f"n_gen={n_gen}"
+                )
+            states, chunks, first = saved.state, [saved.history], saved.generation
     bar = ProgressBar(n_gen) if progress else None
-    chunks = []
-    for start in range(0, n_gen, chunk_size):
-        state, records = run_chunk(state, start, n_gen, front)
+    for start in range(first, n_gen, chunk_size):
+        states, records = run_chunk(states, start, n_gen, front, ref_point)
         chunks.append(jax.device_get(records))
+        done = min(start + chunk_size, n_gen)
         if bar is not None:
-            done = min(start + chunk_size, n_gen)
             last = done - start - 1
-            bar.update(done, **({"igd": chunks[-1]["igd"][last]} if "igd" in records else {}))
+            bar.update(done, **{name: chunks[-1][name][last] for name in ("igd", "hv")
+                                if name in records})
+        if checkpoint is not None and (done // checkpoint_every > start // checkpoint_every
+                                       or done == n_gen):
+            save_checkpoint(checkpoint, states, joined(chunks, done), done, fingerprint)
 
-    history = {name: np.concatenate([c[name] for c in chunks])[:n_gen] for name in chunks[0]}
+    history = joined(chunks, n_gen)
     history.setdefault("n_evals", np.arange(1, n_gen + 1) * evals_per_gen)
-    return make_result(state, history)
+    return make_result(*states, history)
+
+
+def joined(chunks: list[dict[str, np.ndarray]], n_gen: int) -> dict[str, np.ndarray]:
+    """The per-chunk history records concatenated and cut to the first `n_gen` generations."""
+    return {name: np.concatenate([c[name] for c in chunks])[:n_gen] for name in chunks[0]}
+
+
+def run_fingerprint(algorithm: Algorithm, problem: Problem, key: jax.Array) -> str:
+    """What a checkpoint must match to be resumed: the settings of `algorithm` and
+    `problem` (their full reprs, hashed) and the run's `key`."""
+    with np.printoptions(threshold=sys.maxsize):
+        settings = f"{algorithm!r} on {problem!r}"
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    return (f"{type(algorithm).__name__} on {type(problem).__name__}, settings "
+            f"{hashlib.sha256(settings.encode()).hexdigest()[:16]}, key "
+            f"{np.asarray(key).tobytes().hex()}")
 
 
 @jax.jit
@@ -154,10 +229,11 @@ def pareto_mask(F: jax.Array, violation: jax.Array) -> jax.Array:
     return (non_dominated_rank(F, n_stop=1, violation=violation) == 0) & feasible
 
 
-def make_result(state: Any, history: dict[str, np.ndarray]) -> Result:
+def make_result(state: Any, problem_state: Any, history: dict[str, np.ndarray]) -> Result:
     X, F = np.asarray(state.X), np.asarray(state.F)
     violation = getattr(state, "violation", jnp.zeros(F.shape[0], state.F.dtype))
     mask = np.asarray(pareto_mask(state.F, violation))
     _, unique = np.unique(F[mask], axis=0, return_index=True)
     keep = np.flatnonzero(mask)[np.sort(unique)]
-    return Result(X=X, F=F, pareto_X=X[keep], pareto_F=F[keep], history=history, state=state)
+    return Result(X=X, F=F, pareto_X=X[keep], pareto_F=F[keep], history=history, state=state,
+                  problem_state=problem_state)

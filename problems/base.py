@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -51,6 +52,23 @@ class Problem:
         """
         F = self.evaluate(X)
         return F, jnp.zeros((*F.shape[:-1], 0), F.dtype)
+
+    def init_state(self, key: jax.Array) -> Any:
+        """The state a stateful problem starts from; None (a stateless problem) by default.
+
+        A stateful problem's objectives depend on more than `X`: a random key (noisy
+        evaluations, fresh simulator episodes) or statistics gathered across generations.
+        `evo.run` starts the state here and carries it from one generation to the next.
+        """
+        return None
+
+    def evaluate_with_state(self, state: Any, X: jax.Array) -> tuple[jax.Array, Any]:
+        """Objectives `(n, n_obj)` of `X` `(n, n_var)` given `state`, and the next state.
+
+        Pure and jittable; the default ignores the state. A stateful problem overrides this
+        and `init_state`; stateful problems are unconstrained.
+        """
+        return self.evaluate(X), state
 
     def pareto_front(self, n_points: int) -> np.ndarray | None:
         """About `n_points` points `(k, n_obj)` on the true Pareto front, or None if unknown.

@@ -42,7 +42,7 @@ class FunctionProblem(Problem):
     `evo.run`'s compiled loop.
     """
 
-    fn: Callable[..., Any] = dataclasses.field(default=None, kw_only=True)
+    fn: Callable[..., Any] = dataclasses.field(default=None, kw_only=True, repr=False)
     bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = dataclasses.field(
         default=None, kw_only=True
     )
@@ -94,7 +94,7 @@ class PymooProblem(Problem):
     the identity of the wrapped problem.
     """
 
-    problem: Any = dataclasses.field(default=None, kw_only=True)
+    problem: Any = dataclasses.field(default=None, kw_only=True, repr=False)
 
     @classmethod
     def wrap(cls, problem: Any) -> PymooProblem:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import evo
+from evo.metrics import hypervolume
 from evo.problems import DTLZ2, ZDT1, Problem
 from evo.progress import ProgressBar
 
@@ -76,6 +77,44 @@ def test_nan_objectives_never_reach_the_front():
     assert np.all(np.isfinite(result.history["f_mean"]))
 
 
+@dataclasses.dataclass(frozen=True)
+class NoisyZDT1(Problem):
+    """ZDT1 plus noise drawn from a key in the state, which also counts evaluations."""
+
+    n_var: int = 6
+    n_obj: int = 2
+
+    def init_state(self, key):
+        return key, jnp.zeros((), jnp.int32)
+
+    def evaluate_with_state(self, state, X):
+        key, count = state
+        key, noise_key = jax.random.split(key)
+        F = ZDT1(n_var=self.n_var).evaluate(X) + 0.01 * jax.random.normal(noise_key, (len(X), 2))
+        return F, (key, count + 1)
+
+
+def test_run_carries_the_problem_state_like_the_hand_written_loop():
+    problem = NoisyZDT1()
+    ref = np.array([1.5, 6.0])
+    result = evo.run(ALGO, problem, jax.random.key(5), 7, chunk_size=3, progress=False,
+                     ref_point=ref)
+    state = ALGO.init(jax.random.key(5))
+    problem_state = problem.init_state(jax.random.fold_in(jax.random.key(5), 1))
+    hv = []
+    for _ in range(7):
+        X, state = ALGO.ask(state)
+        F, problem_state = problem.evaluate_with_state(problem_state, X)
+        state = ALGO.tell(state, F)
+        hv.append(float(hypervolume(state.F, ref)))
+    np.testing.assert_allclose(result.F, np.asarray(state.F), rtol=1e-6, atol=1e-6)
+    assert int(result.problem_state[1]) == 7
+    np.testing.assert_array_equal(jax.random.key_data(result.problem_state[0]),
+                                  jax.random.key_data(problem_state[0]))
+    np.testing.assert_allclose(result.history["hv"], hv, rtol=1e-6)
+    assert hv[-1] > hv[0]
+
+
 def test_run_refuses_mismatched_problems_and_lengths():
     with pytest.raises(ValueError, match="n_obj=2 but the problem has n_obj=3"):
         evo.run(ALGO, DTLZ2(n_obj=3), jax.random.key(0), 5)
@@ -83,6 +122,8 @@ def test_run_refuses_mismatched_problems_and_lengths():
         evo.run(ALGO, ZDT1(), jax.random.key(0), 5)
     with pytest.raises(ValueError, match="n_gen must be a positive integer"):
         evo.run(ALGO, PROBLEM, jax.random.key(0), 0)
+    with pytest.raises(ValueError, match="ref_point must have shape"):
+        evo.run(ALGO, PROBLEM, jax.random.key(0), 5, ref_point=[1.0, 1.0, 1.0])
 
 
 def test_progress_bar_reports_generations():

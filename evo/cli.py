@@ -1,0 +1,275 @@
+"""The `evo` command line: run any shipped algorithm on any shipped problem, redraw plots, list.
+
+    evo run --algorithm nsga3 --problem dtlz2 --n-obj 3 --pop 1000 --gens 200 --seed 0 --out runs/x
+    evo plot runs/x
+    evo list
+
+`evo run` writes into `--out`: `config.json` (the command's settings), `population.csv`
+(final decision vectors and objectives), `front.csv` (the feasible non-dominated rows),
+`history.csv` (one row per generation) and the plots `front.png` (2 or 3 objectives) or
+`parallel.png` (more), and `history.png`. With `--checkpoint-every K` it also keeps
+`checkpoint.npz`, and the same command run again resumes from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import jax
+import numpy as np
+
+import evo
+from evo.problems import Problem, get_problem, problem_names
+
+
+def _nsga2(problem: Problem, args: argparse.Namespace) -> Any:
+    return evo.NSGA2(pop_size=args.pop, n_obj=problem.n_obj, lb=problem.lb, ub=problem.ub)
+
+
+def _nsga3(problem: Problem, args: argparse.Namespace) -> Any:
+    ref_dirs = evo.reference_directions(problem.n_obj, args.pop)
+    return evo.NSGA3(n_obj=problem.n_obj, lb=problem.lb, ub=problem.ub, ref_dirs=ref_dirs,
+                     pop_size=max(args.pop, len(ref_dirs)))
+
+
+def _moead(problem: Problem, args: argparse.Namespace) -> Any:
+    return evo.MOEAD(n_obj=problem.n_obj, lb=problem.lb, ub=problem.ub,
+                     ref_dirs=evo.reference_directions(problem.n_obj, args.pop))
+
+
+def _hype(problem: Problem, args: argparse.Namespace) -> Any:
+    return evo.HypE(pop_size=args.pop, n_obj=problem.n_obj, lb=problem.lb, ub=problem.ub,
+                    ref_point=reference_point(problem, args.ref_point))
+
+
+def _cmaes(problem: Problem, args: argparse.Namespace) -> Any:
+    return evo.CMAES(lb=problem.lb, ub=problem.ub, pop_size=args.pop)
+
+
+def _sep_cmaes(problem: Problem, args: argparse.Namespace) -> Any:
+    return evo.SepCMAES(lb=problem.lb, ub=problem.ub, pop_size=args.pop)
+
+
+ALGORITHMS: dict[str, tuple[Callable[[Problem, argparse.Namespace], Any], str]] = {
+    "nsga2": (_nsga2, "NSGA-II: Pareto rank and crowding distance (2-3 objectives)"),
+    "nsga3": (_nsga3, "NSGA-III: Pareto rank and niching on reference directions"),
+    "moead": (_moead, "MOEA/D: decomposition into weight vectors; pop = number of vectors"),
+    "hype": (_hype, "HypE: Monte Carlo hypervolume shares; uses --ref-point"),
+    "cmaes": (_cmaes, "CMA-ES: full covariance, single objective"),
+    "sep-cmaes": (_sep_cmaes, "sep-CMA-ES: diagonal covariance, single objective"),
+}
+
+
+def reference_point(problem: Problem, given: list[float] | None) -> np.ndarray:
+    """`given`, else the problem's own `ref_point`, else 1.1 x the nadir of its true front."""
+    if given is not None:
+        point = np.asarray(given, dtype=float)
+    elif getattr(problem, "ref_point", None) is not None:
+        point = np.asarray(problem.ref_point, dtype=float)
+    else:
+        front = problem.pareto_front(1000)
+        if front is None:
+            raise ValueError(f"{type(problem).__name__} has no known front: give --ref-point")
+        nadir = np.max(front, axis=0)
+        point = nadir + 0.1 * np.maximum(np.abs(nadir), 1e-3)
+    if point.shape != (problem.n_obj,):
+        raise ValueError(f"--ref-point needs {problem.n_obj} numbers, got {point.tolist()}")
+    return point
+
+
+def parse_value(text: str) -> Any:
+    """A number, list, true/false/null from JSON; anything else stays a string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def build(args: argparse.Namespace) -> tuple[Any, Problem]:
+    """The algorithm and problem that `args` name; ValueError on unknown names."""
+    kwargs = {"n_obj": args.n_obj, "n_var": args.n_var}
+    kwargs = {name: value for name, value in kwargs.items() if value is not None}
+    for item in args.problem_arg or []:
+        name, _, value = item.partition("=")
+        if not value:
+            raise ValueError(f"--problem-arg takes name=value, got {item!r}")
+        kwargs[name.replace("-", "_")] = parse_value(value)
+    problem = get_problem(args.problem, **kwargs)
+    try:
+        make, _ = ALGORITHMS[args.algorithm.lower()]
+    except KeyError:
+        raise ValueError(
+            f"unknown algorithm {args.algorithm!r}; known algorithms: {', '.join(ALGORITHMS)}"
+        ) from None
+    return make(problem, args), problem
+
+
+def write_csv(path: Path, header: list[str], rows: np.ndarray) -> None:
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        writer.writerows(np.asarray(rows).tolist())
+
+
+def history_table(history: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
+    """`history` flattened to columns: `f_min_0, f_min_1, ...` for the per-objective arrays."""
+    header, columns = [], []
+    for name in sorted(history, key=lambda name: (name != "n_evals", name)):
+        values = np.asarray(history[name], dtype=float)
+        if values.ndim == 1:
+            header.append(name)
+            columns.append(values)
+        else:
+            header += [f"{name}_{j}" for j in range(values.shape[1])]
+            columns += list(values.T)
+    return header, np.stack(columns, axis=1)
+
+
+def read_history(path: Path) -> dict[str, np.ndarray]:
+    with open(path, newline="") as file:
+        rows = list(csv.reader(file))
+    data = np.array(rows[1:], dtype=float).reshape(-1, len(rows[0]))
+    return {name: data[:, j] for j, name in enumerate(rows[0])}
+
+
+def draw(out: Path) -> list[Path]:
+    """Draw the plots of the run saved in `out`; returns the files written."""
+    from evo.metrics import plot_front, plot_history, plot_parallel
+
+    config = json.loads((out / "config.json").read_text())
+    with open(out / "front.csv", newline="") as file:
+        rows = list(csv.reader(file))
+    header = rows[0]
+    front = np.array(rows[1:], dtype=float).reshape(-1, len(header))
+    F = front[:, [j for j, name in enumerate(header) if name.startswith("f")]]
+    history = read_history(out / "history.csv")
+    title = f"{config['algorithm']} on {config['problem']}"
+    written = []
+    if F.shape[1] in (2, 3):
+        true_front = np.asarray(config["true_front"]) if config.get("true_front") else None
+        written.append(out / "front.png")
+        plot_front(F, true_front, title=title, path=written[-1])
+    elif F.shape[1] > 3:
+        written.append(out / "parallel.png")
+        plot_parallel(F, title=title, path=written[-1])
+    curves = {key: history[key] for key in ("n_evals", "igd", "hv") if key in history}
+    if config["n_obj"] == 1:
+        curves["f_min"] = history["f_min_0"]
+    if len(curves) >= 2:
+        written.append(out / "history.png")
+        plot_history(curves, title=title, path=written[-1])
+    return written
+
+
+def command_run(args: argparse.Namespace) -> int:
+    algorithm, problem = build(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    front = problem.pareto_front(500)
+    ref_point = None
+    if problem.n_obj in (2, 3):
+        try:
+            ref_point = reference_point(problem, args.ref_point)
+        except ValueError:
+            ref_point = None
+    config = {
+        "algorithm": args.algorithm, "problem": args.problem, "n_obj": problem.n_obj,
+        "n_var": problem.n_var, "pop": args.pop, "gens": args.gens, "seed": args.seed,
+        "ref_point": None if ref_point is None else ref_point.tolist(),
+        "true_front": None if front is None or problem.n_obj > 3 else front.tolist(),
+    }
+    (out / "config.json").write_text(json.dumps(config, indent=1))
+    checkpointing = {}
+    if args.checkpoint_every:
+        checkpointing = {"checkpoint": out / "checkpoint.npz",
+                         "checkpoint_every": args.checkpoint_every}
+    result = evo.run(
+        algorithm, problem, jax.random.key(args.seed), args.gens,
+        chunk_size=args.chunk_size, progress=not args.quiet, ref_point=ref_point,
+        **checkpointing,
+    )
+    n_var, n_obj = result.X.shape[1], result.F.shape[1]
+    columns = [f"x{j}" for j in range(n_var)] + [f"f{j}" for j in range(n_obj)]
+    write_csv(out / "population.csv", columns, np.hstack([result.X, result.F]))
+    write_csv(out / "front.csv", columns, np.hstack([result.pareto_X, result.pareto_F]))
+    write_csv(out / "history.csv", *history_table(result.history))
+    written = draw(out) if not args.no_plots else []
+    best = result.pareto_F.min(axis=0) if len(result.pareto_F) else result.F.min(axis=0)
+    print(f"{len(result.pareto_F)} non-dominated rows; best per objective {np.round(best, 6)}; "
+          f"wrote {', '.join(p.name for p in [out / 'front.csv', out / 'history.csv', *written])}"
+          f" in {out}")
+    return 0
+
+
+def command_plot(args: argparse.Namespace) -> int:
+    out = Path(args.run_dir)
+    if not (out / "config.json").exists():
+        raise ValueError(f"{out} holds no run (no config.json); give the --out of `evo run`")
+    for path in draw(out):
+        print(f"wrote {path}")
+    return 0
+
+
+def command_list(args: argparse.Namespace) -> int:
+    print("algorithms:")
+    for name, (_, summary) in ALGORITHMS.items():
+        print(f"  {name:<12} {summary}")
+    print("problems:")
+    for name, summary in problem_names().items():
+        print(f"  {name:<16} {summary}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="evo", description=__doc__.split("\n\n")[0])
+    commands = top.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run an algorithm on a problem and save the results",
+                              description="Run an algorithm on a problem; write CSVs and plots.")
+    run.add_argument("--algorithm", required=True, help=f"one of {', '.join(ALGORITHMS)}")
+    run.add_argument("--problem", required=True, help="a problem name (see `evo list`)")
+    run.add_argument("--n-obj", type=int, help="number of objectives, if the problem takes it")
+    run.add_argument("--n-var", type=int, help="number of variables, if the problem takes it")
+    run.add_argument("--problem-arg", action="append", metavar="NAME=VALUE",
+                     help="another keyword of the problem (repeatable), e.g. episode_length=100")
+    run.add_argument("--pop", type=int, default=100, help="population size (default 100)")
+    run.add_argument("--gens", type=int, default=100, help="generations (default 100)")
+    run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    run.add_argument("--out", required=True, help="output folder")
+    run.add_argument("--ref-point", type=float, nargs="+",
+                     help="hypervolume reference point (HypE and the hypervolume history)")
+    run.add_argument("--chunk-size", type=int, default=10,
+                     help="generations per compiled chunk (default 10)")
+    run.add_argument("--checkpoint-every", type=int, default=0, metavar="K",
+                     help="save out/checkpoint.npz every K generations; rerunning resumes")
+    run.add_argument("--no-plots", action="store_true", help="write the CSVs only")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(handler=command_run)
+
+    plot = commands.add_parser("plot", help="redraw the plots of a saved run",
+                               description="Redraw front.png and history.png of a saved run.")
+    plot.add_argument("run_dir", help="the --out folder of `evo run`")
+    plot.set_defaults(handler=command_plot)
+
+    listing = commands.add_parser("list", help="list algorithms and problems",
+                                  description="List the algorithms and problems, one per line.")
+    listing.set_defaults(handler=command_list)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, FileNotFoundError) as error:  # CheckpointError is a ValueError
+        print(f"evo {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Checkpoint and resume: atomic writes, exact resumption after SIGKILL, corrupted files."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import jax
+import numpy as np
+import pytest
+
+import evo
+from evo.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from evo.problems import ZDT1
+
+PROBLEM = ZDT1(n_var=6)
+ALGO = evo.NSGA2(pop_size=16, n_obj=2, lb=PROBLEM.lb, ub=PROBLEM.ub)
+
+
+def test_resumed_run_equals_the_uninterrupted_one(tmp_path):
+    path = tmp_path / "run.npz"
+    whole = evo.run(ALGO, PROBLEM, jax.random.key(7), 30, progress=False)
+    evo.run(ALGO, PROBLEM, jax.random.key(7), 12, progress=False, checkpoint=path,
+            checkpoint_every=5)
+    assert load_checkpoint(path, ALGO.init(jax.random.key(7)), fingerprint=None).generation == 12
+    resumed = evo.run(ALGO, PROBLEM, jax.random.key(7), 30, progress=False, checkpoint=path,
+                      checkpoint_every=5)
+    np.testing.assert_array_equal(resumed.X, whole.X)
+    np.testing.assert_array_equal(resumed.F, whole.F)
+    for name in whole.history:
+        np.testing.assert_array_equal(resumed.history[name], whole.history[name])
+
+
+def test_checkpoint_of_another_run_is_refused(tmp_path):
+    path = tmp_path / "run.npz"
+    evo.run(ALGO, PROBLEM, jax.random.key(1), 5, progress=False, checkpoint=path,
+            checkpoint_every=5)
+    with pytest.raises(CheckpointError, match="belongs to another run"):
+        evo.run(ALGO, PROBLEM, jax.random.key(2), 10, progress=False, checkpoint=path,
+                checkpoint_every=5)
+    with pytest.raises(ValueError, match="checkpoint is at generation 5, past n_gen=3"):
+        evo.run(ALGO, PROBLEM, jax.random.key(1), 3, progress=False, checkpoint=path,
+                checkpoint_every=5)
+
+
+def test_corrupted_checkpoint_gives_a_clear_error_and_stays(tmp_path):
+    path = tmp_path / "run.npz"
+    state = ALGO.init(jax.random.key(0))
+    save_checkpoint(path, state, {"f_min": np.zeros((4, 2))}, 4, "run A")
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 2])
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        load_checkpoint(path, state, "run A")
+    assert path.read_bytes() == good[: len(good) // 2]
+    path.write_bytes(b"\0" * len(good))
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        evo.run(ALGO, PROBLEM, jax.random.key(0), 5, progress=False, checkpoint=path,
+                checkpoint_every=5)
+
+
+def test_a_failed_write_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "run.npz"
+    state = ALGO.init(jax.random.key(0))
+    save_checkpoint(path, state, {}, 1, "run A")
+    before = path.read_bytes()
+
+    def disk_full(_):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        save_checkpoint(path, state, {"f_min": np.zeros((2, 2))}, 2, "run A")
+    monkeypatch.undo()
+    with pytest.raises(TypeError, match="not a numeric array"):
+        save_checkpoint(path, {"bad": object()}, {}, 2, "run A")
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.npz"]
+
+
+def test_state_and_keys_round_trip(tmp_path):
+    state = ALGO.init(jax.random.key(3))
+    save_checkpoint(tmp_path / "s.npz", state, {"n_evals": np.arange(3)}, 3, "A")
+    loaded = load_checkpoint(tmp_path / "s.npz", ALGO.init(jax.random.key(4)), "A")
+    assert loaded.generation == 3
+    np.testing.assert_array_equal(loaded.history["n_evals"], np.arange(3))
+    np.testing.assert_array_equal(jax.random.key_data(loaded.state.key),
+                                  jax.random.key_data(state.key))
+    np.testing.assert_array_equal(loaded.state.X, state.X)
+    with pytest.raises(CheckpointError, match="array 1 is float32"):
+        load_checkpoint(tmp_path / "s.npz",
+                        evo.NSGA2(pop_size=8, n_obj=2, lb=PROBLEM.lb, ub=PROBLEM.ub)
+                        .init(jax.random.key(0)), "A")
+
+
+KILLED_RUN = textwrap.dedent("""
+    import sys, time
+    import jax, numpy as np
+    import evo
+    from evo.problems import FunctionProblem
+
+    def zdt1(X):
+        time.sleep(0.05)
+        g = 1.0 + 9.0 * X[:, 1:].mean(axis=1)
+        return np.stack([X[:, 0], g * (1.0 - np.sqrt(X[:, 0] / g))], axis=1)
+
+    problem = FunctionProblem(n_var=6, n_obj=2, fn=zdt1, vectorized=True)
+    algorithm = evo.NSGA2(pop_size=16, n_obj=2, lb=problem.lb, ub=problem.ub)
+    checkpoint = None if sys.argv[1] == "-" else sys.argv[1]
+    result = evo.run(algorithm, problem, jax.random.key(11), 60, chunk_size=2, progress=False,
+                     checkpoint=checkpoint, checkpoint_every=4)
+    np.save(sys.argv[2], result.F)
+""")
+
+
+def test_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path):
+    script = tmp_path / "killed_run.py"
+    script.write_text(KILLED_RUN)
+    checkpoint = tmp_path / "ckpt.npz"
+    child = subprocess.Popen([sys.executable, str(script), str(checkpoint), str(tmp_path / "a")])
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and time.monotonic() < deadline and child.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert child.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    for args in ([str(checkpoint), str(tmp_path / "resumed.npy")],
+                 ["-", str(tmp_path / "whole.npy")]):
+        subprocess.run([sys.executable, str(script), *args], check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "resumed.npy"),
+                                  np.load(tmp_path / "whole.npy"))

@@ -1,0 +1,90 @@
+"""The `evo` command line: run, plot, list, and its errors."""
+
+import csv
+import json
+
+import jax
+import numpy as np
+import pytest
+
+import evo
+from evo.checkpoint import load_checkpoint
+from evo.cli import main
+
+
+def read_csv(path):
+    with open(path, newline="") as file:
+        rows = list(csv.reader(file))
+    return rows[0], np.array(rows[1:], dtype=float)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    code = main(["run", "--algorithm", "nsga2", "--problem", "zdt1", "--n-var", "6",
+                 "--pop", "16", "--gens", "12", "--seed", "3", "--out", str(out), "--quiet",
+                 "--checkpoint-every", "5"])
+    assert code == 0
+    return out
+
+
+def test_run_writes_population_front_history_and_plots(run_dir):
+    header, population = read_csv(run_dir / "population.csv")
+    assert header == [f"x{j}" for j in range(6)] + ["f0", "f1"]
+    assert population.shape == (16, 8)
+    _, front = read_csv(run_dir / "front.csv")
+    # The front is the non-dominated subset of the population.
+    for row in front[:, 6:]:
+        assert not np.any(np.all(population[:, 6:] <= row, axis=1)
+                          & np.any(population[:, 6:] < row, axis=1))
+    header, history = read_csv(run_dir / "history.csv")
+    assert header[0] == "n_evals" and {"igd", "hv", "f_min_0", "f_min_1"} <= set(header)
+    np.testing.assert_array_equal(history[:, 0], np.arange(1, 13) * 16)
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["ref_point"] == pytest.approx([1.1, 1.1])
+    for name in ("front.png", "history.png"):
+        assert (run_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    algorithm = evo.NSGA2(pop_size=16, n_obj=2, lb=np.zeros(6), ub=np.ones(6))
+    template = (algorithm.init(jax.random.key(3)), None)
+    assert load_checkpoint(run_dir / "checkpoint.npz", template, None).generation == 12
+
+
+def test_plot_redraws_the_saved_run(run_dir):
+    for name in ("front.png", "history.png"):
+        (run_dir / name).unlink()
+    assert main(["plot", str(run_dir)]) == 0
+    assert (run_dir / "front.png").stat().st_size > 1000
+    assert (run_dir / "history.png").stat().st_size > 1000
+
+
+def test_list_names_every_algorithm_and_problem(capsys):
+    assert main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = {line.split()[0] for line in lines if line.startswith("  ")}
+    assert {"nsga2", "nsga3", "moead", "hype", "cmaes", "zdt1", "dtlz2", "wfg4", "bbob"} <= names
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--algorithm", "nsga9", "--problem", "zdt1"], "unknown algorithm 'nsga9'"),
+    (["--algorithm", "nsga2", "--problem", "zdt9"], "unknown problem 'zdt9'"),
+    (["--algorithm", "hype", "--problem", "zdt1", "--ref-point", "1", "2", "3"],
+     "--ref-point needs 2 numbers"),
+    (["--algorithm", "nsga2", "--problem", "dtlz2", "--problem-arg", "n_obj"],
+     "takes name=value"),
+])
+def test_bad_arguments_give_one_clear_line(tmp_path, capsys, argv, message):
+    assert main(["run", *argv, "--out", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("evo run: error:") and message in err
+
+
+def test_plot_of_a_folder_without_a_run(tmp_path, capsys):
+    assert main(["plot", str(tmp_path)]) == 2
+    assert "holds no run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [[], ["run"], ["plot"], ["list"]])
+def test_every_command_has_help(capsys, argv):
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--help"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("usage: evo")
