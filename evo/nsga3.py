@@ -19,7 +19,7 @@ from evo.algorithm import (
 from evo.nsga2 import offspring_count
 from evo.operators import binary_tournament, mate
 from evo.ref_dirs import resolve_ref_dirs
-from evo.sorting import non_dominated_rank
+from evo.sorting import TILE_ELEMENTS, non_dominated_rank
 
 
 class NSGA3State(NamedTuple):
@@ -90,19 +90,23 @@ def update_normalization(
 def associate(F: jax.Array, directions: jax.Array, ideal: jax.Array, nadir: jax.Array):
     """Nearest reference line of each normalised row of `F` `(N, m)`.
 
-    `directions` `(R, m)` are unit vectors. Returns the niche index `(N,)` and the
-    perpendicular distance to that line `(N,)`.
+    `directions` `(R, m)` are unit vectors. Rows are handled in batches of at most
+    `TILE_ELEMENTS` row-direction pairs, so memory stays O(N + R + TILE_ELEMENTS).
+    Returns the niche index `(N,)` and the perpendicular distance to that line `(N,)`.
     """
     scale = jnp.where(nadir - ideal > 0, nadir - ideal, 1.0)
     normalized = (F - ideal) / scale
-    projection = normalized @ directions.T  # (N, R)
-    # The squared distance to line r is |f|^2 - projection_r^2, so the nearest line has the
-    # largest squared projection; the distance itself is computed from the explicit residual
-    # because that difference cancels catastrophically near the line.
-    niche = jnp.argmax(projection**2, axis=1)
-    along = jnp.take_along_axis(projection, niche[:, None], axis=1)
-    distance = jnp.linalg.norm(normalized - along * directions[niche], axis=1)
-    return niche, distance
+
+    def nearest(row: jax.Array) -> tuple[jax.Array, jax.Array]:
+        projection = directions @ row  # (R,)
+        # The squared distance to line r is |f|^2 - projection_r^2, so the nearest line has
+        # the largest squared projection; the distance itself is computed from the explicit
+        # residual because that difference cancels catastrophically near the line.
+        niche = jnp.argmax(projection**2)
+        return niche, jnp.linalg.norm(row - projection[niche] * directions[niche])
+
+    batch = max(1, TILE_ELEMENTS // directions.shape[0])
+    return jax.lax.map(nearest, normalized, batch_size=min(batch, F.shape[0]))
 
 
 def niching_order(

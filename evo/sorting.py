@@ -5,6 +5,23 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+MATRIX_MAX_ROWS = 256
+"""`non_dominated_rank(method="auto")` builds the full `(n, n)` dominance matrix for 3+
+objectives up to this many rows. Measured on a 2-core CPU: at 200 rows the matrix takes
+0.4 ms against 0.7 ms tiled and 4 ms sweep; at 4,000 rows (3 objectives, 12 fronts) it
+takes 0.88 s against 0.17 s tiled and 0.034 s sweep."""
+
+SCAN_MIN_ROWS = 4096
+"""With 2 objectives on CPU, `method="auto"` takes "scan" from this many rows on, "sweep"
+below: at 2,000 random rows (34 fronts) both take about 0.02 s; at 20,000 (118 fronts)
+"scan" takes 0.035 s and "sweep" 0.2 s."""
+
+TILE_ELEMENTS = 1 << 23
+"""Most pairs compared at once by the tiled sort: its memory is O(n + TILE_ELEMENTS)."""
+
+TILE_ROWS = 128
+"""Most dominating rows per tile: small fronts then waste little work on padding."""
+
 
 def finite_or_worst(F: jax.Array) -> jax.Array:
     """`F` `(n, m)` with every row that holds a NaN or inf replaced by +inf.
@@ -32,6 +49,21 @@ def effective_violation(F: jax.Array, violation: jax.Array | None = None) -> jax
     return jnp.where(finite & ~jnp.isnan(violation), violation, jnp.inf)
 
 
+def pareto_dominance(A: jax.Array, B: jax.Array) -> jax.Array:
+    """`D[i, j]` is True when row i of `A` `(a, m)` Pareto-dominates row j of `B` `(b, m)`.
+
+    Objectives are compared one at a time, so memory stays `(a, b)`. A row holding NaN
+    neither dominates nor is dominated. Returns `(a, b)` bool.
+    """
+    no_worse = jnp.ones((A.shape[0], B.shape[0]), bool)
+    better = jnp.zeros((A.shape[0], B.shape[0]), bool)
+    for k in range(A.shape[1]):
+        a, b = A[:, k, None], B[None, :, k]
+        no_worse &= a <= b
+        better |= a < b
+    return no_worse & better
+
+
 def dominance_matrix(F: jax.Array, violation: jax.Array | None = None) -> jax.Array:
     """`D[i, j]` is True when row i constrained-dominates row j (minimisation). `(n, n)`
 
@@ -41,27 +73,68 @@ def dominance_matrix(F: jax.Array, violation: jax.Array | None = None) -> jax.Ar
     """
     violation = effective_violation(F, violation)
     feasible = violation == 0
-    no_worse = jnp.all(F[:, None, :] <= F[None, :, :], axis=-1)
-    better = jnp.any(F[:, None, :] < F[None, :, :], axis=-1)
-    pareto = no_worse & better
     both_feasible = feasible[:, None] & feasible[None, :]
-    return jnp.where(both_feasible, pareto, violation[:, None] < violation[None, :])
+    return jnp.where(
+        both_feasible, pareto_dominance(F, F), violation[:, None] < violation[None, :]
+    )
 
 
 def non_dominated_rank(
-    F: jax.Array, n_stop: int | None = None, violation: jax.Array | None = None
+    F: jax.Array,
+    n_stop: int | None = None,
+    violation: jax.Array | None = None,
+    method: str = "auto",
 ) -> jax.Array:
     """Rank of every row of `F` `(n, m)`: 0 for the first front, 1 for the next, ...
 
-    Fronts are peeled from the dominance counts: the rows nobody unranked dominates form
-    the next front, and their dominance is subtracted from the counts. With constraint
-    `violation` `(n,)`, feasible rows come first and infeasible ones follow in order of
-    violation; rows with NaN or inf come last. With `n_stop`, peeling stops once at least
-    `n_stop` rows are ranked; the rest get rank `n` (what selecting `n_stop` survivors
-    needs). Returns int32 `(n,)`.
+    With constraint `violation` `(n,)`, feasible rows come first and infeasible ones
+    follow in order of violation (equal violations share a rank); rows with NaN or inf
+    come last. With `n_stop`, peeling stops once at least `n_stop` rows are ranked; the
+    rest get rank `n` (what selecting `n_stop` survivors needs). Returns int32 `(n,)`.
+
+    `method` picks how fronts are found; all give the same ranks:
+
+    - "matrix": the `(n, n)` dominance matrix, fronts peeled by subtracting counts.
+    - "tiled": dominance counted `TILE_ELEMENTS` pairs at a time; each front's dominance is
+      then subtracted from the rows it dominates. O(n + TILE_ELEMENTS) memory, O(n^2 m)
+      time in all plus O(n x TILE_ROWS) per front.
+    - "sweep" (2 or 3 objectives): fronts peeled with running minima over a lexicographic
+      sort (see `sweep_fronts`). O(n log n) memory; parallel, the choice on accelerators.
+    - "scan" (2 objectives): one sequential pass in O(n log n) time and O(n) memory, the
+      choice on CPU.
+    - "auto": for 2 objectives "sweep", or "scan" on CPU from `SCAN_MIN_ROWS` rows; for
+      more, "matrix" up to `MATRIX_MAX_ROWS` rows, then "sweep" (3) or "tiled" (4+).
     """
+    n, m = F.shape
+    n_stop = n if n_stop is None else min(n_stop, n)
+    if method == "auto":
+        method = auto_method(n, m)
+    if method == "matrix":
+        return matrix_rank(F, n_stop, violation)
+    peel = {"tiled": tiled_fronts, "sweep": sweep_fronts, "scan": scan_fronts}.get(method)
+    if peel is None:
+        raise ValueError(f"method must be auto, matrix, tiled, sweep or scan, got {method!r}")
+    if (method == "sweep" and m not in (2, 3)) or (method == "scan" and m != 2):
+        raise ValueError(f"method={method!r} does not handle {m} objectives")
+    violation = effective_violation(F, violation)
+    feasible = violation == 0
+    rank = peel(F, feasible, n_stop)
+    rank = jnp.where(feasible, rank, infeasible_rank(violation, feasible, rank, n))
+    return truncate_ranks(rank, n_stop)
+
+
+def auto_method(n: int, m: int) -> str:
+    """The sorting method `non_dominated_rank` uses for `n` rows and `m` objectives."""
+    if m == 2:
+        return "scan" if n >= SCAN_MIN_ROWS and jax.default_backend() == "cpu" else "sweep"
+    if n <= MATRIX_MAX_ROWS:
+        return "matrix"
+    return "sweep" if m == 3 else "tiled"
+
+
+def matrix_rank(F: jax.Array, n_stop: int, violation: jax.Array | None) -> jax.Array:
+    """`non_dominated_rank` by peeling fronts from the full dominance matrix."""
     n = F.shape[0]
-    n_stop = n if n_stop is None else n_stop
     dominates = dominance_matrix(F, violation)
     count = jnp.sum(dominates, axis=0, dtype=jnp.int32)
     rank = jnp.full(n, n, dtype=jnp.int32)
@@ -79,6 +152,226 @@ def non_dominated_rank(
 
     _, rank, _ = jax.lax.while_loop(unfinished, peel, (count, rank, jnp.int32(0)))
     return rank
+
+
+def infeasible_rank(
+    violation: jax.Array, feasible: jax.Array, rank: jax.Array, n: int
+) -> jax.Array:
+    """Ranks `(n,)` of infeasible rows: after the last front of the feasible `rank` `(n,)`,
+    one rank per distinct `violation` `(n,)` value, smallest first (all infs share one)."""
+    n_fronts = jnp.max(jnp.where(feasible & (rank < n), rank, -1)) + 1
+    levels = jnp.sort(violation)
+    distinct = jnp.cumsum(jnp.concatenate([jnp.array([True]), levels[1:] != levels[:-1]])) - 1
+    level = distinct[jnp.searchsorted(levels, violation)]
+    # Violation 0 (the feasible rows) is the lowest distinct level when there is any.
+    return (n_fronts + level - jnp.any(feasible)).astype(jnp.int32)
+
+
+def truncate_ranks(rank: jax.Array, n_stop: int) -> jax.Array:
+    """`rank` `(n,)` with every front after the one that brings the count of ranked rows to
+    `n_stop` set to `n`, as if peeling had stopped there."""
+    n = rank.shape[0]
+    if n_stop >= n:
+        return rank
+    if n_stop <= 0:
+        return jnp.full(n, n, jnp.int32)
+    last = jnp.sort(rank)[n_stop - 1]
+    return jnp.where(rank <= last, rank, n).astype(jnp.int32)
+
+
+def peel_fronts(front_of, feasible: jax.Array, n_stop: int, carry):
+    """Pareto ranks `(n,)` of the `feasible` rows, front by front, until `n_stop` rows or
+    every feasible row is ranked; unranked rows get `n`.
+
+    `front_of(unranked, carry) -> (front, carry)` returns the rows of the bool mask
+    `unranked` `(n,)` that no other unranked row dominates.
+    """
+    n = feasible.shape[0]
+    goal = jnp.minimum(n_stop, jnp.sum(feasible))
+
+    def unfinished(state):
+        _, rank, _, _ = state
+        return jnp.sum(rank < n) < goal
+
+    def peel(state):
+        unranked, rank, front_index, carry = state
+        front, carry = front_of(unranked, carry)
+        rank = jnp.where(front, front_index, rank)
+        return unranked & ~front, rank, front_index + 1, carry
+
+    start = (feasible, jnp.full(n, n, jnp.int32), jnp.int32(0), carry)
+    return jax.lax.while_loop(unfinished, peel, start)[1]
+
+
+def lexicographic_groups(F: jax.Array, feasible: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Feasible rows of `F` `(n, m)` first, in lexicographic order, and for each sorted row
+    the sorted index of the first row of its group of duplicates. Both `(n,)` int.
+
+    In this order every dominator of a row comes before it.
+    """
+    n, m = F.shape
+    order = jnp.lexsort((*(F[:, k] for k in reversed(range(m))), ~feasible))
+    Fs = F[order]
+    new = jnp.concatenate([jnp.array([True]), jnp.any(Fs[1:] != Fs[:-1], axis=1)])
+    return order, jax.lax.cummax(jnp.where(new, jnp.arange(n), 0))
+
+
+def prefix_min(x: jax.Array) -> jax.Array:
+    """Running minimum of `x` `(n,)` (an associative scan: twice as fast as `lax.cummin`
+    on CPU)."""
+    return jax.lax.associative_scan(jnp.minimum, x)
+
+
+def scan_fronts(F: jax.Array, feasible: jax.Array, n_stop: int) -> jax.Array:
+    """Pareto ranks of all `feasible` rows of `F` `(n, 2)` in one pass (`n_stop` unused).
+
+    Rows are visited in lexicographic order, keeping the smallest f2 of each front so far;
+    these minima rise with the front index, and a row joins the first front whose minimum
+    exceeds its f2 (a binary search), like patience sorting. Duplicates take the rank of
+    the first of their group. O(n log n) time, but sequential in n.
+    """
+    del n_stop
+    n = F.shape[0]
+    order, group_start = lexicographic_groups(F, feasible)
+    f2 = F[order, 1]
+
+    def visit(carry, row):
+        front_min, rank = carry
+        j, start = row
+        rank = jnp.where(
+            j == start, jnp.searchsorted(front_min, f2[j], side="right").astype(jnp.int32), rank
+        )
+        return (front_min.at[rank].min(f2[j]), rank), rank
+
+    n_feasible = jnp.sum(feasible)
+    start = (jnp.full(n, jnp.inf, F.dtype), jnp.int32(0))
+    rank = jax.lax.scan(visit, start, (jnp.arange(n), group_start))[1]
+    rank = jnp.where(jnp.arange(n) < n_feasible, rank, n)
+    return jnp.zeros_like(rank).at[order].set(rank)
+
+
+def sweep_fronts(F: jax.Array, feasible: jax.Array, n_stop: int) -> jax.Array:
+    """Pareto ranks of the `feasible` rows of `F` `(n, 2)` or `(n, 3)` (see `peel_fronts`).
+
+    In lexicographic order every dominator of a row comes before it, and among the rows
+    before it (other than its own duplicates) the ones that dominate it are those no worse
+    in the remaining objectives. With 2 objectives a row is in the next front when the
+    running minimum of f2 over the unranked rows before its group is above its own f2.
+    With 3, the sorted rows are split in halves recursively, as in merge sort: at each
+    level every row of a right half looks up, among the unranked rows of its left half
+    with f2 no larger, the smallest f3 (a running minimum in f2 order). That is
+    O(n log^2 n) time per front, after as much to build the merge sort's runs once, and
+    O(n log n) memory.
+    """
+    n, m = F.shape
+    order, group_start = lexicographic_groups(F, feasible)
+    Fs = F[order]
+    first = group_start == jnp.arange(n)
+
+    if m == 2:
+
+        def front_of(unranked, carry):
+            running = prefix_min(jnp.where(unranked, Fs[:, 1], jnp.inf))
+            before = jnp.concatenate([jnp.array([jnp.inf], F.dtype), running[:-1]])
+            return unranked & (before[group_start] > Fs[:, 1]), carry
+
+    else:
+        levels = max(1, (n - 1).bit_length())
+        padded = 1 << levels
+        f3 = jnp.pad(Fs[:, 2], (0, padded - n))
+        f2_rank = jnp.zeros(padded, jnp.int32).at[jnp.argsort(Fs[:, 1], stable=True)].set(
+            jnp.arange(n, dtype=jnp.int32)
+        )
+        orders = blockwise_orders(f2_rank.at[n:].set(jnp.arange(n, padded, dtype=jnp.int32)))
+
+        def front_of(unranked, carry):
+            sources = jnp.where(unranked & first, Fs[:, 2], jnp.inf)
+            sources = jnp.pad(sources, (0, padded - n), constant_values=jnp.inf)
+
+            def level(index, dominated):
+                order = orders[index]
+                left = (order >> index) % 2 == 0
+                best = segmented_min(jnp.where(left, sources[order], jnp.inf), index + 1)
+                return dominated.at[order].max(~left & (best <= f3[order]))
+
+            dominated = jax.lax.fori_loop(0, levels, level, jnp.zeros(padded, bool))[:n]
+            return unranked & ~dominated[group_start], carry
+
+    rank = peel_fronts(front_of, feasible[order], n_stop, None)
+    return jnp.zeros_like(rank).at[order].set(rank)
+
+
+def segmented_min(x: jax.Array, log_size: jax.Array) -> jax.Array:
+    """Running minimum of `x` `(n,)` restarted at every block of `2**log_size` entries,
+    by doubling: O(n log_size) work, and small to compile (a loop, not an unrolled scan)."""
+    n = x.shape[0]
+    in_block = jnp.arange(n) % (1 << log_size)
+
+    def double(step, x):
+        shift = 1 << step
+        earlier = jnp.concatenate([jnp.full_like(x, jnp.inf), x])
+        earlier = jax.lax.dynamic_slice(earlier, (n - shift,), (n,))
+        return jnp.where(in_block >= shift, jnp.minimum(x, earlier), x)
+
+    return jax.lax.fori_loop(0, log_size, double, x)
+
+
+def blockwise_orders(key: jax.Array) -> jax.Array:
+    """Merge sort's runs: row l lists, block after block of `2 << l` positions, the
+    positions of each block by increasing `key` `(2**levels,)` (distinct values).
+    Returns `(levels, 2**levels)` int32. Each level merges the runs of the previous one
+    by binary search (a run's entry lands at its own index plus the count of smaller keys
+    in the other run), with no sort."""
+    size = key.shape[0]
+    levels = size.bit_length() - 1
+    position = jnp.arange(size, dtype=jnp.int32)
+
+    def merge(level, carry):
+        run_key, run_position, orders = carry
+        half = 1 << level
+        offset = position % half
+        other = position - offset + jnp.where((position >> level) % 2 == 0, half, -half)
+
+        def search(i, smaller):
+            step = smaller + (half >> i)
+            probe = run_key[other + jnp.minimum(step, half) - 1]
+            return jnp.where((step <= half) & (probe < run_key), step, smaller)
+
+        smaller = jax.lax.fori_loop(0, level + 1, search, jnp.zeros(size, jnp.int32))
+        merged = position - (position >> level) % 2 * half + smaller
+        run_key = run_key.at[merged].set(run_key)
+        run_position = run_position.at[merged].set(run_position)
+        return run_key, run_position, orders.at[level].set(run_position)
+
+    orders = jnp.zeros((levels, size), jnp.int32)
+    return jax.lax.fori_loop(0, levels, merge, (key, position, orders))[2]
+
+
+def tiled_fronts(F: jax.Array, feasible: jax.Array, n_stop: int) -> jax.Array:
+    """Pareto ranks of the `feasible` rows of `F` `(n, m)` (see `peel_fronts`), with
+    dominance counted over tiles of at most `TILE_ELEMENTS` pairs."""
+    n = F.shape[0]
+    tile = max(1, min(n, TILE_ROWS, TILE_ELEMENTS // n))
+
+    def count_dominators(sources: jax.Array) -> jax.Array:
+        """How many rows of the mask `sources` `(n,)` dominate each row. `(n,)` int32"""
+        n_sources = jnp.sum(sources)
+        index = jnp.nonzero(sources, size=-(-n // tile) * tile, fill_value=n)[0]
+
+        def add_tile(state):
+            start, count = state
+            rows = jax.lax.dynamic_slice(index, (start,), (tile,))
+            A = jnp.take(F, rows, axis=0, mode="fill", fill_value=jnp.nan)
+            return start + tile, count + jnp.sum(pareto_dominance(A, F), axis=0, dtype=jnp.int32)
+
+        start = (jnp.int32(0), jnp.zeros(n, jnp.int32))
+        return jax.lax.while_loop(lambda s: s[0] < n_sources, add_tile, start)[1]
+
+    def front_of(unranked, count):
+        front = unranked & (count == 0)
+        return front, count - count_dominators(front)
+
+    return peel_fronts(front_of, feasible, n_stop, count_dominators(feasible))
 
 
 def crowding_distance(F: jax.Array, rank: jax.Array) -> jax.Array:

@@ -6,9 +6,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pymoo.operators.survival.rank_and_crowding.metrics import calc_crowding_distance
 
-from evo.sorting import crowding_distance, dominance_matrix, non_dominated_rank
+import evo
+from evo.problems import DTLZ2, ZDT1
+from evo.sorting import (
+    auto_method,
+    constraint_violation,
+    crowding_distance,
+    dominance_matrix,
+    non_dominated_rank,
+)
 
-rank_jit = jax.jit(non_dominated_rank, static_argnames="n_stop")
+rank_jit = jax.jit(non_dominated_rank, static_argnames=("n_stop", "method"))
+METHODS = {2: ["tiled", "sweep", "scan"], 3: ["tiled", "sweep"], 4: ["tiled"]}
 
 
 def brute_force_rank(F: np.ndarray) -> np.ndarray:
@@ -61,6 +70,79 @@ def test_ranks_match_brute_force_property(seed, n, m, nan_rate):
     padded[:n] = F
     rank = np.asarray(rank_jit(jnp.asarray(padded)))[:n]
     np.testing.assert_array_equal(rank, brute_force_rank(F))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(0, 2**31 - 1),
+    st.integers(1, 24),
+    st.sampled_from([2, 3, 4]),
+    st.sampled_from([0.0, 0.1, 0.5]),
+    st.booleans(),
+)
+def test_every_method_matches_the_matrix_form(seed, n, m, nan_rate, constrained):
+    F = with_ties_and_nan(seed, n, m, nan_rate)
+    G = np.random.default_rng(seed).integers(-3, 2, (n, 2)).astype(np.float32)
+    violation = np.asarray(constraint_violation(jnp.asarray(G))) if constrained else np.zeros(n)
+    # Padded to one shape per m (one compilation each); NaN rows rank last whatever the method.
+    padded = np.full((24, m), np.nan, np.float32)
+    padded[:n] = F
+    padded_violation = np.zeros(24, np.float32)
+    padded_violation[:n] = violation
+    F, violation = jnp.asarray(padded), jnp.asarray(padded_violation)
+    expected = np.asarray(rank_jit(F, n_stop=12, violation=violation, method="matrix"))
+    for method in METHODS[m]:
+        rank = rank_jit(F, n_stop=12, violation=violation, method=method)
+        np.testing.assert_array_equal(np.asarray(rank), expected, err_msg=method)
+
+
+@pytest.mark.parametrize("m", [2, 3, 4])
+def test_methods_agree_on_larger_random_sets(m):
+    rng = np.random.default_rng(m)
+    continuous = rng.random((300, m))
+    near_front = continuous / np.linalg.norm(continuous, axis=1, keepdims=True)
+    near_front *= 1 + 0.01 * rng.random((300, 1))  # few fronts, large ones
+    F = jnp.asarray(np.concatenate([continuous, near_front, np.round(continuous, 1)]))
+    for n_stop in (None, 450):
+        expected = np.asarray(rank_jit(F, n_stop=n_stop, method="matrix"))
+        for method in METHODS[m]:
+            rank = rank_jit(F, n_stop=n_stop, method=method)
+            np.testing.assert_array_equal(np.asarray(rank), expected, err_msg=method)
+
+
+def test_auto_method_follows_the_documented_thresholds():
+    assert auto_method(200, 2) == "sweep" and auto_method(100_000, 2) == "scan"  # on CPU
+    assert auto_method(256, 3) == "matrix" and auto_method(257, 3) == "sweep"
+    assert auto_method(257, 5) == "tiled"
+    with pytest.raises(ValueError, match="method='sweep' does not handle 4 objectives"):
+        non_dominated_rank(jnp.zeros((5, 4)), method="sweep")
+
+
+@pytest.mark.parametrize("m", [2, 3, 4])
+def test_sorting_memory_stays_linear_at_large_n(m):
+    # 200,000 rows: a dominance matrix alone would be 40 GB; the compiled sort needs MBs.
+    compiled = rank_jit.lower(jax.ShapeDtypeStruct((200_000, m), jnp.float32), n_stop=100_000).compile()
+    assert compiled.memory_analysis().temp_size_in_bytes < 2**27
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["nsga2", "nsga3"])
+def test_a_generation_at_population_100k_needs_no_n_by_n_tensor(name):
+    if name == "nsga2":
+        problem = ZDT1()
+        algo = evo.NSGA2(pop_size=100_000, n_obj=2, lb=problem.lb, ub=problem.ub)
+    else:
+        problem = DTLZ2(n_var=12, n_obj=3)
+        algo = evo.NSGA3(n_obj=3, lb=problem.lb, ub=problem.ub, pop_size=100_000,
+                         ref_dirs=evo.reference_directions(3, 100_000))
+
+    def generation(state):
+        X, state = algo.ask(state)
+        return algo.tell(state, problem.evaluate(X))
+
+    state = jax.eval_shape(algo.init, jax.random.key(0))
+    compiled = jax.jit(generation).lower(state).compile()
+    assert compiled.memory_analysis().temp_size_in_bytes < 2**30
 
 
 def test_duplicates_share_a_rank_and_nan_rows_come_last():

@@ -1,0 +1,108 @@
+"""Populations split across devices with JAX's sharding (`Mesh`, `NamedSharding`).
+
+The population axis (the first axis of `X`, `F` and every per-individual array) is split
+over a one-axis device mesh. Evaluation then runs on each device's share; the compiler
+moves only what selection needs between devices (objectives and indices rather than
+whole decision vectors, where it can). The same key gives the same result as on one
+device.
+
+    mesh = population_mesh()                                # every device
+    result = evo.run(algorithm, ShardedProblem(problem, mesh), key, n_gen)
+
+or by hand, with the state itself split:
+
+    state = shard_state(algorithm.init(key), mesh, algorithm.pop_size)
+    X, state = algorithm.ask(state)
+    state = algorithm.tell(state, ShardedProblem(problem, mesh).evaluate(X))
+
+Keep the population size a multiple of the number of devices so the shares are equal.
+Several hosts: call `jax.distributed.initialize()` on every host before anything else;
+`jax.devices()`, and so `population_mesh()`, then lists the devices of all hosts, and
+each host runs the same program. Results that must come back to NumPy (`evo.run`'s
+`Result`) need to be fully addressable, so across hosts use the hand-written loop and
+gather with `jax.experimental.multihost_utils.process_allgather`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Sequence
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from evo.problems.base import Problem
+
+POPULATION_AXIS = "population"
+
+
+def population_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
+    """A one-axis mesh named `POPULATION_AXIS` over `devices` (default: all of them)."""
+    return Mesh(np.asarray(jax.devices() if devices is None else devices), (POPULATION_AXIS,))
+
+
+def split_population(x: jax.Array, mesh: Mesh) -> jax.Array:
+    """`x` with its first axis split across `mesh` (a sharding constraint under `jit`)."""
+    return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec(POPULATION_AXIS)))
+
+
+def shard_state(state: Any, mesh: Mesh, pop_size: int) -> Any:
+    """`state` placed on `mesh`: arrays whose first axis has length `pop_size` are split
+    along it, every other leaf (keys, scalars, reference points) is replicated."""
+    split = NamedSharding(mesh, PartitionSpec(POPULATION_AXIS))
+    replicated = NamedSharding(mesh, PartitionSpec())
+
+    def place(leaf):
+        whole = jax.numpy.ndim(leaf) == 0 or jax.numpy.shape(leaf)[0] != pop_size
+        return jax.device_put(leaf, replicated if whole else split)
+
+    return jax.tree.map(place, state)
+
+
+@dataclasses.dataclass(frozen=True)
+class ShardedProblem(Problem):
+    """`problem` evaluated with the population split across `mesh`.
+
+    Decision vectors are split along their first axis before evaluation, and objectives
+    (and constraint values) come back split the same way. Everything else (bounds, true
+    front, the state of a stateful problem) is `problem`'s own.
+    """
+
+    n_var: int = dataclasses.field(init=False)
+    n_obj: int = dataclasses.field(init=False)
+    problem: Problem
+    mesh: Mesh
+
+    def __post_init__(self):
+        object.__setattr__(self, "n_var", self.problem.n_var)
+        object.__setattr__(self, "n_obj", self.problem.n_obj)
+
+    @property
+    def lb(self) -> np.ndarray:
+        return self.problem.lb
+
+    @property
+    def ub(self) -> np.ndarray:
+        return self.problem.ub
+
+    @property
+    def n_constr(self) -> int:
+        return self.problem.n_constr
+
+    def evaluate(self, X: jax.Array) -> jax.Array:
+        return split_population(self.problem.evaluate(split_population(X, self.mesh)), self.mesh)
+
+    def evaluate_constrained(self, X: jax.Array) -> tuple[jax.Array, jax.Array]:
+        F, G = self.problem.evaluate_constrained(split_population(X, self.mesh))
+        return split_population(F, self.mesh), split_population(G, self.mesh)
+
+    def init_state(self, key: jax.Array) -> Any:
+        return self.problem.init_state(key)
+
+    def evaluate_with_state(self, state: Any, X: jax.Array) -> tuple[jax.Array, Any]:
+        F, state = self.problem.evaluate_with_state(state, split_population(X, self.mesh))
+        return split_population(F, self.mesh), state
+
+    def pareto_front(self, n_points: int) -> np.ndarray | None:
+        return self.problem.pareto_front(n_points)

@@ -1,0 +1,61 @@
+"""Populations split over 4 forced host devices give the same result as one device."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+SCRIPT = textwrap.dedent(
+    """
+    import jax
+    import numpy as np
+
+    import evo
+    from evo.problems import DTLZ2, ZDT1
+    from evo.sharding import ShardedProblem, population_mesh, shard_state
+
+    assert jax.device_count() == 4
+    mesh = population_mesh()
+    seen = []
+
+    class Spy(ZDT1):
+        def evaluate(self, X):
+            jax.debug.inspect_array_sharding(X, callback=seen.append)
+            return super().evaluate(X)
+
+    problem = Spy(n_var=6)
+    nsga2 = evo.NSGA2(pop_size=16, n_obj=2, lb=problem.lb, ub=problem.ub)
+    one = evo.run(nsga2, ZDT1(n_var=6), jax.random.key(0), 4, progress=False)
+    four = evo.run(nsga2, ShardedProblem(problem, mesh), jax.random.key(0), 4, progress=False)
+    np.testing.assert_array_equal(one.X, four.X)
+    np.testing.assert_array_equal(one.F, four.F)
+    assert seen and all(s.num_devices == 4 and not s.is_fully_replicated for s in seen), seen
+
+    dtlz2 = DTLZ2(n_var=7, n_obj=3)
+    nsga3 = evo.NSGA3(n_obj=3, lb=dtlz2.lb, ub=dtlz2.ub, ref_dirs=evo.das_dennis(3, 4), pop_size=16)
+
+    def generation(problem):
+        def step(state):
+            X, state = nsga3.ask(state)
+            return nsga3.tell(state, problem.evaluate(X))
+        return jax.jit(step)
+
+    state = nsga3.init(jax.random.key(1))
+    split = shard_state(state, mesh, nsga3.pop_size)
+    assert not split.X.sharding.is_fully_replicated and split.ideal.sharding.is_fully_replicated
+    step_one, step_four = generation(dtlz2), generation(ShardedProblem(dtlz2, mesh))
+    for _ in range(3):
+        state, split = step_one(state), step_four(split)
+    np.testing.assert_array_equal(state.X, split.X)
+    np.testing.assert_array_equal(state.F, split.F)
+    print("same")
+    """
+)
+
+
+def test_four_devices_match_one_device():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0 and out.stdout.strip().endswith("same"), out.stderr[-3000:]
