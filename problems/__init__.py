@@ -1,6 +1,7 @@
 """Benchmark problems: batched, jittable, minimisation."""
 
-from typing import Any
+import functools
+from typing import Any, Callable
 
 from evo.problems.base import Problem
 from evo.problems.bbob import BBOB
@@ -35,6 +36,7 @@ from evo.problems.mw import (
     MW13,
     MW14,
 )
+from evo.problems.robot import TASKS, RobotControl
 from evo.problems.single_objective import (
     Ackley,
     Ellipsoid,
@@ -50,7 +52,7 @@ from evo.problems.single_objective import (
 from evo.problems.wfg import WFG1, WFG2, WFG3, WFG4, WFG5, WFG6, WFG7, WFG8, WFG9
 from evo.problems.zdt import ZDT1, ZDT2, ZDT3, ZDT4, ZDT6
 
-_REGISTRY: dict[str, type[Problem]] = {
+_REGISTRY: dict[str, Callable[..., Problem]] = {
     cls.__name__.lower(): cls
     for cls in (ZDT1, ZDT2, ZDT3, ZDT4, ZDT6, DTLZ1, DTLZ2, DTLZ3, DTLZ4, DTLZ5, DTLZ6, DTLZ7)
     + (C1DTLZ1, C2DTLZ2)
@@ -62,6 +64,8 @@ _REGISTRY: dict[str, type[Problem]] = {
     + (Branin, Hartmann6)
     + (BBOB,)
 }
+# Brax tasks by name ("mo-halfcheetah", "hopper", ...); brax is imported when one is built.
+_REGISTRY.update({name: functools.partial(RobotControl, name) for name in TASKS})
 
 
 def get_problem(name: str, **kwargs: Any) -> Problem:
@@ -83,7 +87,13 @@ def problem_names() -> dict[str, str]:
         text = " ".join((doc or "").strip().split("\n\n")[0].split())
         return text if len(text) <= 100 else text[:97] + "..."
 
-    return {name: summary(make.__doc__) for name, make in sorted(_REGISTRY.items())}
+    def robot_summary(task) -> str:
+        return f"Brax {task.env} ({task.backend} pipeline), objectives: {', '.join(task.objectives)}"
+
+    return {
+        name: robot_summary(TASKS[name]) if name in TASKS else summary(make.__doc__)
+        for name, make in sorted(_REGISTRY.items())
+    }
 
 
 __all__ = [
@@ -129,6 +139,7 @@ __all__ = [
     "MW14",
     "PymooProblem",
     "Rastrigin",
+    "RobotControl",
     "Rosenbrock",
     "RotatedEllipsoid",
     "Schwefel",

@@ -7,7 +7,16 @@ import pytest
 from evo.problems.bo_functions import Branin, Hartmann6
 
 import evo
-from evo.bo import BayesOpt, best_observation
+from evo.bo import (
+    BayesOpt,
+    best_observation,
+    gp_posterior,
+    log_expected_improvement,
+    q_expected_improvement,
+    standardise,
+    to_unit,
+)
+from evo.bo.gp import gp_joint
 
 BRANIN = Branin()
 # small, fast settings for the functional tests
@@ -27,6 +36,9 @@ ALG4 = {
     )
     for name in ("logei", "ucb", "thompson")
 }
+ALG4["mc"] = BayesOpt(
+    n_obj=1, lb=BRANIN.lb, ub=BRANIN.ub, q=4, n_init=4, batch="mc", **FAST
+)
 _JITTED = {}
 
 
@@ -57,6 +69,9 @@ def test_problem_optima():
         ({"q": 0}, "q must be a positive integer"),
         ({"n_init": 20, "capacity": 10}, "capacity=10 must hold the initial design"),
         ({"n_constr": -1}, "n_constr must be an integer >= 0"),
+        ({"batch": "fantasy"}, "unknown batch 'fantasy'"),
+        ({"batch": "mc", "acquisition": "ucb"}, 'batch="mc"'),
+        ({"batch": "mc", "n_constr": 1}, 'batch="mc"'),
     ],
 )
 def test_bad_configuration(kwargs, message):
@@ -89,10 +104,10 @@ def _drive(alg, problem, key, rounds):
     return ask, tell, state
 
 
-@pytest.mark.parametrize("acquisition", ["logei", "ucb", "thompson"])
-def test_batch_has_q_distinct_points_in_bounds(acquisition):
+@pytest.mark.parametrize("method", ["logei", "ucb", "thompson", "mc"])
+def test_batch_has_q_distinct_points_in_bounds(method):
     q = 4
-    alg = ALG4[acquisition]
+    alg = ALG4[method]
     ask, _tell, state = _drive(
         alg, BRANIN, jax.random.key(1), 2
     )  # design + one model round
@@ -103,6 +118,42 @@ def test_batch_has_q_distinct_points_in_bounds(acquisition):
     dist = np.linalg.norm((X[:, None] - X[None]) / (BRANIN.ub - BRANIN.lb), axis=-1)
     assert dist[np.triu_indices(q, 1)].min() > 1e-3, X
     assert int(state.filled.sum()) == 8
+    if method == "mc":
+        _check_q_ei_beats_single_points(alg, state, X)
+
+
+def _check_q_ei_beats_single_points(alg, state, X):
+    """The batch's q-EI (fresh samples) is at least the EI of each of its points."""
+
+    @jax.jit
+    def q_ei_and_single_ei(state, X):
+        valid = alg._valid(state)
+        y, _, _ = standardise(state.F[:, 0], valid)
+        params = jax.tree.map(lambda t: t[0], state.params)  # the fit the ask used
+        U = to_unit(state.X, alg.lb, alg.ub)
+        post = gp_posterior(alg.kernel, params, U, y, valid)
+        best = jnp.min(jnp.where(valid, y, jnp.inf))
+        mean, cov = gp_joint(alg.kernel, post, to_unit(X, alg.lb, alg.ub))
+        z = jax.random.normal(jax.random.key(9), (20_000, alg.q))
+        sigma = jnp.sqrt(jnp.maximum(jnp.diagonal(cov), 1e-12))
+        single = jnp.exp(log_expected_improvement(mean, sigma, best))
+        return q_expected_improvement(mean, cov, best, z), single
+
+    q_ei, single = q_ei_and_single_ei(state, jnp.asarray(X))
+    assert float(q_ei) >= 0.98 * float(jnp.max(single)), (q_ei, single)
+
+
+def test_mc_q_ei_of_one_point_is_expected_improvement():
+    z = jax.random.normal(jax.random.key(0), (100_000, 1))
+    mu = jnp.array([0.3, -0.2, 1.5])
+    sd = jnp.array([0.5, 1.0, 0.4])
+    mc = jax.jit(
+        jax.vmap(
+            lambda m, s: q_expected_improvement(m[None], (s * s)[None, None], 0.0, z)
+        )
+    )(mu, sd)
+    exact = jnp.exp(log_expected_improvement(mu, sd, jnp.float32(0.0)))
+    np.testing.assert_allclose(mc, exact, rtol=0.03, atol=1e-4)
 
 
 def test_nan_observations_are_stored_but_ignored():

@@ -1,9 +1,10 @@
-"""Bayesian optimisation: GP surrogates, acquisitions and the `BayesOpt` algorithm."""
+"""Bayesian optimisation: GP surrogates, acquisitions, `BayesOpt` and the trust-region `Turbo`."""
 
 from evo.bo.acquisition import (
     log_expected_improvement,
     log_h,
     log_probability_of_feasibility,
+    q_expected_improvement,
     upper_confidence_bound,
 )
 from evo.bo.bo import BayesOpt, BayesOptState, best_observation, latin_hypercube
@@ -19,12 +20,15 @@ from evo.bo.gp import (
     standardise,
     to_unit,
 )
+from evo.bo.turbo import Turbo, TurboState
 
 __all__ = [
     "BayesOpt",
     "BayesOptState",
     "GPParams",
     "GPPosterior",
+    "Turbo",
+    "TurboState",
     "best_observation",
     "fit_gp",
     "fit_gp_batch",
@@ -36,6 +40,7 @@ __all__ = [
     "log_h",
     "log_probability_of_feasibility",
     "neg_log_marginal_likelihood",
+    "q_expected_improvement",
     "standardise",
     "to_unit",
     "upper_confidence_bound",

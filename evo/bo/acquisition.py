@@ -14,6 +14,8 @@ import jax.numpy as jnp
 import optax
 from jax.scipy.special import erfcx, log_ndtr, ndtr
 
+from evo.bo.gp import jitter_for
+
 ACQUISITIONS = ("logei", "ucb", "thompson")
 
 _C1 = 0.5 * math.log(2.0 * math.pi)
@@ -73,11 +75,53 @@ def upper_confidence_bound(mu: jax.Array, sigma: jax.Array, beta: float) -> jax.
     return -(mu - math.sqrt(beta) * sigma)
 
 
+def q_expected_improvement(
+    mean: jax.Array, cov: jax.Array, best: jax.Array, z: jax.Array
+) -> jax.Array:
+    """Monte Carlo q-EI, E[max(best - min_j f_j, 0)] for f ~ N(`mean` `(q,)`, `cov` `(q, q)`)
+    (minimisation), from base samples `z` `(n, q)` reparameterised as f = mean + L z with
+    L the Cholesky factor of `cov` (Wilson, Hutter & Deisenroth 2018, "Maximizing
+    acquisition functions for Bayesian optimization"). Fixed `z` make the estimate a
+    deterministic, differentiable function of the batch."""
+    q = mean.shape[0]
+    L = jnp.linalg.cholesky(cov + jitter_for(cov.dtype) * jnp.eye(q, dtype=cov.dtype))
+    f = mean + z @ L.T
+    return jnp.mean(jnp.maximum(best - jnp.min(f, axis=1), 0.0))
+
+
 def log_probability_of_feasibility(
     mu: jax.Array, sigma: jax.Array, threshold: jax.Array
 ) -> jax.Array:
     """log P(g <= threshold) for g ~ N(mu, sigma^2) (Gardner et al. 2014, constrained BO)."""
     return log_ndtr((threshold - mu) / sigma)
+
+
+def joint_samples(
+    key: jax.Array, mean: jax.Array, cov: jax.Array, jitter: jax.Array, n: int
+) -> jax.Array:
+    """`n` draws `(n, ..., m)` from N(`mean` `(..., m)`, `cov` `(..., m, m)`) for Thompson
+    sampling, with `jitter` `(...)` added to the diagonal; where the Cholesky factorisation
+    still fails, the draws fall back to independent marginals."""
+    m = mean.shape[-1]
+    eye = jnp.eye(m, dtype=cov.dtype)
+    L = jnp.linalg.cholesky(cov + jitter[..., None, None] * eye)
+    diag = jnp.sqrt(jnp.maximum(jnp.diagonal(cov, axis1=-2, axis2=-1), 1e-12))
+    ok = jnp.all(jnp.isfinite(L), (-2, -1), keepdims=True)
+    L = jnp.where(ok, L, diag[..., None, :] * eye)
+    z = jax.random.normal(key, (n, *mean.shape), mean.dtype)
+    return mean + jnp.einsum("...ij,n...j->n...i", L, z)
+
+
+def distinct_argmins(scores: jax.Array) -> jax.Array:
+    """Indices `(q,)` of the minimum of each row of `scores` `(q, m)`, each row skipping the
+    columns already taken by the rows before it (so `q <= m` distinct indices)."""
+
+    def pick(taken, s):
+        i = jnp.argmin(jnp.where(taken, jnp.inf, s))
+        return taken.at[i].set(True), i
+
+    _, idx = jax.lax.scan(pick, jnp.zeros(scores.shape[1], bool), scores)
+    return idx
 
 
 def maximise(

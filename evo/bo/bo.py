@@ -11,9 +11,12 @@ import numpy as np
 from evo.algorithm import as_bounds, check_fitness, frozen_setattr, static_config
 from evo.bo.acquisition import (
     check_acquisition,
+    distinct_argmins,
+    joint_samples,
     log_expected_improvement,
     log_probability_of_feasibility,
     maximise,
+    q_expected_improvement,
     upper_confidence_bound,
 )
 from evo.bo.gp import (
@@ -28,6 +31,8 @@ from evo.bo.gp import (
     standardise,
     to_unit,
 )
+
+BATCH_METHODS = ("believer", "mc")
 
 
 class BayesOptState(NamedTuple):
@@ -82,10 +87,14 @@ class BayesOpt:
             previous fit is always one start).
         n_candidates, n_starts, opt_steps, opt_lr: acquisition maximisation: random and local
             candidates scored in one batch, Adam polishing of the `n_starts` best.
+        batch: how "logei" / "ucb" choose `q > 1` points. "believer" (Kriging believer):
+            each chosen point is added to the GP with its posterior mean as a fantasy
+            observation before the next one is chosen. "mc" ("logei" only, no constraints):
+            Monte Carlo q-EI with `n_mc` fixed base samples, maximised over whole batches
+            (flattened to `q * n_var` coordinates) starting from the Kriging-believer batch
+            and from `n_candidates // q` random batches of candidates.
 
-    Batches (`q > 1`) for "logei" / "ucb" use the Kriging believer: each chosen point is
-    added to the GP with its posterior mean as a fantasy observation before the next one is
-    chosen. Thompson sampling draws `q` joint samples and takes distinct minimisers.
+    Thompson sampling draws `q` joint samples and takes distinct minimisers.
 
     Non-finite observations (a NaN or inf objective or constraint value) are stored in the
     buffer (so `state.F` shows them) but ignored by the GP and never count as the best; their
@@ -110,6 +119,8 @@ class BayesOpt:
     n_starts: int = 8
     opt_steps: int = 20
     opt_lr: float = 0.02
+    batch: str = "believer"
+    n_mc: int = 256
 
     def __post_init__(self):
         lb, ub = as_bounds(self.lb, self.ub)
@@ -122,6 +133,7 @@ class BayesOpt:
             "n_restarts",
             "n_candidates",
             "n_starts",
+            "n_mc",
         ):
             value = getattr(self, name)
             if (
@@ -144,6 +156,14 @@ class BayesOpt:
                 )
         check_acquisition(self.acquisition)
         check_kernel(self.kernel)
+        if self.batch not in BATCH_METHODS:
+            raise ValueError(
+                f"BayesOpt: unknown batch {self.batch!r}; known: {', '.join(BATCH_METHODS)}"
+            )
+        if self.batch == "mc" and (self.acquisition != "logei" or self.n_constr):
+            raise ValueError(
+                'BayesOpt: batch="mc" (q-EI) needs acquisition="logei" and no constraints'
+            )
         if self.capacity < self.n_design:
             raise ValueError(
                 f"BayesOpt: capacity={self.capacity} must hold the initial design of "
@@ -329,6 +349,10 @@ class BayesOpt:
                 any_feasible,
                 candidates,
             )
+            if self.batch == "mc" and self.q > 1:
+                Xq = self._q_expected_improvement(
+                    opt_key, params, U, Ys[:, 0], valid, best, candidates, Xq
+                )
         return from_unit(Xq, self.lb, self.ub), params
 
     def _candidates(self, key, U, y, feasible):
@@ -406,6 +430,36 @@ class BayesOpt:
         _, Xq = jax.lax.scan(choose, (U, Ys, mask), jnp.arange(q))
         return Xq
 
+    def _q_expected_improvement(
+        self, key, params, U, y, valid, best, candidates, start
+    ):
+        """The batch `(q, n_var)` maximising MC q-EI, from `start` and random batches."""
+        q, d = self.q, self.n_var
+        params = jax.tree.map(lambda t: t[0], params)
+        post = gp_posterior(self.kernel, params, U, y, valid)
+        z_key, pick_key = jax.random.split(key)
+        z = jax.random.normal(z_key, (self.n_mc, q), U.dtype)
+
+        def acq(B):  # (m, q * d) -> (m,)
+            def one(X):
+                mean, cov = gp_joint(self.kernel, post, X.reshape(q, d))
+                return q_expected_improvement(mean, cov, best, z)
+
+            return jax.vmap(one)(B)
+
+        n_random = max(self.n_candidates // q, 1)
+        idx = jax.random.randint(pick_key, (n_random, q), 0, candidates.shape[0])
+        batches = jnp.concatenate([start[None], candidates[idx]]).reshape(-1, q * d)
+        B, _ = maximise(
+            key,
+            acq,
+            batches,
+            n_starts=self.n_starts,
+            n_steps=self.opt_steps,
+            learning_rate=self.opt_lr,
+        )
+        return B.reshape(q, d)
+
     def _thompson(self, key, params, U, Ys, valid, thresholds, candidates):
         kernel = self.kernel
         posts = jax.vmap(gp_posterior, in_axes=(None, 0, None, 1, None))(
@@ -414,28 +468,15 @@ class BayesOpt:
         mean, cov = jax.vmap(gp_joint, in_axes=(None, 0, None))(
             kernel, posts, candidates
         )
-        m = candidates.shape[0]
-        scale = jnp.exp(params.log_sf2)[:, None, None]
-        L = jnp.linalg.cholesky(cov + 1e-4 * scale * jnp.eye(m, dtype=cov.dtype))
-        # fall back to independent marginals where the factorisation failed
-        diag = jnp.sqrt(jnp.maximum(jnp.diagonal(cov, axis1=1, axis2=2), 1e-12))
-        L = jnp.where(
-            jnp.all(jnp.isfinite(L), (1, 2), keepdims=True), L, jax.vmap(jnp.diag)(diag)
-        )
-        z = jax.random.normal(key, (self.q, *mean.shape), mean.dtype)  # (q, k, m)
-        samples = mean[None] + jnp.einsum("kij,qkj->qki", L, z)
+        jitter = 1e-4 * jnp.exp(params.log_sf2)
+        samples = joint_samples(key, mean, cov, jitter, self.q)  # (q, k, m)
         score = samples[:, 0]
         if self.n_constr:
             excess = jnp.sum(
                 jnp.maximum(samples[:, 1:] - thresholds[None, :, None], 0.0), 1
             )
             score = jnp.where(excess > 0, 1e6 + excess, score)
-
-        def pick(taken, s):
-            i = jnp.argmin(jnp.where(taken, jnp.inf, s))
-            return taken.at[i].set(True), i
-
-        _, idx = jax.lax.scan(pick, jnp.zeros(m, bool), score)
+        idx = distinct_argmins(score)
         return candidates[idx]
 
 
