@@ -5,6 +5,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 SCRIPT = textwrap.dedent(
     """
     import jax
@@ -53,6 +55,8 @@ SCRIPT = textwrap.dedent(
 )
 
 
+# One subprocess that compiles everything again for 4 devices: about a minute on 2 cores.
+@pytest.mark.slow
 def test_four_devices_match_one_device():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")
     out = subprocess.run(
