@@ -61,6 +61,18 @@ def latin_hypercube(key: jax.Array, n: int, d: int, dtype=None) -> jax.Array:
     return (perms + jax.random.uniform(ku, (n, d), dtype)) / n
 
 
+def design_batch(
+    design: jax.Array, round_: jax.Array, q: int, key: jax.Array, lb: np.ndarray, ub: np.ndarray
+) -> jax.Array:
+    """Batch `round_` `(q, n_var)` of the initial `design` `(n_design, n_var)`; past the
+    design (too few finite observations to model yet), `q` uniform random points."""
+    n_rounds = design.shape[0] // q
+    start = jnp.minimum(round_, n_rounds - 1) * q
+    X = jax.lax.dynamic_slice_in_dim(design, start, q)
+    U = jax.random.uniform(key, X.shape, X.dtype)
+    return jnp.where(round_ < n_rounds, X, from_unit(U, lb, ub))
+
+
 @static_config
 class BayesOpt:
     """GP-based Bayesian optimisation proposing `q` points per `ask`.
@@ -218,13 +230,7 @@ class BayesOpt:
         n_design_rounds = self.n_design // self.q
 
         def from_design(state):
-            # past the design (too few finite observations to model): uniform random points
-            start = jnp.minimum(state.n_told, n_design_rounds - 1) * self.q
-            X = jax.lax.dynamic_slice_in_dim(state.design, start, self.q)
-            U = jax.random.uniform(prop_key, X.shape, X.dtype)
-            X = jnp.where(
-                state.n_told < n_design_rounds, X, from_unit(U, self.lb, self.ub)
-            )
+            X = design_batch(state.design, state.n_told, self.q, prop_key, self.lb, self.ub)
             return X, state.params
 
         def from_model(state):

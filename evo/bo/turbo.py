@@ -19,7 +19,7 @@ import numpy as np
 
 from evo.algorithm import as_bounds, check_fitness, frozen_setattr, static_config
 from evo.bo.acquisition import distinct_argmins, joint_samples
-from evo.bo.bo import latin_hypercube
+from evo.bo.bo import design_batch, latin_hypercube
 from evo.bo.gp import (
     GPParams,
     check_kernel,
@@ -190,13 +190,7 @@ class Turbo:
         n_design_rounds = self.n_design // self.q
 
         def from_design(state):
-            # past the design (too few finite observations to model): uniform random points
-            start = jnp.minimum(state.rounds, n_design_rounds - 1) * self.q
-            X = jax.lax.dynamic_slice_in_dim(state.design, start, self.q)
-            U = jax.random.uniform(prop_key, X.shape, X.dtype)
-            X = jnp.where(
-                state.rounds < n_design_rounds, X, from_unit(U, self.lb, self.ub)
-            )
+            X = design_batch(state.design, state.rounds, self.q, prop_key, self.lb, self.ub)
             return X, state.params
 
         def from_model(state):
