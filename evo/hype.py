@@ -19,7 +19,7 @@ from evo.algorithm import (
 from evo.metrics.hypervolume import dominated_by
 from evo.nsga2 import offspring_count
 from evo.operators import binary_tournament, mate
-from evo.sorting import non_dominated_rank
+from evo.sorting import lexsort, non_dominated_rank
 
 
 class HypEState(NamedTuple):
@@ -182,7 +182,7 @@ class HypE:
         kept = greedy_removal(sampled, last_front, jnp.where(jnp.any(last_front), n_remove, 0))
         # Survivors: earlier fronts, then the kept part of the last front; an infeasible last
         # "front" has no shares and keeps the rows its violation order lists first.
-        chosen = jnp.lexsort((~kept, rank))[: self.pop_size]
+        chosen = lexsort((~kept, rank))[: self.pop_size]
 
         X, F, violation, rank = X[chosen], F[chosen], violation[chosen], rank[chosen]
         usable = violation == 0

@@ -17,7 +17,7 @@ from evo.algorithm import (
     static_config,
 )
 from evo.operators import binary_tournament, mate
-from evo.sorting import crowding_distance, non_dominated_rank
+from evo.sorting import crowding_distance, lexsort, non_dominated_rank
 
 
 class NSGA2State(NamedTuple):
@@ -41,7 +41,7 @@ def select_by_rank_and_crowding(
     """
     rank = non_dominated_rank(F, n_stop=n, violation=violation)
     crowding = crowding_distance(F, rank)
-    chosen = jnp.lexsort((-crowding, rank))[:n]
+    chosen = lexsort((-crowding, rank))[:n]
     return chosen, rank[chosen], crowding[chosen]
 
 

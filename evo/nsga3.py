@@ -18,8 +18,8 @@ from evo.algorithm import (
 )
 from evo.nsga2 import offspring_count
 from evo.operators import binary_tournament, mate
-from evo.ref_dirs import resolve_ref_dirs
-from evo.sorting import TILE_ELEMENTS, non_dominated_rank
+from evo.ref_dirs import DirectionLattice, direction_lattice, lattice_key, resolve_ref_dirs
+from evo.sorting import TILE_ELEMENTS, lexsort, non_dominated_rank
 
 
 class NSGA3State(NamedTuple):
@@ -87,26 +87,85 @@ def update_normalization(
     return Normalization(ideal, nadir, worst, extremes)
 
 
-def associate(F: jax.Array, directions: jax.Array, ideal: jax.Array, nadir: jax.Array):
+def associate(
+    F: jax.Array,
+    directions: jax.Array,
+    ideal: jax.Array,
+    nadir: jax.Array,
+    lattice: DirectionLattice | None = None,
+):
     """Nearest reference line of each normalised row of `F` `(N, m)`.
 
-    `directions` `(R, m)` are unit vectors. Rows are handled in batches of at most
-    `TILE_ELEMENTS` row-direction pairs, so memory stays O(N + R + TILE_ELEMENTS).
-    Returns the niche index `(N,)` and the perpendicular distance to that line `(N,)`.
+    `directions` `(R, m)` are unit vectors. With the `lattice` of Das-Dennis directions
+    (in the row order of `directions`), each row checks only the few lattice points
+    around its own projection onto the simplex (`nearest_on_lattice`), unless some finite
+    row has a negative normalised coordinate (an infeasible row below the ideal point),
+    in which case every row scans all directions. The scan takes at most `TILE_ELEMENTS`
+    row-direction pairs at a time, so memory stays O(N + R + TILE_ELEMENTS). Rows holding
+    NaN or inf get niche 0 and distance inf. Returns the niche index `(N,)` and the
+    perpendicular distance to that line `(N,)`.
     """
     scale = jnp.where(nadir - ideal > 0, nadir - ideal, 1.0)
     normalized = (F - ideal) / scale
+    finite = jnp.all(jnp.isfinite(normalized), axis=1)
+    normalized = jnp.where(finite[:, None], normalized, 0.0)
 
-    def nearest(row: jax.Array) -> tuple[jax.Array, jax.Array]:
-        projection = directions @ row  # (R,)
-        # The squared distance to line r is |f|^2 - projection_r^2, so the nearest line has
-        # the largest squared projection; the distance itself is computed from the explicit
-        # residual because that difference cancels catastrophically near the line.
-        niche = jnp.argmax(projection**2)
-        return niche, jnp.linalg.norm(row - projection[niche] * directions[niche])
+    def largest_projection(row: jax.Array) -> jax.Array:
+        # The squared distance to line r is |f|^2 - projection_r^2: the nearest line has
+        # the largest squared projection.
+        return jnp.argmax((directions @ row) ** 2).astype(jnp.int32)
 
-    batch = max(1, TILE_ELEMENTS // directions.shape[0])
-    return jax.lax.map(nearest, normalized, batch_size=min(batch, F.shape[0]))
+    def scan_all(rows: jax.Array) -> jax.Array:
+        batch = max(1, TILE_ELEMENTS // directions.shape[0])
+        return jax.lax.map(largest_projection, rows, batch_size=min(batch, len(rows)))
+
+    if lattice is None:
+        niche = scan_all(normalized)
+    else:
+        niche = jax.lax.cond(
+            jnp.any(normalized < 0), scan_all,
+            lambda rows: nearest_on_lattice(rows, lattice), normalized,
+        )
+    nearest = directions[niche]
+    projection = jnp.sum(normalized * nearest, axis=1, keepdims=True)
+    # The distance comes from the explicit residual: |f|^2 - projection^2 cancels
+    # catastrophically near the line.
+    distance = jnp.linalg.norm(normalized - projection * nearest, axis=1)
+    return niche, jnp.where(finite, distance, jnp.inf)
+
+
+def nearest_on_lattice(points: jax.Array, lattice: DirectionLattice) -> jax.Array:
+    """Row index `(N,)` in the lattice's directions of the line nearest (in angle) to each
+    of `points` `(N, m)`, all entries >= 0; a zero row gets 0.
+
+    The point is scaled onto the simplex of sum p and rounded to the lattice by largest
+    remainders; the candidates are that point plus `lattice.offsets`, and the one with
+    the largest projection wins (the lowest row on exact ties, as a scan's argmax would).
+    """
+    p = lattice.partitions
+    total = jnp.sum(points, axis=1, keepdims=True)
+    t = p * points / jnp.where(total > 0, total, 1.0)
+    floor = jnp.floor(t)
+    remainder = t - floor
+    # The largest remainders round up, as many as it takes to bring the sum to p.
+    rounds_up = p - jnp.sum(floor, axis=1, keepdims=True)
+    # place[n, i]: how many entries of row n round up before entry i (larger remainder,
+    # or an equal one further left).
+    column = jnp.arange(t.shape[1])
+    ahead = (remainder[:, None, :] > remainder[:, :, None]) | (
+        (remainder[:, None, :] == remainder[:, :, None]) & (column < column[:, None])
+    )
+    place = jnp.sum(ahead, axis=2)
+    base = (floor + (place < rounds_up)).astype(jnp.int32)
+    candidates = base[:, None, :] + jnp.asarray(lattice.offsets)  # (N, K, m)
+    on_lattice = jnp.all(candidates >= 0, axis=2)
+    row = jnp.asarray(lattice.table)[jnp.where(on_lattice, lattice_key(candidates, p), 0)]
+    counts = candidates.astype(points.dtype)
+    projection = jnp.einsum("nkm,nm->nk", counts, points) / jnp.linalg.norm(counts, axis=2)
+    projection = jnp.where(on_lattice, projection, -jnp.inf)
+    best = projection == jnp.max(projection, axis=1, keepdims=True)
+    niche = jnp.min(jnp.where(best, row, jnp.iinfo(jnp.int32).max), axis=1)
+    return jnp.where(total[:, 0] > 0, niche, 0)
 
 
 def niching_order(
@@ -134,7 +193,7 @@ def niching_order(
     )[niche]
     within = jnp.where(candidate & empty & closest, 0.0, tiebreak)
     within = jnp.where(candidate, within, jnp.inf)
-    order = jnp.lexsort((within, niche))
+    order = lexsort((within, niche))
     sorted_niche = niche[order]
     position = jnp.arange(niche.shape[0]) - jnp.searchsorted(sorted_niche, sorted_niche)
     taken_before = jnp.zeros_like(position).at[order].set(position)
@@ -226,12 +285,15 @@ class NSGA3:
             F, valid, rank == 0, state.ideal, state.worst, state.extremes
         )
         directions = self.ref_dirs / np.linalg.norm(self.ref_dirs, axis=1, keepdims=True)
-        niche, distance = associate(F, jnp.asarray(directions, F.dtype), norm.ideal, norm.nadir)
+        niche, distance = associate(
+            F, jnp.asarray(directions, F.dtype), norm.ideal, norm.nadir,
+            direction_lattice(self.ref_dirs),
+        )
         score = niching_order(
             niche_key, niche, distance, rank < last_rank, rank == last_rank, len(directions)
         )
         priority = jnp.where(rank < last_rank, -1.0, score)
-        chosen = jnp.argsort(priority)[: self.pop_size]
+        chosen = lexsort((priority,))[: self.pop_size]
         return state._replace(
             key=key, X=X[chosen], F=F[chosen], violation=violation[chosen],
             ideal=norm.ideal, worst=norm.worst,

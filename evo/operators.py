@@ -23,6 +23,12 @@ def binary_tournament(
     return jnp.where(b_wins, b, a)
 
 
+def power(x: jax.Array, y: float) -> jax.Array:
+    """`x ** y` for `x >= 0` (NaN below), as exp(y log x): on CPU, XLA evaluates `**` one
+    element at a time, about 7x slower than its vectorised exp and log."""
+    return jnp.exp(y * jnp.log(x))
+
+
 def sbx(
     key: jax.Array,
     parents_a: jax.Array,
@@ -40,21 +46,26 @@ def sbx(
     `[lb, ub]` `(d,)`, and the two children swap places with probability 1/2 per variable.
     Returns two `(n, d)` arrays.
     """
-    k_pair, k_var, k_u, k_swap = jax.random.split(key, 4)
+    k_pair, k_var = jax.random.split(key)
     n, d = parents_a.shape
     y1 = jnp.minimum(parents_a, parents_b)
     y2 = jnp.maximum(parents_a, parents_b)
     spread = y2 - y1
     safe_spread = jnp.where(spread > 1e-14, spread, 1.0)
-    u = jax.random.uniform(k_u, (n, d))
+    # One uniform draw per variable decides whether it crosses, then (rescaled, so it is
+    # uniform again) whether the children swap and the spread factor's own uniform u.
+    draw = jax.random.uniform(k_var, (n, d), dtype=parents_a.dtype)
+    crosses_var = draw < prob_var
+    within = 2.0 * draw / prob_var
+    swap = within < 1.0
+    u = jnp.where(swap, within, within - 1.0)
     exponent = 1.0 / (eta + 1.0)
 
     def spread_factor(beta):
-        alpha = 2.0 - beta ** -(eta + 1.0)
+        alpha = 2.0 - power(beta, -(eta + 1.0))
         inside = u <= 1.0 / alpha
-        low = (u * alpha) ** exponent
-        high = (1.0 / jnp.maximum(2.0 - u * alpha, 1e-30)) ** exponent
-        return jnp.where(inside, low, high)
+        base = jnp.where(inside, u * alpha, 1.0 / jnp.maximum(2.0 - u * alpha, 1e-30))
+        return power(base, exponent)
 
     beta_lower = 1.0 + 2.0 * (y1 - lb) / safe_spread
     beta_upper = 1.0 + 2.0 * (ub - y2) / safe_spread
@@ -63,11 +74,10 @@ def sbx(
     child1 = jnp.clip(child1, lb, ub)
     child2 = jnp.clip(child2, lb, ub)
 
-    swap = jax.random.bernoulli(k_swap, 0.5, (n, d))
     child1, child2 = jnp.where(swap, child2, child1), jnp.where(swap, child1, child2)
     crossed = (
         jax.random.bernoulli(k_pair, prob, (n, 1))
-        & jax.random.bernoulli(k_var, prob_var, (n, d))
+        & crosses_var
         & (spread > 1e-14)
         & (ub > lb)
     )
@@ -89,22 +99,26 @@ def polynomial_mutation(
     variables with probability `prob_var` (default `min(0.5, 1 / d)`); the perturbation's
     distribution is bounded so the result stays in the box. Returns `(n, d)`.
     """
-    k_row, k_mask, k_u = jax.random.split(key, 3)
+    k_row, k_var = jax.random.split(key)
     n, d = X.shape
     prob_var = min(0.5, 1.0 / d) if prob_var is None else prob_var
     width = jnp.where(ub > lb, ub - lb, 1.0)
     delta_low = (X - lb) / width
     delta_high = (ub - X) / width
-    u = jax.random.uniform(k_u, (n, d))
+    # One uniform draw per variable: below prob_var it mutates, and rescaled by prob_var
+    # it is the uniform that shapes the perturbation.
+    draw = jax.random.uniform(k_var, (n, d), dtype=X.dtype)
+    u = draw / prob_var
     exponent = 1.0 / (eta + 1.0)
-    down = (2.0 * u + (1.0 - 2.0 * u) * (1.0 - delta_low) ** (eta + 1.0)) ** exponent - 1.0
-    up = 1.0 - (2.0 * (1.0 - u) + 2.0 * (u - 0.5) * (1.0 - delta_high) ** (eta + 1.0)) ** exponent
-    mutated = jnp.clip(X + jnp.where(u <= 0.5, down, up) * width, lb, ub)
-    mask = (
-        jax.random.bernoulli(k_row, prob, (n, 1))
-        & jax.random.bernoulli(k_mask, prob_var, (n, d))
-        & (ub > lb)
+    # Below u = 1/2 the variable moves down, towards lb; above, up towards ub.
+    down = u <= 0.5
+    room = power(jnp.where(down, 1.0 - delta_low, 1.0 - delta_high), eta + 1.0)
+    base = jnp.where(
+        down, 2.0 * u + (1.0 - 2.0 * u) * room, 2.0 * (1.0 - u) + 2.0 * (u - 0.5) * room
     )
+    step = jnp.where(down, power(base, exponent) - 1.0, 1.0 - power(base, exponent))
+    mutated = jnp.clip(X + step * width, lb, ub)
+    mask = jax.random.bernoulli(k_row, prob, (n, 1)) & (draw < prob_var) & (ub > lb)
     return jnp.where(mask, mutated, X)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -91,3 +92,75 @@ def resolve_ref_dirs(
     if np.any(ref_dirs < 0) or np.any(ref_dirs.sum(axis=1) <= 0):
         raise ValueError(f"{name}: ref_dirs must be non-negative and non-zero")
     return ref_dirs
+
+
+class DirectionLattice(NamedTuple):
+    """Lookup that finds the Das-Dennis direction nearest to a point without a scan.
+
+    A point `t` on the simplex scaled by `partitions` (entries sum to p) is rounded to a
+    lattice point `b`; its nearest direction by angle is `b + offsets[j]` for some j (see
+    `direction_lattice`), and `table` maps a lattice point `k` to its row in `ref_dirs`
+    through `lattice_key(k)`.
+    """
+
+    partitions: int
+    offsets: np.ndarray  # (K, m) int32, integer vectors summing to 0
+    table: np.ndarray  # ((p + 1) ** (m - 1),) int32 row of ref_dirs, -1 off the lattice
+
+
+def lattice_partitions(ref_dirs: np.ndarray) -> int | None:
+    """p when the rows of `ref_dirs` `(R, m)` are exactly `das_dennis(m, p)`, in any
+    order; None otherwise (two layers, random or hand-made directions)."""
+    n_obj = ref_dirs.shape[1]
+    p = 0
+    while n_das_dennis(n_obj, p) < len(ref_dirs):
+        p += 1
+    if n_das_dennis(n_obj, p) != len(ref_dirs) or p == 0:
+        return None
+    counts = np.rint(ref_dirs * p)
+    on_lattice = np.allclose(ref_dirs * p, counts, atol=1e-6) and np.all(counts.sum(axis=1) == p)
+    if not on_lattice or len(np.unique(counts, axis=0)) != len(ref_dirs):
+        return None
+    return p
+
+
+def direction_lattice(
+    ref_dirs: np.ndarray, max_offsets: int | None = None, max_table: int = 1 << 24
+) -> DirectionLattice | None:
+    """The `DirectionLattice` of Das-Dennis `ref_dirs` `(R, m)`, or None when the rows are
+    not one lattice or a scan over them is as cheap (more than `max_offsets`, default
+    R / 8, candidates per point, or a table above `max_table` entries).
+
+    Why a few candidates suffice: let `t` lie on the plane sum = p and `b` be its
+    largest-remainder rounding, e = |t - b| <= sqrt(m) / 2. The plane is p / sqrt(m) from
+    the origin and every lattice point `k` has |k| <= p, so the angle at `k` in the
+    triangle (0, t, k) has sine >= p / (sqrt(m) |k|); by the law of sines,
+    |t - k| <= sqrt(m) |t| sin(angle(t, k)). The line through `b` gives
+    |t| sin(angle(t, b)) <= e, so any `k` at least as close in angle as `b` has
+    |t - k| <= sqrt(m) e, hence |k - b| <= (1 + sqrt(m)) e <= (1 + sqrt(m)) sqrt(m) / 2.
+    """
+    p = lattice_partitions(ref_dirs)
+    R, m = ref_dirs.shape
+    max_offsets = R // 8 if max_offsets is None else max_offsets
+    if p is None or (p + 1) ** (m - 1) > max_table:
+        return None
+    radius = (1.0 + math.sqrt(m)) * math.sqrt(m) / 2.0
+    reach = int(radius)
+    if (2 * reach + 1) ** (m - 1) > 1 << 22:
+        return None
+    grid = np.array(list(itertools.product(range(-reach, reach + 1), repeat=m - 1)))
+    offsets = np.concatenate([grid, -grid.sum(axis=1, keepdims=True)], axis=1)
+    offsets = offsets[np.sum(offsets**2, axis=1) <= radius**2 + 1e-9]
+    if len(offsets) > max_offsets:
+        return None
+    counts = np.rint(ref_dirs * p).astype(np.int64)
+    table = np.full((p + 1) ** (m - 1), -1, np.int32)
+    table[lattice_key(counts, p)] = np.arange(R, dtype=np.int32)
+    return DirectionLattice(p, offsets.astype(np.int32), table)
+
+
+def lattice_key(counts, p: int):
+    """Position in `DirectionLattice.table` of lattice points `counts` `(..., m)` (integer
+    entries summing to p): the first m - 1 entries as digits in base p + 1."""
+    weights = (p + 1) ** np.arange(counts.shape[-1] - 1)
+    return (counts[..., :-1] * weights).sum(axis=-1)

@@ -13,6 +13,7 @@ from pymoo.problems import get_problem as pymoo_problem
 import evo
 from evo.nsga3 import associate, niching_order, update_normalization
 from evo.problems import DTLZ2, ZDT1
+from evo.ref_dirs import direction_lattice, two_layer
 
 SEEDS = range(10)
 
@@ -109,6 +110,41 @@ def test_association_picks_the_nearest_reference_line():
     niche, distance = associate(F, directions, jnp.zeros(2), jnp.ones(2))
     np.testing.assert_array_equal(np.asarray(niche), [0, 2, 4])
     np.testing.assert_allclose(np.asarray(distance), [0.01, 0.0, 0.2], atol=1e-6)
+
+
+@pytest.mark.parametrize("n_obj, partitions", [(2, 9), (3, 13), (5, 6)])
+def test_lattice_association_equals_a_scan_over_all_directions(n_obj, partitions):
+    rng = np.random.default_rng(n_obj)
+    ref_dirs = evo.das_dennis(n_obj, partitions)
+    ref_dirs = ref_dirs[rng.permutation(len(ref_dirs))]
+    lattice = direction_lattice(ref_dirs, max_offsets=10**6)
+    # Points spread from the simplex's corners to its middle, points on the lines
+    # themselves, the ideal point itself, and an infinite row.
+    F = rng.random((3000, n_obj)) ** rng.uniform(0.2, 4.0, (3000, 1))
+    F[:10] = ref_dirs[:10] * rng.uniform(0.5, 2.0, (10, 1))
+    F[10], F[11] = 0.0, np.inf
+    with jax.enable_x64(True):
+        unit = jnp.asarray(ref_dirs / np.linalg.norm(ref_dirs, axis=1, keepdims=True))
+        ideal, nadir = jnp.zeros(n_obj), jnp.ones(n_obj)
+        scan_niche, scan_distance = map(np.asarray, associate(jnp.asarray(F), unit, ideal, nadir))
+        niche, distance = map(np.asarray, associate(jnp.asarray(F), unit, ideal, nadir, lattice))
+        # A row below the ideal point: every row falls back to the scan.
+        F[12] = -0.1
+        low_niche, _ = associate(jnp.asarray(F), unit, ideal, nadir, lattice)
+        low_scan, _ = associate(jnp.asarray(F), unit, ideal, nadir)
+    np.testing.assert_array_equal(niche, scan_niche)
+    np.testing.assert_allclose(distance, scan_distance, rtol=1e-12, atol=1e-12)
+    assert niche[11] == 0 and distance[11] == np.inf
+    np.testing.assert_array_equal(low_niche, low_scan)
+
+
+def test_direction_lattice_only_for_one_das_dennis_lattice():
+    shuffled = evo.das_dennis(3, 12)[::-1]
+    lattice = direction_lattice(shuffled)
+    assert lattice is not None and lattice.partitions == 12 and len(lattice.offsets) == 7
+    assert direction_lattice(two_layer(5, 3, 2)) is None
+    assert direction_lattice(np.random.default_rng(0).dirichlet(np.ones(3), 91)) is None
+    assert direction_lattice(evo.das_dennis(3, 12)[:-1]) is None
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -13,10 +13,12 @@ from evo.sorting import (
     constraint_violation,
     crowding_distance,
     dominance_matrix,
+    lexsort,
     non_dominated_rank,
 )
 
 rank_jit = jax.jit(non_dominated_rank, static_argnames=("n_stop", "method"))
+lexsort_jit = jax.jit(lexsort)
 METHODS = {2: ["tiled", "sweep", "scan"], 3: ["tiled", "sweep"], 4: ["tiled"]}
 
 
@@ -185,3 +187,20 @@ def test_crowding_is_computed_per_front():
     rank = jnp.array([0, 0, 0, 1, 1, 1])
     cd = np.asarray(crowding_distance(F, rank))
     np.testing.assert_allclose(cd, [np.inf, 2.0, np.inf, np.inf, 2.0, np.inf])
+
+
+SPECIAL_FLOATS = np.array([-np.inf, -1.5, -0.0, 0.0, 1e-30, 2.0, np.inf, np.nan], np.float32)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 300))
+def test_lexsort_equals_jnp_lexsort(seed, n):
+    # Ties, signed zeros, infinities and NaN in float keys; negative ints; bools.
+    rng = np.random.default_rng(seed)
+    floats = rng.choice(SPECIAL_FLOATS, n)
+    normal = rng.standard_normal(n).astype(np.float32)
+    ints = rng.integers(-3, 3, n).astype(np.int32)
+    bools = rng.random(n) < 0.5
+    for keys in [(floats,), (normal, ints), (ints, floats, bools), (bools, normal)]:
+        np.testing.assert_array_equal(lexsort_jit(keys), jnp.lexsort(keys))
+
