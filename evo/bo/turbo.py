@@ -103,17 +103,10 @@ class Turbo:
         d = lb.shape[0]
         if self.n_init is None:
             frozen_setattr(self, n_init=2 * d)
-        if self.failure_tolerance is None:
-            frozen_setattr(self, failure_tolerance=math.ceil(max(4, d) / self.q))
-        for name in (
-            "q",
-            "n_init",
-            "capacity",
-            "n_candidates",
-            "success_tolerance",
-            "failure_tolerance",
-            "n_restarts",
-        ):
+        counts = ["q", "n_init", "capacity", "n_candidates", "success_tolerance", "n_restarts"]
+        if self.failure_tolerance is not None:
+            counts.append("failure_tolerance")
+        for name in counts:
             value = getattr(self, name)
             if (
                 not isinstance(value, (int, np.integer))
@@ -123,6 +116,8 @@ class Turbo:
                 raise ValueError(
                     f"Turbo: {name} must be a positive integer, got {value!r}"
                 )
+        if self.failure_tolerance is None:
+            frozen_setattr(self, failure_tolerance=math.ceil(max(4, d) / self.q))
         if not 0 < self.length_min <= self.length_init <= self.length_max:
             raise ValueError(
                 "Turbo: need 0 < length_min <= length_init <= length_max, got "
