@@ -88,3 +88,19 @@ def test_every_command_has_help(capsys, argv):
     with pytest.raises(SystemExit) as exit_:
         main([*argv, "--help"])
     assert exit_.value.code == 0 and capsys.readouterr().out.startswith("usage: evo")
+
+
+@pytest.mark.slow
+def test_run_on_a_brax_task(tmp_path):
+    # About 100 s, nearly all of it compiling the Brax rollout.
+    code = main(["run", "--algorithm", "nsga3", "--problem", "mo-halfcheetah", "--pop", "8",
+                 "--gens", "2", "--problem-arg", "episode_length=5", "--out", str(tmp_path),
+                 "--quiet"])
+    assert code == 0
+    header, population = read_csv(tmp_path / "population.csv")
+    assert header[-2:] == ["f0", "f1"] and population.shape[0] == 8
+    assert np.all(np.isfinite(population))
+    header, history = read_csv(tmp_path / "history.csv")
+    assert "hv" in header and np.all(history[:, header.index("hv")] >= 0)
+    for name in ("front.png", "history.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
