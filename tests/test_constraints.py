@@ -86,7 +86,8 @@ def test_constrained_runs_return_only_feasible_fronts(make):
 def test_tell_rejects_constraints_of_the_wrong_shape():
     problem = ZDT1(n_var=4)
     algo = evo.NSGA2(pop_size=4, n_obj=2, lb=problem.lb, ub=problem.ub)
-    state = algo.init(jax.random.key(0))
-    X, state = algo.ask(state)
+    # tell checks shapes while tracing, so abstract values do (op by op, ask took seconds).
+    X, state = jax.eval_shape(algo.ask, algo.init(jax.random.key(0)))
+    F = jax.eval_shape(problem.evaluate, X)
     with pytest.raises(ValueError, match=r"shape \(n, n_constr\) with n = 4, got \(3, 1\)"):
-        algo.tell(state, problem.evaluate(X), jnp.zeros((3, 1)))
+        jax.eval_shape(algo.tell, state, F, jnp.zeros((3, 1)))

@@ -10,9 +10,14 @@ from evo.hype import HypE, greedy_removal, hype_fitness, loss_probability, sampl
 from evo.metrics import hypervolume
 from evo.problems import C2DTLZ2, DTLZ2
 
+from compile_options import QUICK
+
 N_SAMPLES = 200_000
 STAIRCASE = jnp.array([[0.0, 1.0], [0.25, 0.6], [0.5, 0.5], [1.0, 0.0]])
 REF = jnp.array([1.5, 1.5])
+sample_jit = jax.jit(sample_dominance, static_argnames="n_samples", compiler_options=QUICK)
+fitness_jit = jax.jit(hype_fitness, compiler_options=QUICK)
+greedy_jit = jax.jit(greedy_removal, compiler_options=QUICK)
 
 
 def three_standard_errors(volume: float, estimate: np.ndarray) -> np.ndarray:
@@ -29,8 +34,8 @@ def test_loss_probability_matches_its_product_formula():
 
 def test_fitness_with_k_one_is_the_exclusive_contribution():
     alive = jnp.ones(4, bool)
-    sampled = sample_dominance(jax.random.key(0), STAIRCASE, alive, REF, N_SAMPLES)
-    fitness = np.asarray(hype_fitness(sampled, alive, jnp.float32(1.0)))
+    sampled = sample_jit(jax.random.key(0), STAIRCASE, alive, REF, N_SAMPLES)
+    fitness = np.asarray(fitness_jit(sampled, alive, jnp.float32(1.0)))
     total = float(hypervolume(np.asarray(STAIRCASE), np.asarray(REF)))
     exclusive = np.array([
         total - float(hypervolume(np.delete(np.asarray(STAIRCASE), i, axis=0), np.asarray(REF)))
@@ -42,8 +47,8 @@ def test_fitness_with_k_one_is_the_exclusive_contribution():
 
 def test_fitness_with_k_equal_to_the_set_size_shares_the_whole_hypervolume():
     alive = jnp.ones(4, bool)
-    sampled = sample_dominance(jax.random.key(1), STAIRCASE, alive, REF, N_SAMPLES)
-    fitness = np.asarray(hype_fitness(sampled, alive, jnp.float32(4.0)))
+    sampled = sample_jit(jax.random.key(1), STAIRCASE, alive, REF, N_SAMPLES)
+    fitness = np.asarray(fitness_jit(sampled, alive, jnp.float32(4.0)))
     total = float(hypervolume(np.asarray(STAIRCASE), np.asarray(REF)))
     assert abs(fitness.sum() - total) <= three_standard_errors(float(sampled.volume), total)
 
@@ -51,8 +56,8 @@ def test_fitness_with_k_equal_to_the_set_size_shares_the_whole_hypervolume():
 def test_greedy_removal_drops_the_redundant_points():
     F = jnp.array([[0.0, 1.0], [0.5, 0.5], [0.501, 0.499], [0.502, 0.5], [1.0, 0.0]])
     alive = jnp.ones(5, bool)
-    sampled = sample_dominance(jax.random.key(2), F, alive, REF, 50_000)
-    kept = np.asarray(greedy_removal(sampled, alive, jnp.int32(2)))
+    sampled = sample_jit(jax.random.key(2), F, alive, REF, 50_000)
+    kept = np.asarray(greedy_jit(sampled, alive, jnp.int32(2)))
     assert kept.sum() == 3 and kept[0] and kept[4]
     assert kept[1:4].sum() == 1
 

@@ -14,6 +14,8 @@ import evo
 from evo.moead import aggregate, choose_replacements
 from evo.problems import C2DTLZ2, DTLZ1, ZDT1
 
+from compile_options import QUICK
+
 SEEDS = range(10)
 
 # Budget: 91 subproblems x 300 generations = 27,300 evaluations on DTLZ1 (n_var=7, 3
@@ -176,7 +178,8 @@ def test_constrained_run_ends_feasible():
 def test_nan_children_never_replace():
     problem = ZDT1(n_var=5)
     algo = evo.MOEAD(n_obj=2, lb=problem.lb, ub=problem.ub, pop_size=10, n_neighbors=4)
-    ask, tell = jax.jit(algo.ask), jax.jit(algo.tell)
+    ask = jax.jit(algo.ask, compiler_options=QUICK)
+    tell = jax.jit(algo.tell, compiler_options=QUICK)
     state = algo.init(jax.random.key(0))
     X, state = ask(state)
     state = tell(state, problem.evaluate(X))

@@ -15,6 +15,8 @@ from evo.nsga3 import associate, niching_order, update_normalization
 from evo.problems import DTLZ2, ZDT1
 from evo.ref_dirs import direction_lattice, two_layer
 
+from compile_options import QUICK
+
 SEEDS = range(10)
 
 
@@ -82,7 +84,7 @@ def test_stored_pymoo_medians_are_what_pymoo_gives():
 def test_normalization_finds_the_intercepts_of_a_linear_front():
     F = jnp.asarray(np.concatenate([np.eye(3) * 2.0, [[2 / 3, 2 / 3, 2 / 3], [1.0, 1.0, 0.0]]]))
     valid = jnp.ones(len(F), bool)
-    norm = update_normalization(
+    norm = jax.jit(update_normalization, compiler_options=QUICK)(
         F, valid, valid, jnp.full(3, jnp.inf), jnp.full(3, -jnp.inf), jnp.full((3, 3), jnp.inf)
     )
     np.testing.assert_allclose(norm.ideal, 0.0)
@@ -95,7 +97,7 @@ def test_normalization_falls_back_to_the_worst_front_point_when_degenerate():
     t = np.linspace(0.0, 1.0, 7)[:, None]
     F = jnp.asarray(np.concatenate([t, 1.0 - t, 0.5 * np.ones_like(t)], axis=1))
     front = jnp.ones(len(F), bool)
-    norm = update_normalization(
+    norm = jax.jit(update_normalization, compiler_options=QUICK)(
         F, front, front, jnp.full(3, jnp.inf), jnp.full(3, -jnp.inf), jnp.full((3, 3), jnp.inf)
     )
     # Axis 2 has no spread in the front, so it takes the population's worst value.
@@ -147,6 +149,9 @@ def test_direction_lattice_only_for_one_das_dennis_lattice():
     assert direction_lattice(evo.das_dennis(3, 12)[:-1]) is None
 
 
+niching_jit = jax.jit(niching_order, static_argnames="n_niches", compiler_options=QUICK)
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_niching_keeps_niche_counts_balanced(seed):
     rng = np.random.default_rng(seed)
@@ -155,7 +160,7 @@ def test_niching_keeps_niche_counts_balanced(seed):
     distance = jnp.asarray(rng.random(n), jnp.float32)
     survivor = jnp.asarray(rng.random(n) < 0.3)
     candidate = ~survivor
-    score = niching_order(jax.random.key(seed), niche, distance, survivor, candidate, n_niches)
+    score = niching_jit(jax.random.key(seed), niche, distance, survivor, candidate, n_niches)
     picked = np.zeros(n, bool)
     picked[np.argsort(np.asarray(score))[:n_pick]] = True
     assert not (picked & np.asarray(survivor)).any()
@@ -177,7 +182,8 @@ def test_niching_keeps_niche_counts_balanced(seed):
 def test_nan_fitness_never_survives_when_finite_rows_suffice():
     problem = ZDT1(n_var=5)
     algo = evo.NSGA2(pop_size=8, n_obj=2, lb=problem.lb, ub=problem.ub)
-    ask, tell = jax.jit(algo.ask), jax.jit(algo.tell)
+    ask = jax.jit(algo.ask, compiler_options=QUICK)
+    tell = jax.jit(algo.tell, compiler_options=QUICK)
     state = algo.init(jax.random.key(0))
     X, state = ask(state)
     state = tell(state, problem.evaluate(X))
@@ -199,7 +205,7 @@ def test_bad_input_raises_clear_errors():
     with pytest.raises(ValueError, match=r"ref_dirs must have shape \(R, n_obj=3\)"):
         evo.NSGA3(n_obj=3, lb=np.zeros(5), ub=np.ones(5), ref_dirs=evo.das_dennis(2, 4))
     algo = evo.NSGA2(pop_size=4, n_obj=2, lb=np.zeros(3), ub=np.ones(3))
-    state = algo.init(jax.random.key(0))
-    _, state = algo.ask(state)
+    # tell checks shapes while tracing, so abstract values do (op by op, ask took seconds).
+    _, state = jax.eval_shape(algo.ask, algo.init(jax.random.key(0)))
     with pytest.raises(ValueError, match=r"shape \(n, n_obj\) = \(4, 2\), got \(4, 3\)"):
-        algo.tell(state, jnp.zeros((4, 3)))
+        jax.eval_shape(algo.tell, state, jnp.zeros((4, 3)))

@@ -34,11 +34,10 @@ from evo.problems.policy import (
 )
 from evo.problems.robot import TASKS, RobotControl, Task, rollout
 
+from compile_options import QUICK
+
 pytest.importorskip("brax")
 
-# These programs run for milliseconds but take tens of seconds to compile with XLA's
-# default optimisation; its quick mode compiles them two to three times faster.
-QUICK = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
 PROBLEM = RobotControl("mo-halfcheetah", episode_length=10, episodes=2)
 EVALUATE = jax.jit(PROBLEM.evaluate_with_state, compiler_options=QUICK)
 POP = 8
@@ -54,21 +53,24 @@ def population(seed: int, n: int = POP) -> jax.Array:
     return jax.random.uniform(jax.random.key(seed), (n, PROBLEM.n_var), minval=-1, maxval=1)
 
 
-def hand_loop(problem, params, obs_stats, keys):
-    """Summed forward velocity and squared actions `(k, 2)` of episodes run by stepping
-    the environment in Python, one episode per row of `params` `(k, n_var)` and `keys`
-    `(k,)`, and the observations the policies acted on `(steps, k, obs_size)`; rewards
-    and observations stop at each episode's first done."""
-    reset = jax.jit(jax.vmap(problem.env.reset), compiler_options=QUICK)
-    step = jax.jit(jax.vmap(problem.env.step), compiler_options=QUICK)
-    act = jax.jit(jax.vmap(problem.policy), compiler_options=QUICK)
-    state = reset(keys)
+# The hand-written loop's steps, compiled once for both generations it checks.
+RESET = jax.jit(jax.vmap(PROBLEM.env.reset), compiler_options=QUICK)
+STEP = jax.jit(jax.vmap(PROBLEM.env.step), compiler_options=QUICK)
+ACT = jax.jit(jax.vmap(PROBLEM.policy), compiler_options=QUICK)
+
+
+def hand_loop(params, obs_stats, keys):
+    """Summed forward velocity and squared actions `(k, 2)` of episodes of `PROBLEM` run by
+    stepping the environment in Python, one episode per row of `params` `(k, n_var)` and
+    `keys` `(k,)`, and the observations the policies acted on `(steps, k, obs_size)`;
+    rewards and observations stop at each episode's first done."""
+    state = RESET(keys)
     alive = np.ones(len(keys), bool)
     speed, energy, seen = np.zeros(len(keys)), np.zeros(len(keys)), []
-    for _ in range(problem.episode_length):
+    for _ in range(PROBLEM.episode_length):
         seen.append(np.where(alive[:, None], np.asarray(state.obs), np.nan))
-        action = act(params, normalize(obs_stats, state.obs))
-        state = step(state, action)
+        action = ACT(params, normalize(obs_stats, state.obs))
+        state = STEP(state, action)
         speed += np.where(alive, state.metrics["x_velocity"], 0.0)
         energy += np.where(alive, jnp.sum(action**2, axis=1), 0.0)
         alive &= np.asarray(state.done) == 0
@@ -91,8 +93,8 @@ def test_objectives_and_statistics_equal_a_hand_written_step_loop():
     for gen in range(2):
         before = states[gen]
         keys = PROBLEM.episode_keys(jax.random.split(before.key)[1], POP)
-        sums, seen = hand_loop(PROBLEM, jnp.repeat(X, PROBLEM.episodes, axis=0),
-                               before.obs_stats, keys.reshape(-1))
+        sums, seen = hand_loop(jnp.repeat(X, PROBLEM.episodes, axis=0), before.obs_stats,
+                               keys.reshape(-1))
         expected = sums.reshape(POP, PROBLEM.episodes, 2).mean(axis=1) / PROBLEM.episode_length
         np.testing.assert_allclose(F[gen], expected, rtol=1e-9, atol=1e-10)
         observations.append(seen.reshape(-1, seen.shape[-1]))

@@ -9,6 +9,8 @@ from evo.problems import Ackley
 import evo
 from evo.bo import Turbo, best_observation
 
+from compile_options import QUICK
+
 D = 20
 # one small instance for the functional tests, so that `tell` compiles once
 TURBO = Turbo(
@@ -23,7 +25,8 @@ TURBO = Turbo(
     success_tolerance=2,
     failure_tolerance=3,
 )
-ASK, TELL = jax.jit(TURBO.ask), jax.jit(TURBO.tell)
+ASK = jax.jit(TURBO.ask, compiler_options=QUICK)
+TELL = jax.jit(TURBO.tell, compiler_options=QUICK)
 
 
 def _tell(state, f):
