@@ -171,7 +171,9 @@ def test_front_matches_pymoo_front(name):
     # pymoo samples the whole optimal surface, dominated pieces of WFG2 included.
     reference = reference[non_dominated(reference)]
     front = ours.pareto_front(500)
-    assert IGD(reference).do(front) < 0.01
+    # pymoo's reference is an unseeded random sample of the optimal set: over repeated
+    # calls this IGD ranged over 0.004-0.015 for WFG2.
+    assert IGD(reference).do(front) < 0.03
     assert IGD(front).do(reference) < 0.1  # pymoo keeps 45 points for WFG2
 
 
