@@ -84,13 +84,15 @@ def measure(library: str, case: str, pop: int, gens: int, seed: int) -> dict:
         run_s = time.perf_counter() - start
         F = result.pop.get("F")
 
+    # Taken before the IGD, whose (front, population) distance matrix is not the run's.
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     from evo.metrics import igd
 
     return {
         "s_per_gen": run_s / gens,
         "compile_s": compile_s,
         "igd": float(igd(F, front)),
-        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mib": peak_mib,
         "device_peak_mib": None if device_peak is None else device_peak / 2**20,
     }
 
