@@ -20,7 +20,8 @@ Several hosts: call `jax.distributed.initialize()` on every host before anything
 `jax.devices()`, and so `population_mesh()`, then lists the devices of all hosts, and
 each host runs the same program. Results that must come back to NumPy (`evo.run`'s
 `Result`) need to be fully addressable, so across hosts use the hand-written loop and
-gather with `jax.experimental.multihost_utils.process_allgather`.
+gather with `jax.experimental.multihost_utils.process_allgather` (tested with two
+processes on one machine, joined over CPU collectives).
 """
 
 from __future__ import annotations
@@ -49,13 +50,23 @@ def split_population(x: jax.Array, mesh: Mesh) -> jax.Array:
 
 def shard_state(state: Any, mesh: Mesh, pop_size: int) -> Any:
     """`state` placed on `mesh`: arrays whose first axis has length `pop_size` are split
-    along it, every other leaf (keys, scalars, reference points) is replicated."""
+    along it, every other leaf (keys, scalars, reference points) is replicated.
+
+    Across hosts every process passes the same `state` (the same `init` key gives it) and
+    keeps the shares of its own devices."""
     split = NamedSharding(mesh, PartitionSpec(POPULATION_AXIS))
     replicated = NamedSharding(mesh, PartitionSpec())
 
     def place(leaf):
-        whole = jax.numpy.ndim(leaf) == 0 or jax.numpy.shape(leaf)[0] != pop_size
-        return jax.device_put(leaf, replicated if whole else split)
+        if jax.dtypes.issubdtype(jax.numpy.result_type(leaf), jax.dtypes.prng_key):
+            return jax.random.wrap_key_data(
+                place(jax.random.key_data(leaf)), impl=jax.random.key_impl(leaf)
+            )
+        value = np.asarray(leaf)
+        whole = value.ndim == 0 or value.shape[0] != pop_size
+        return jax.make_array_from_callback(
+            value.shape, replicated if whole else split, lambda index: value[index]
+        )
 
     return jax.tree.map(place, state)
 
