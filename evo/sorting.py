@@ -135,7 +135,7 @@ def non_dominated_rank(
       then subtracted from the rows it dominates. O(n + TILE_ELEMENTS) memory, O(n^2 m)
       time in all plus O(n x TILE_ROWS) per front.
     - "sweep" (2 or 3 objectives): fronts peeled with running minima over a lexicographic
-      sort (see `sweep_fronts`). O(n) memory for 2 objectives, O(n^(4/3)) for 3.
+      sort (see `sweep_fronts`). O(n) memory.
     - "scan" (2 objectives): one sequential pass in O(n log n) time and O(n) memory, the
       choice on CPU.
     - "auto": for 2 objectives "sweep", or "scan" on CPU from `SCAN_MIN_ROWS` rows; for
@@ -295,8 +295,8 @@ def sweep_fronts(F: jax.Array, feasible: jax.Array, n_stop: int) -> jax.Array:
     before it (other than its own duplicates) the ones that dominate it are those no worse
     in the remaining objectives. With 2 objectives a row is in the next front when the
     running minimum of f2 over the unranked rows before its group is above its own f2.
-    With 3, `earlier_dominated` answers the same question for (f2, f3) in
-    O(n^(4/3)) per front.
+    With 3, `earlier_dominated` answers the same question for (f2, f3) from a grid of
+    blocks, in O(n) memory.
     """
     n, m = F.shape
     order, group_start = lexicographic_groups(F, feasible)
@@ -322,11 +322,13 @@ def sweep_fronts(F: jax.Array, feasible: jax.Array, n_stop: int) -> jax.Array:
 
 
 def grid_block(n: int) -> int:
-    """Block size of `earlier_dominated` for `n` rows: about 3 n^(1/3), a multiple of 8.
-
-    It balances the pairs compared within blocks (n x block) against the grid of blocks
-    ((n / block)^2); measured best on a 2-core CPU at 2,000, 20,000 and 100,000 rows."""
-    return max(8, -(-int(3 * n ** (1 / 3)) // 8) * 8)
+    """Block size of `earlier_dominated` for `n` rows, a multiple of 8: about 3 n^(1/3),
+    which balances the pairs compared within blocks (n x block) against the grid of
+    blocks ((n / block)^2) and measured best on a 2-core CPU at 2,000, 20,000 and 100,000
+    rows; but at least sqrt(n / 16), so that the grid never exceeds 16n cells (from
+    about 3,000,000 rows on)."""
+    block = max(3 * n ** (1 / 3), (n / 16) ** 0.5)
+    return max(8, -(-int(block) // 8) * 8)
 
 
 def earlier_dominated(f2: jax.Array, f3: jax.Array):
@@ -341,8 +343,8 @@ def earlier_dominated(f2: jax.Array, f3: jax.Array):
     of i's cell (a 2-D running minimum over a grid of per-cell minima), the rows of i's
     position block, and the rows of i's f2 block in earlier position blocks (these two by
     comparing all pairs within each block, `TILE_ELEMENTS` pairs at a time). Per call
-    O(n x block + (n / block)^2) time and O(n + (n / block)^2 + TILE_ELEMENTS) memory;
-    the orders are computed once.
+    O(n x block + (n / block)^2) time (O(n^(3/2)) for large n) and O(n + TILE_ELEMENTS)
+    memory; the orders are computed once.
     """
     n = f2.shape[0]
     block = grid_block(n)
