@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -240,6 +241,11 @@ class NSGA3:
     def n_var(self) -> int:
         return self.lb.shape[0]
 
+    @functools.cached_property
+    def lattice(self) -> DirectionLattice | None:
+        """The lookup `associate` uses for Das-Dennis `ref_dirs`, built once; else None."""
+        return direction_lattice(self.ref_dirs)
+
     def init(self, key: jax.Array) -> NSGA3State:
         key, sample_key = jax.random.split(key)
         m = self.n_obj
@@ -286,8 +292,7 @@ class NSGA3:
         )
         directions = self.ref_dirs / np.linalg.norm(self.ref_dirs, axis=1, keepdims=True)
         niche, distance = associate(
-            F, jnp.asarray(directions, F.dtype), norm.ideal, norm.nadir,
-            direction_lattice(self.ref_dirs),
+            F, jnp.asarray(directions, F.dtype), norm.ideal, norm.nadir, self.lattice
         )
         score = niching_order(
             niche_key, niche, distance, rank < last_rank, rank == last_rank, len(directions)

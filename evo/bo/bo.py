@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -61,16 +61,33 @@ def latin_hypercube(key: jax.Array, n: int, d: int, dtype=None) -> jax.Array:
     return (perms + jax.random.uniform(ku, (n, d), dtype)) / n
 
 
-def design_batch(
-    design: jax.Array, round_: jax.Array, q: int, key: jax.Array, lb: np.ndarray, ub: np.ndarray
-) -> jax.Array:
-    """Batch `round_` `(q, n_var)` of the initial `design` `(n_design, n_var)`; past the
-    design (too few finite observations to model yet), `q` uniform random points."""
+def design_or_propose(
+    design: jax.Array,
+    round_: jax.Array,
+    n_modelled: jax.Array,
+    q: int,
+    key: jax.Array,
+    lb: np.ndarray,
+    ub: np.ndarray,
+    params: Any,
+    propose: Callable[[], tuple[jax.Array, Any]],
+) -> tuple[jax.Array, Any]:
+    """The next `q` points `(q, n_var)` and GP parameters of a Bayesian optimiser.
+
+    While the initial `design` `(n_design, n_var)` lasts, or while fewer than 2
+    observations can be modelled (`n_modelled`), they are batch `round_` of the design
+    (past its end, uniform random points drawn with `key`) and `params` unchanged;
+    otherwise `propose()`.
+    """
     n_rounds = design.shape[0] // q
-    start = jnp.minimum(round_, n_rounds - 1) * q
-    X = jax.lax.dynamic_slice_in_dim(design, start, q)
-    U = jax.random.uniform(key, X.shape, X.dtype)
-    return jnp.where(round_ < n_rounds, X, from_unit(U, lb, ub))
+
+    def from_design():
+        start = jnp.minimum(round_, n_rounds - 1) * q
+        X = jax.lax.dynamic_slice_in_dim(design, start, q)
+        U = jax.random.uniform(key, X.shape, X.dtype)
+        return jnp.where(round_ < n_rounds, X, from_unit(U, lb, ub)), params
+
+    return jax.lax.cond((round_ < n_rounds) | (n_modelled < 2), from_design, propose)
 
 
 @static_config
@@ -227,19 +244,10 @@ class BayesOpt:
     def ask(self, state: BayesOptState) -> tuple[jax.Array, BayesOptState]:
         """The next `q` points `(q, n_var)`: from the initial design, then by acquisition."""
         key, fit_key, prop_key = jax.random.split(state.key, 3)
-        n_design_rounds = self.n_design // self.q
-
-        def from_design(state):
-            X = design_batch(state.design, state.n_told, self.q, prop_key, self.lb, self.ub)
-            return X, state.params
-
-        def from_model(state):
-            return self._propose(state, fit_key, prop_key)
-
-        use_design = (state.n_told < n_design_rounds) | (
-            jnp.sum(self._valid(state)) < 2
+        X, params = design_or_propose(
+            state.design, state.n_told, jnp.sum(self._valid(state)), self.q, prop_key,
+            self.lb, self.ub, state.params, lambda: self._propose(state, fit_key, prop_key),
         )
-        X, params = jax.lax.cond(use_design, from_design, from_model, state)
         return X, state._replace(key=key, pending=X, params=params)
 
     def tell(

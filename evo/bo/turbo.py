@@ -19,7 +19,7 @@ import numpy as np
 
 from evo.algorithm import as_bounds, check_fitness, frozen_setattr, static_config
 from evo.bo.acquisition import distinct_argmins, joint_samples
-from evo.bo.bo import design_batch, latin_hypercube
+from evo.bo.bo import design_or_propose, latin_hypercube
 from evo.bo.gp import (
     GPParams,
     check_kernel,
@@ -182,19 +182,10 @@ class Turbo:
     def ask(self, state: TurboState) -> tuple[jax.Array, TurboState]:
         """The next `q` points `(q, n_var)`: the region's design, then Thompson samples."""
         key, fit_key, prop_key = jax.random.split(state.key, 3)
-        n_design_rounds = self.n_design // self.q
-
-        def from_design(state):
-            X = design_batch(state.design, state.rounds, self.q, prop_key, self.lb, self.ub)
-            return X, state.params
-
-        def from_model(state):
-            return self._propose(state, fit_key, prop_key)
-
-        use_design = (state.rounds < n_design_rounds) | (
-            jnp.sum(self._current(state)) < 2
+        X, params = design_or_propose(
+            state.design, state.rounds, jnp.sum(self._current(state)), self.q, prop_key,
+            self.lb, self.ub, state.params, lambda: self._propose(state, fit_key, prop_key),
         )
-        X, params = jax.lax.cond(use_design, from_design, from_model, state)
         return X, state._replace(key=key, pending=X, params=params)
 
     def tell(
