@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evo.operators import uniform_sample
+from evo.operators import binary_tournament, mate, uniform_sample
 from evo.sorting import constraint_violation, effective_violation
 
 
@@ -86,6 +86,33 @@ def initial_population(
         jnp.full((pop_size, n_obj), jnp.inf, X.dtype),
         jnp.full(pop_size, jnp.inf, X.dtype),
     )
+
+
+def offspring_count(pop_size: int) -> int:
+    """SBX makes children in pairs: the even number of children needed for `pop_size`."""
+    return pop_size + pop_size % 2
+
+
+def tournament_offspring(
+    algorithm: Any, state: Any, primary: jax.Array, secondary: jax.Array
+) -> tuple[jax.Array, Any]:
+    """A genetic algorithm's `ask`: `pop_size` offspring `(pop_size, n_var)` and the state.
+
+    Parents win binary tournaments on smaller `primary`, then larger `secondary` (both
+    `(pop_size,)`); children come from SBX and polynomial mutation with the algorithm's
+    `sbx_eta`, `sbx_prob` and `mutation_eta` inside its bounds. Before the first tell the
+    offspring are the initial population itself. `state` holds `key`, `X`, `generation`
+    and `offspring`.
+    """
+    key, select_key, mate_key = jax.random.split(state.key, 3)
+    n = offspring_count(algorithm.pop_size)
+    parents = binary_tournament(select_key, primary, secondary, n)
+    children = mate(
+        mate_key, state.X, parents, jnp.asarray(algorithm.lb), jnp.asarray(algorithm.ub),
+        algorithm.sbx_eta, algorithm.sbx_prob, algorithm.mutation_eta,
+    )[: algorithm.pop_size]
+    offspring = jnp.where(state.generation == 0, state.X, children)
+    return offspring, state._replace(key=key, offspring=offspring)
 
 
 def merge_offspring(

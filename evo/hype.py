@@ -15,10 +15,9 @@ from evo.algorithm import (
     initial_population,
     merge_offspring,
     static_config,
+    tournament_offspring,
 )
 from evo.metrics.hypervolume import dominated_by
-from evo.nsga2 import offspring_count
-from evo.operators import binary_tournament, mate
 from evo.sorting import lexsort, non_dominated_rank
 
 
@@ -154,15 +153,7 @@ class HypE:
         )
 
     def ask(self, state: HypEState) -> tuple[jax.Array, HypEState]:
-        key, select_key, mate_key = jax.random.split(state.key, 3)
-        n = offspring_count(self.pop_size)
-        parents = binary_tournament(select_key, state.rank, state.fitness, n)
-        children = mate(
-            mate_key, state.X, parents, jnp.asarray(self.lb), jnp.asarray(self.ub),
-            self.sbx_eta, self.sbx_prob, self.mutation_eta,
-        )[: self.pop_size]
-        offspring = jnp.where(state.generation == 0, state.X, children)
-        return offspring, state._replace(key=key, offspring=offspring)
+        return tournament_offspring(self, state, state.rank, state.fitness)
 
     def tell(self, state: HypEState, F: jax.Array, G: jax.Array | None = None) -> HypEState:
         """Survival of `pop_size` among population and offspring: fronts, then HypE shares.

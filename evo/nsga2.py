@@ -15,8 +15,8 @@ from evo.algorithm import (
     initial_population,
     merge_offspring,
     static_config,
+    tournament_offspring,
 )
-from evo.operators import binary_tournament, mate
 from evo.sorting import crowding_distance, lexsort, non_dominated_rank
 
 
@@ -43,11 +43,6 @@ def select_by_rank_and_crowding(
     crowding = crowding_distance(F, rank)
     chosen = lexsort((-crowding, rank))[:n]
     return chosen, rank[chosen], crowding[chosen]
-
-
-def offspring_count(pop_size: int) -> int:
-    """SBX makes children in pairs: the even number of children needed for `pop_size`."""
-    return pop_size + pop_size % 2
 
 
 @static_config
@@ -97,15 +92,7 @@ class NSGA2:
         )
 
     def ask(self, state: NSGA2State) -> tuple[jax.Array, NSGA2State]:
-        key, select_key, mate_key = jax.random.split(state.key, 3)
-        n = offspring_count(self.pop_size)
-        parents = binary_tournament(select_key, state.rank, state.crowding, n)
-        children = mate(
-            mate_key, state.X, parents, jnp.asarray(self.lb), jnp.asarray(self.ub),
-            self.sbx_eta, self.sbx_prob, self.mutation_eta,
-        )[: self.pop_size]
-        offspring = jnp.where(state.generation == 0, state.X, children)
-        return offspring, state._replace(key=key, offspring=offspring)
+        return tournament_offspring(self, state, state.rank, state.crowding)
 
     def tell(self, state: NSGA2State, F: jax.Array, G: jax.Array | None = None) -> NSGA2State:
         """Survival of the best `pop_size` among population and offspring.

@@ -16,10 +16,14 @@ from evo.algorithm import (
     initial_population,
     merge_offspring,
     static_config,
+    tournament_offspring,
 )
-from evo.nsga2 import offspring_count
-from evo.operators import binary_tournament, mate
-from evo.ref_dirs import DirectionLattice, direction_lattice, lattice_key, resolve_ref_dirs
+from evo.ref_dirs import (
+    DirectionLattice,
+    direction_lattice,
+    lattice_key,
+    resolve_ref_dirs,
+)
 from evo.sorting import TILE_ELEMENTS, lexsort, non_dominated_rank
 
 
@@ -263,16 +267,10 @@ class NSGA3:
         )
 
     def ask(self, state: NSGA3State) -> tuple[jax.Array, NSGA3State]:
-        key, select_key, mate_key = jax.random.split(state.key, 3)
-        n = offspring_count(self.pop_size)
         # pymoo's NSGA-III mating: the less infeasible of two random parents, else either.
-        parents = binary_tournament(select_key, state.violation, jnp.zeros_like(state.violation), n)
-        children = mate(
-            mate_key, state.X, parents, jnp.asarray(self.lb), jnp.asarray(self.ub),
-            self.sbx_eta, self.sbx_prob, self.mutation_eta,
-        )[: self.pop_size]
-        offspring = jnp.where(state.generation == 0, state.X, children)
-        return offspring, state._replace(key=key, offspring=offspring)
+        return tournament_offspring(
+            self, state, state.violation, jnp.zeros_like(state.violation)
+        )
 
     def tell(self, state: NSGA3State, F: jax.Array, G: jax.Array | None = None) -> NSGA3State:
         """Survival of `pop_size` among population and offspring: fronts, then niching.
