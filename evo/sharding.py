@@ -1,10 +1,12 @@
 """Populations split across devices with JAX's sharding (`Mesh`, `NamedSharding`).
 
 The population axis (the first axis of `X`, `F` and every per-individual array) is split
-over a one-axis device mesh. Evaluation then runs on each device's share; the compiler
-moves only what selection needs between devices (objectives and indices rather than
-whole decision vectors, where it can). The same key gives the same result as on one
-device.
+over a one-axis device mesh. Evaluation then runs on each device's share, and selection
+on the whole: the compiler moves objectives, sort keys and the survivors' rows between
+devices (for NSGA-II at population 1000 on 4 devices, collectives over arrays of 2,000
+entries and one over the 1000 survivors' `X`, `F` and violation), and the state a tell
+returns is replicated, the whole population on every device. The same key gives the
+same result as on one device.
 
     mesh = population_mesh()                                # every device
     result = evo.run(algorithm, ShardedProblem(problem, mesh), key, n_gen)
