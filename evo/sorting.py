@@ -359,17 +359,17 @@ def earlier_dominated(f2: jax.Array, f3: jax.Array):
     has_corner = (corner_row >= 0) & (corner_col >= 0)
     before = jnp.arange(block)[None, :] < jnp.arange(block)[:, None]  # [i, j]: j before i
 
-    def within_blocks(values, key, f3):
-        """Per block of `values`, `key`, `f3` `(n_blocks, block)`: some earlier j in i's
-        block with key[j] < key[i] and values[j] <= f3[i]. `(size,)` bool"""
+    def within_blocks(values, key, limit):
+        """Per block of `values`, `key`, `limit` `(n_blocks, block)`: some earlier j in i's
+        block with key[j] < key[i] and values[j] <= limit[i]. `(size,)` bool"""
 
         def one_block(row):
-            values, key, f3 = row
+            values, key, limit = row
             candidate = before & (key[None, :] < key[:, None])
-            return jnp.any(candidate & (values[None, :] <= f3[:, None]), axis=1)
+            return jnp.any(candidate & (values[None, :] <= limit[:, None]), axis=1)
 
         chunk = max(1, TILE_ELEMENTS // block**2)
-        return jax.lax.map(one_block, (values, key, f3), batch_size=chunk).reshape(size)
+        return jax.lax.map(one_block, (values, key, limit), batch_size=chunk).reshape(size)
 
     f2_rank_blocks = f2_rank.reshape(n_blocks, block)
     f3_blocks = f3.reshape(n_blocks, block)
