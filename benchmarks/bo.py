@@ -203,17 +203,17 @@ def timing_table(sizes: list[int]) -> list[str]:
             q=1,
             n_init=1,
             capacity=n,
-            n_restarts=2,
+            fit_restarts=2,
             fit_steps=20,
         )
         X = jax.random.uniform(jax.random.key(n), (n, problem.n_var))
         state = alg.init(jax.random.key(0))
-        state = state._replace(
+        state = state.replace(
             X=X,
             F=problem.evaluate(X),
             filled=jnp.ones(n, bool),
             violation=jnp.zeros(n),
-            n_told=jnp.int32(5),
+            generation=jnp.int32(5),
         )
         U = to_unit(state.X, alg.lb, alg.ub)
         masks = jnp.ones((n, 1), bool)
@@ -230,7 +230,7 @@ def timing_table(sizes: list[int]) -> list[str]:
         jax.block_until_ready(fit(jax.random.key(2)))
         t_fit = time.perf_counter() - t
         t = time.perf_counter()
-        jax.block_until_ready(ask(state._replace(key=jax.random.key(3))))
+        jax.block_until_ready(ask(state.replace(key=jax.random.key(3))))
         t_ask = time.perf_counter() - t
         rows.append(f"| {n} | {t_fit:.2f} | {t_ask:.2f} |")
         print(f"  (n={n} done)", file=sys.stderr, flush=True)
@@ -262,7 +262,7 @@ def main():
         regret_table(CASES[name], args.methods, args.seeds)
     if args.sizes:
         print(
-            "Time per call (2nd call, compiled), Hartmann-6 data, n_restarts = 2, "
+            "Time per call (2nd call, compiled), Hartmann-6 data, fit_restarts = 2, "
             "fit_steps = 20, 512 candidates:\n"
         )
         print("\n".join(timing_table(args.sizes)))

@@ -21,7 +21,7 @@ from evo.problems.robot import TASKS, RobotControl
 
 
 def measure(task: str, pop: int, episode_length: int, repeats: int, backend: str | None):
-    problem = RobotControl(task, episode_length=episode_length, backend=backend)
+    problem = RobotControl(task=task, episode_length=episode_length, backend=backend)
     X = jax.random.uniform(jax.random.key(0), (pop, problem.n_var), minval=-1, maxval=1)
     evaluate = jax.jit(problem.evaluate_with_state)
     state = problem.init_state(jax.random.key(1))

@@ -1,66 +1,161 @@
-"""What every algorithm shares: static configuration, bounds, and argument checks."""
+"""The algorithm contract: what `evo.run`, the command line, checkpoints and sharding rely on.
+
+An algorithm is two things. Its settings object (a subclass of `Algorithm`) holds static
+configuration only - sizes, rates, bounds - is frozen, keyword-only and hashed by
+identity, so it is safe to close over under `jit`. Its state (a subclass of `State`, a
+frozen dataclass registered as a pytree) holds everything that changes. Three pure,
+jittable functions move between them:
+
+    state = algorithm.init(key)              # key: a JAX PRNG key
+    X, state = algorithm.ask(state)          # X (pop_size, n_var): rows to evaluate
+    state = algorithm.tell(state, F, G)      # F (pop_size, n_obj), G (pop_size, n_constr) or None
+
+Every state carries the PRNG key and `generation`, the number of tells so far; the same
+key gives the same run, bit for bit. Shapes are static: `ask` always returns `pop_size`
+rows, and objectives or constraint values of any other shape raise ValueError while
+tracing. Constraint values are feasible when `G <= 0`; an algorithm that cannot use
+them says so through `check_constraints`, which `evo.run` calls before it compiles.
+
+What the run loop reads of a state goes through the settings object, never through the
+state's own fields:
+
+- `population(state)`: the rows the algorithm holds - `X`, `F`, their total constraint
+  violation (0 when feasible, inf for non-finite objectives) and `held`, which marks the
+  rows that are real (not an empty buffer slot, not an inactive row of a restarted
+  CMA-ES); `evo.run`'s `Result` keeps only those.
+- `n_evals(state)`: the evaluations told so far, the rows that counted.
+
+Families put what they share in a base beside their algorithms: `evo.genetic` for the
+evolutionary multi-objective algorithms, `evo.bo.base` for Bayesian optimisation, and
+`_CMABase` in `evo.cmaes`. `evo.registry` names every algorithm once, and the command
+line, the README's table and the tests read it from there.
+"""
 
 from __future__ import annotations
 
+import abc
 import dataclasses
-from typing import Any, Protocol
+from typing import Any, ClassVar, NamedTuple, TypeVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evo.operators import binary_tournament, mate, uniform_sample
+from evo.checks import as_bounds, check_int, frozen_setattr, settings_class
 from evo.sorting import constraint_violation, effective_violation
 
-
-class PopulationState(Protocol):
-    """A state pytree that exposes the current population."""
-
-    X: jax.Array  # (pop_size, n_var)
-    F: jax.Array  # (pop_size, n_obj)
+S = TypeVar("S", bound="State")
 
 
-class Algorithm(Protocol):
-    """Static configuration plus pure `init / ask / tell` over a state pytree."""
+def state_class(cls: type[S]) -> type[S]:
+    """Decorator: a frozen dataclass whose fields are all pytree children."""
+    cls = dataclasses.dataclass(frozen=True)(cls)
+    fields = [field.name for field in dataclasses.fields(cls)]
+    return jax.tree_util.register_dataclass(cls, data_fields=fields, meta_fields=[])
 
-    pop_size: int
+
+@state_class
+class State:
+    """What every algorithm state holds; families and algorithms add their own fields."""
+
+    key: jax.Array  # PRNG key for the next step
+    generation: jax.Array  # int32 (), tells so far
+
+    def replace(self: S, **changes: Any) -> S:
+        """A copy with `changes` applied (the state is immutable)."""
+        return dataclasses.replace(self, **changes)
+
+
+class Population(NamedTuple):
+    """The rows an algorithm holds (`Algorithm.population`), all with a leading `(n,)` axis."""
+
+    X: jax.Array  # (n, n_var)
+    F: jax.Array  # (n, n_obj)
+    violation: jax.Array  # (n,) total constraint violation; inf for non-finite objectives
+    held: jax.Array  # (n,) bool: a real row, not an empty slot or an inactive row
+
+
+@settings_class
+class Algorithm(abc.ABC):
+    """Base of every algorithm: box bounds, the number of objectives, the contract.
+
+    Args:
+        lb, ub: box bounds `(n_var,)`, finite, lb <= ub.
+        n_obj: number of objectives.
+
+    Subclasses also have `pop_size`, the number of rows each `ask` returns.
+    """
+
+    lb: np.ndarray
+    ub: np.ndarray
     n_obj: int
 
-    def init(self, key: jax.Array) -> Any: ...
+    single_objective: ClassVar[bool] = False
+    takes_constraints: ClassVar[bool] = True
 
-    def ask(self, state: Any) -> tuple[jax.Array, Any]: ...
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        lb, ub = as_bounds(self.lb, self.ub, name)
+        check_int(f"{name}: n_obj", self.n_obj)
+        if self.single_objective and self.n_obj != 1:
+            raise ValueError(f"{name} is single-objective, n_obj must be 1, got {self.n_obj!r}")
+        frozen_setattr(self, lb=lb, ub=ub)
 
-    def tell(self, state: Any, F: jax.Array, G: jax.Array | None = None) -> Any: ...
+    @property
+    def n_var(self) -> int:
+        return self.lb.shape[0]
+
+    @classmethod
+    def for_problem(cls, problem: Any, **settings: Any) -> Algorithm:
+        """This algorithm configured for `problem` (its objectives and bounds) and `settings`,
+        e.g. `NSGA2.for_problem(ZDT1(), pop_size=200)`."""
+        return cls(n_obj=problem.n_obj, lb=problem.lb, ub=problem.ub, **settings)
+
+    @abc.abstractmethod
+    def init(self, key: jax.Array) -> State:
+        """The state before the first ask."""
+
+    @abc.abstractmethod
+    def ask(self, state: State) -> tuple[jax.Array, State]:
+        """Rows to evaluate `(pop_size, n_var)`, and the state that remembers them."""
+
+    @abc.abstractmethod
+    def tell(self, state: State, F: jax.Array, G: jax.Array | None = None) -> State:
+        """The state after learning objectives `F` `(pop_size, n_obj)` and constraint values
+        `G` `(pop_size, n_constr)` (feasible when <= 0; None: unconstrained) of the rows of
+        the last ask."""
+
+    @abc.abstractmethod
+    def population(self, state: State) -> Population:
+        """The rows `state` holds, with their violation and which of them are real."""
+
+    def n_evals(self, state: State) -> jax.Array:
+        """Evaluations told so far, int32 `()` (it wraps past 2^31; `evo.run`'s history
+        counts in int64)."""
+        return state.generation * self.pop_size
+
+    def check_constraints(self, n_constr: int) -> None:
+        """Raise ValueError unless `tell` can take `n_constr` constraint values per row."""
+        if n_constr and not self.takes_constraints:
+            raise ValueError(
+                f"{type(self).__name__} does not handle constraints, but the problem has "
+                f"{n_constr}; use an algorithm that does (e.g. NSGA2, NSGA3, MOEAD, HypE, "
+                "BayesOpt) or move them into the objectives as penalties"
+            )
 
 
-def as_bounds(lb, ub) -> tuple[np.ndarray, np.ndarray]:
-    """Validated float copies of box bounds `lb`, `ub` `(n_var,)`.
-
-    Raises ValueError when they are not matching 1-D arrays of finite numbers with lb <= ub.
-    """
-    lb = np.asarray(lb, dtype=float)
-    ub = np.asarray(ub, dtype=float)
-    if lb.ndim != 1 or lb.shape != ub.shape or lb.size == 0:
-        raise ValueError(
-            f"lb and ub must be 1-D arrays of the same length, got shapes {lb.shape} and {ub.shape}"
-        )
-    if not (np.all(np.isfinite(lb)) and np.all(np.isfinite(ub))):
-        raise ValueError("lb and ub must be finite")
-    bad = np.flatnonzero(lb > ub)
-    if bad.size:
-        i = bad[0]
-        raise ValueError(
-            f"lb > ub in {bad.size} variable(s), first at index {i}: lb={lb[i]} > ub={ub[i]}"
-        )
-    return lb, ub
-
-
-def check_fitness(F: jax.Array, n: int, n_obj: int) -> None:
+def check_objectives(F: jax.Array, n: int, n_obj: int) -> None:
     """Raise ValueError unless `F` has shape `(n, n_obj)`; runs once at trace time under jit."""
     if F.shape != (n, n_obj):
         raise ValueError(
-            f"fitness must have shape (n, n_obj) = ({n}, {n_obj}), got {tuple(F.shape)}"
+            f"objectives must have shape (n, n_obj) = ({n}, {n_obj}), got {tuple(F.shape)}"
         )
+
+
+def check_unconstrained(name: str, G: jax.Array | None) -> None:
+    """Raise ValueError when an algorithm that takes no constraints is given some."""
+    if G is not None and jnp.shape(G)[-1]:
+        raise ValueError(f"{name} does not handle constraints: tell(state, F) only")
 
 
 def violation_of(F: jax.Array, G: jax.Array | None) -> jax.Array:
@@ -73,74 +168,3 @@ def violation_of(F: jax.Array, G: jax.Array | None) -> jax.Array:
         )
     violation = None if G is None else constraint_violation(G.astype(F.dtype))
     return effective_violation(F, violation)
-
-
-def initial_population(
-    key: jax.Array, lb: np.ndarray, ub: np.ndarray, pop_size: int, n_obj: int
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """A uniform sample `X` `(pop_size, n_var)` of the box, with objectives `F`
-    `(pop_size, n_obj)` and violations `(pop_size,)` all +inf until it is evaluated."""
-    X = uniform_sample(key, jnp.asarray(lb), jnp.asarray(ub), pop_size)
-    return (
-        X,
-        jnp.full((pop_size, n_obj), jnp.inf, X.dtype),
-        jnp.full(pop_size, jnp.inf, X.dtype),
-    )
-
-
-def offspring_count(pop_size: int) -> int:
-    """SBX makes children in pairs: the even number of children needed for `pop_size`."""
-    return pop_size + pop_size % 2
-
-
-def tournament_offspring(
-    algorithm: Any, state: Any, primary: jax.Array, secondary: jax.Array
-) -> tuple[jax.Array, Any]:
-    """A genetic algorithm's `ask`: `pop_size` offspring `(pop_size, n_var)` and the state.
-
-    Parents win binary tournaments on smaller `primary`, then larger `secondary` (both
-    `(pop_size,)`); children come from SBX and polynomial mutation with the algorithm's
-    `sbx_eta`, `sbx_prob` and `mutation_eta` inside its bounds. Before the first tell the
-    offspring are the initial population itself. `state` holds `key`, `X`, `generation`
-    and `offspring`.
-    """
-    key, select_key, mate_key = jax.random.split(state.key, 3)
-    n = offspring_count(algorithm.pop_size)
-    parents = binary_tournament(select_key, primary, secondary, n)
-    children = mate(
-        mate_key, state.X, parents, jnp.asarray(algorithm.lb), jnp.asarray(algorithm.ub),
-        algorithm.sbx_eta, algorithm.sbx_prob, algorithm.mutation_eta,
-    )[: algorithm.pop_size]
-    offspring = jnp.where(state.generation == 0, state.X, children)
-    return offspring, state._replace(key=key, offspring=offspring)
-
-
-def merge_offspring(
-    state: Any, F: jax.Array, G: jax.Array | None
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Population and offspring together, for survival: `X` `(2N, n_var)`, `F` `(2N, m)` and
-    violation `(2N,)`. `state` holds the population (`X`, `F`, `violation`) and the last
-    `offspring` `(N, n_var)`; `F` `(N, m)` and optional `G` `(N, c)` are the offspring's."""
-    check_fitness(F, *state.F.shape)
-    F = F.astype(state.F.dtype)
-    return (
-        jnp.concatenate([state.X, state.offspring]),
-        jnp.concatenate([state.F, F]),
-        jnp.concatenate([state.violation, violation_of(F, G)]),
-    )
-
-
-def check_config(name: str, pop_size: int, n_obj: int) -> None:
-    for field, value, low in (("pop_size", pop_size, 2), ("n_obj", n_obj, 1)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-            raise ValueError(f"{name}: {field} must be an integer >= {low}, got {value!r}")
-
-
-def frozen_setattr(obj: Any, **fields: Any) -> None:
-    """Set fields of a frozen dataclass during `__post_init__`."""
-    for name, value in fields.items():
-        object.__setattr__(obj, name, value)
-
-
-static_config = dataclasses.dataclass(frozen=True, eq=False)
-"""Decorator for algorithm classes: immutable, hashed by identity (safe as a jit static)."""

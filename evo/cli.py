@@ -18,67 +18,21 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jax
 import numpy as np
 
 import evo
 from evo.problems import Problem, get_problem, problem_names
+from evo.registry import ALGORITHMS, algorithm_class, markdown_table, summary, with_table
 
 
-def _nsga2(problem: Problem, args: argparse.Namespace) -> Any:
-    return evo.NSGA2(pop_size=args.pop, n_obj=problem.n_obj, lb=problem.lb, ub=problem.ub)
-
-
-def _nsga3(problem: Problem, args: argparse.Namespace) -> Any:
-    ref_dirs = evo.reference_directions(problem.n_obj, args.pop)
-    return evo.NSGA3(n_obj=problem.n_obj, lb=problem.lb, ub=problem.ub, ref_dirs=ref_dirs,
-                     pop_size=max(args.pop, len(ref_dirs)))
-
-
-def _moead(problem: Problem, args: argparse.Namespace) -> Any:
-    return evo.MOEAD(n_obj=problem.n_obj, lb=problem.lb, ub=problem.ub,
-                     ref_dirs=evo.reference_directions(problem.n_obj, args.pop))
-
-
-def _hype(problem: Problem, args: argparse.Namespace) -> Any:
-    return evo.HypE(pop_size=args.pop, n_obj=problem.n_obj, lb=problem.lb, ub=problem.ub,
-                    ref_point=reference_point(problem, args.ref_point))
-
-
-def _cmaes(problem: Problem, args: argparse.Namespace) -> Any:
-    return evo.CMAES(lb=problem.lb, ub=problem.ub, pop_size=args.pop)
-
-
-def _sep_cmaes(problem: Problem, args: argparse.Namespace) -> Any:
-    return evo.SepCMAES(lb=problem.lb, ub=problem.ub, pop_size=args.pop)
-
-
-ALGORITHMS: dict[str, tuple[Callable[[Problem, argparse.Namespace], Any], str]] = {
-    "nsga2": (_nsga2, "NSGA-II: Pareto rank and crowding distance (2-3 objectives)"),
-    "nsga3": (_nsga3, "NSGA-III: Pareto rank and niching on reference directions"),
-    "moead": (_moead, "MOEA/D: decomposition into weight vectors; pop = number of vectors"),
-    "hype": (_hype, "HypE: Monte Carlo hypervolume shares; uses --ref-point"),
-    "cmaes": (_cmaes, "CMA-ES: full covariance, single objective"),
-    "sep-cmaes": (_sep_cmaes, "sep-CMA-ES: diagonal covariance, single objective"),
-}
-
-
-def reference_point(problem: Problem, given: list[float] | None) -> np.ndarray:
-    """`given`, else the problem's own `ref_point`, else 1.1 x the nadir of its true front."""
-    if given is not None:
-        point = np.asarray(given, dtype=float)
-    elif getattr(problem, "ref_point", None) is not None:
-        point = np.asarray(problem.ref_point, dtype=float)
-    else:
-        front = problem.pareto_front(1000)
-        if front is None:
-            raise ValueError(f"{type(problem).__name__} has no known front: give --ref-point")
-        nadir = np.max(front, axis=0)
-        point = nadir + 0.1 * np.maximum(np.abs(nadir), 1e-3)
-    if point.shape != (problem.n_obj,):
-        raise ValueError(f"--ref-point needs {problem.n_obj} numbers, got {point.tolist()}")
+def reference_point(problem: Problem, given: list[float] | None) -> np.ndarray | None:
+    """`given`, else the problem's own `ref_point` (None when it has no known front)."""
+    point = problem.ref_point if given is None else np.asarray(given, dtype=float)
+    if point is not None and np.shape(point) != (problem.n_obj,):
+        raise ValueError(f"--ref-point needs {problem.n_obj} numbers, got {list(given)}")
     return point
 
 
@@ -90,23 +44,30 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def keyword_arguments(items: list[str] | None, flag: str) -> dict[str, Any]:
+    """`name=value` items of a repeatable flag as keyword arguments."""
+    kwargs = {}
+    for item in items or []:
+        name, _, value = item.partition("=")
+        if not value:
+            raise ValueError(f"{flag} takes name=value, got {item!r}")
+        kwargs[name.replace("-", "_")] = parse_value(value)
+    return kwargs
+
+
 def build(args: argparse.Namespace) -> tuple[Any, Problem]:
     """The algorithm and problem that `args` name; ValueError on unknown names."""
     kwargs = {"n_obj": args.n_obj, "n_var": args.n_var}
     kwargs = {name: value for name, value in kwargs.items() if value is not None}
-    for item in args.problem_arg or []:
-        name, _, value = item.partition("=")
-        if not value:
-            raise ValueError(f"--problem-arg takes name=value, got {item!r}")
-        kwargs[name.replace("-", "_")] = parse_value(value)
-    problem = get_problem(args.problem, **kwargs)
-    try:
-        make, _ = ALGORITHMS[args.algorithm.lower()]
-    except KeyError:
-        raise ValueError(
-            f"unknown algorithm {args.algorithm!r}; known algorithms: {', '.join(ALGORITHMS)}"
-        ) from None
-    return make(problem, args), problem
+    problem = get_problem(args.problem, **kwargs, **keyword_arguments(args.problem_arg,
+                                                                      "--problem-arg"))
+    cls = algorithm_class(args.algorithm)
+    settings = keyword_arguments(args.algorithm_arg, "--algorithm-arg")
+    if args.pop is not None:
+        settings["pop_size"] = args.pop
+    if args.ref_point is not None and "ref_point" in cls.__dataclass_fields__:
+        settings["ref_point"] = reference_point(problem, args.ref_point)
+    return cls.for_problem(problem, **settings), problem
 
 
 def write_csv(path: Path, header: list[str], rows: np.ndarray) -> None:
@@ -171,15 +132,11 @@ def command_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     front = problem.pareto_front(500)
-    ref_point = None
-    if problem.n_obj in (2, 3):
-        try:
-            ref_point = reference_point(problem, args.ref_point)
-        except ValueError:
-            ref_point = None
+    ref_point = reference_point(problem, args.ref_point) if problem.n_obj in (2, 3) else None
     config = {
         "algorithm": args.algorithm, "problem": args.problem, "n_obj": problem.n_obj,
-        "n_var": problem.n_var, "pop": args.pop, "gens": args.gens, "seed": args.seed,
+        "n_var": problem.n_var, "pop": algorithm.pop_size, "gens": args.gens,
+        "seed": args.seed,
         "ref_point": None if ref_point is None else ref_point.tolist(),
         "true_front": None if front is None or problem.n_obj > 3 else front.tolist(),
     }
@@ -216,12 +173,24 @@ def command_plot(args: argparse.Namespace) -> int:
 
 
 def command_list(args: argparse.Namespace) -> int:
+    if args.markdown is not None:
+        if args.markdown:
+            path = Path(args.markdown)
+            path.write_text(with_table(path.read_text()))
+            print(f"wrote the algorithm table into {path}")
+        else:
+            print(markdown_table())
+        return 0
     print("algorithms:")
-    for name, (_, summary) in ALGORITHMS.items():
-        print(f"  {name:<12} {summary}")
+    for name in ALGORITHMS:
+        try:
+            text = summary(algorithm_class(name))[:100]
+        except ImportError as error:  # an optional dependency, e.g. optax for evo.bo
+            text = f"not available here: {error}"
+        print(f"  {name:<12} {text}")
     print("problems:")
-    for name, summary in problem_names().items():
-        print(f"  {name:<16} {summary}")
+    for name, text in problem_names().items():
+        print(f"  {name:<16} {text}")
     return 0
 
 
@@ -237,7 +206,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--n-var", type=int, help="number of variables, if the problem takes it")
     run.add_argument("--problem-arg", action="append", metavar="NAME=VALUE",
                      help="another keyword of the problem (repeatable), e.g. episode_length=100")
-    run.add_argument("--pop", type=int, default=100, help="population size (default 100)")
+    run.add_argument("--algorithm-arg", action="append", metavar="NAME=VALUE",
+                     help="another setting of the algorithm (repeatable), e.g. sbx_eta=20")
+    run.add_argument("--pop", type=int,
+                     help="population size, or batch size q of a Bayesian optimiser "
+                          "(default: the algorithm's own)")
     run.add_argument("--gens", type=int, default=100, help="generations (default 100)")
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     run.add_argument("--out", required=True, help="output folder")
@@ -258,6 +231,9 @@ def parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="list algorithms and problems",
                                   description="List the algorithms and problems, one per line.")
+    listing.add_argument("--markdown", nargs="?", const="", metavar="FILE",
+                         help="print the algorithm table as Markdown, or write it into FILE "
+                              "between its <!-- algorithms --> markers")
     listing.set_defaults(handler=command_list)
     return top
 

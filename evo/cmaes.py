@@ -1,9 +1,13 @@
 """CMA-ES and sep-CMA-ES with IPOP / BIPOP restarts, all inside the compiled generation.
 
-The update follows Hansen, "The CMA Evolution Strategy: A Tutorial" (arXiv:1604.00772),
-with the default parameters of its Table 1: weighted recombination with negative weights
-for the rank-mu update (active CMA), cumulative step-size adaptation, rank-one and rank-mu
-covariance updates. Equation numbers below refer to that tutorial.
+The update follows Hansen, "The CMA Evolution Strategy: A Tutorial" (arXiv:1604.00772):
+weighted recombination with negative weights for the rank-mu update (active CMA),
+cumulative step-size adaptation, rank-one and rank-mu covariance updates; equation numbers
+below refer to that tutorial. Where pycma 4.5 (the reference implementation) departs from
+the tutorial's Table 1, it follows pycma, so that one update equals pycma's to rounding in
+float64 (tested): c_sigma = min(1/2, (mu_eff + 2) / (n + mu_eff + 3)), the factor
+max(1, 3 (1 - 0.5^(n/9))) inside d_sigma, E||N(0, I)|| exact up to n = 100, h_sigma in its
+squared form, and (||z|| + 1e-9)^2 in the scaling of the negative weights.
 
 Box bounds. The strategy samples `g = m + sigma y`; the point handed out for evaluation is
 its periodic mirror image in `[lb, ub]` (reflection at the bounds, repeated until inside;
@@ -40,22 +44,37 @@ or `tolupsigma`.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evo.algorithm import as_bounds, check_config, check_fitness, frozen_setattr, static_config
-from evo.problems.base import check_positive_int
+from evo.algorithm import (
+    Algorithm,
+    Population,
+    State,
+    check_objectives,
+    check_unconstrained,
+    state_class,
+)
+from evo.checks import (
+    check_choice,
+    check_float,
+    check_int,
+    frozen_setattr,
+    settings_class,
+)
+from evo.sorting import effective_violation
 
 RESTARTS = ("none", "ipop", "bipop")
 
 
-class CMAESState(NamedTuple):
-    key: jax.Array
+@state_class
+class CMAESState(State):
     X: jax.Array  # (max_pop, n) population of the last tell, in the box; unused rows: mean
     F: jax.Array  # (max_pop, 1) its fitness; +inf for unused rows and before the first tell
+    last_lam: jax.Array  # int32 () rows of X and F the last tell scored (0 before it)
     offspring: jax.Array  # (max_pop, n) the points handed out by the last ask
     Z: jax.Array  # (max_pop, n) the standard normal draws behind them
     mean: jax.Array  # (n,) distribution mean, kept in the box (see _update)
@@ -66,7 +85,6 @@ class CMAESState(NamedTuple):
     p_sigma: jax.Array  # (n,) conjugate evolution path
     p_c: jax.Array  # (n,) evolution path
     lam: jax.Array  # int32 () active population size
-    generation: jax.Array  # int32 () tells so far
     n_evals: jax.Array  # int32 () active evaluations so far
     n_restarts: jax.Array  # int32 ()
     terminated: jax.Array  # bool (); restart="none" only: a termination criterion has held
@@ -112,16 +130,17 @@ def reflect(x: jax.Array, lb: jax.Array, ub: jax.Array) -> jax.Array:
 
 
 def expected_norm(n: int) -> float:
-    """E||N(0, I_n)|| in the tutorial's approximation `sqrt(n) (1 - 1/(4n) + 1/(21 n^2))`."""
-    return math.sqrt(n) * (1 - 1 / (4 * n) + 1 / (21 * n**2))
+    """E||N(0, I_n)|| as pycma's `Mh.chiN`: exact up to n = 100, then
+    `sqrt(n) (1 - 1/(4n) + 1/(32 n^2))`."""
+    if n <= 100:
+        return math.sqrt(2) * math.exp(math.lgamma((n + 1) / 2) - math.lgamma(n / 2))
+    return math.sqrt(n) * (1 - 1 / (4 * n) + 1 / (32 * n**2))
 
 
-@static_config
-class _CMABase:
+@settings_class
+class _CMABase(Algorithm):
     """Shared machinery of `CMAES` and `SepCMAES`; subclasses set the covariance model."""
 
-    lb: np.ndarray
-    ub: np.ndarray
     pop_size: int | None = None
     sigma0: float | None = None
     mean0: np.ndarray | None = None
@@ -134,17 +153,17 @@ class _CMABase:
     tolupsigma: float = 1e20
     tolstagnation: int | None = None
 
+    single_objective: ClassVar[bool] = True
+    takes_constraints: ClassVar[bool] = False
+
     def __post_init__(self):
+        super().__post_init__()
         name = type(self).__name__
-        lb, ub = as_bounds(self.lb, self.ub)
+        lb, ub = self.lb, self.ub
         n = lb.shape[0]
-        frozen_setattr(self, lb=lb, ub=ub)
-        if self.n_obj != 1:
-            raise ValueError(f"{name} is single-objective, n_obj must be 1, got {self.n_obj!r}")
         pop_size = default_pop_size(n) if self.pop_size is None else self.pop_size
-        check_config(name, pop_size, self.n_obj)
-        if self.restart not in RESTARTS:
-            raise ValueError(f"{name}: restart must be one of {RESTARTS}, got {self.restart!r}")
+        check_int(f"{name}: pop_size", pop_size, 2)
+        check_choice(f"{name}: restart", self.restart, RESTARTS)
         if self.restart == "none":
             if self.max_pop_size not in (None, pop_size):
                 raise ValueError(
@@ -154,17 +173,18 @@ class _CMABase:
             max_pop = pop_size
         else:
             max_pop = 32 * pop_size if self.max_pop_size is None else self.max_pop_size
-            check_positive_int(f"{name}: max_pop_size", max_pop)
+            check_int(f"{name}: max_pop_size", max_pop)
             if max_pop < pop_size:
                 raise ValueError(
                     f"{name}: max_pop_size={max_pop} must be >= pop_size={pop_size}"
                 )
-        sigma0 = 0.3 * float(np.mean(ub - lb)) if self.sigma0 is None else float(self.sigma0)
-        if not (math.isfinite(sigma0) and sigma0 > 0):
-            raise ValueError(
-                f"{name}: sigma0 must be a positive finite number (the default 0.3 * mean "
-                f"box width needs ub > lb), got {sigma0!r}"
-            )
+        sigma0 = 0.3 * float(np.mean(ub - lb)) if self.sigma0 is None else self.sigma0
+        sigma0 = check_float(
+            f"{name}: sigma0 (the default 0.3 * mean box width needs ub > lb)", sigma0, 0.0,
+            open_low=True,
+        )
+        if not math.isfinite(sigma0):
+            raise ValueError(f"{name}: sigma0 must be finite, got {sigma0!r}")
         mean0 = self.mean0
         if mean0 is not None:
             mean0 = np.asarray(mean0, dtype=float)
@@ -173,16 +193,10 @@ class _CMABase:
                     f"{name}: mean0 must be {n} finite numbers, got shape {mean0.shape}"
                 )
         for field in ("tolfun", "tolx", "tolconditioncov", "tolupsigma"):
-            value = getattr(self, field)
-            if not (isinstance(value, (int, float)) and value >= 0):
-                raise ValueError(f"{name}: {field} must be a number >= 0, got {value!r}")
+            check_float(f"{name}: {field}", getattr(self, field), 0.0)
         if self.tolstagnation is not None:
-            check_positive_int(f"{name}: tolstagnation", self.tolstagnation)
+            check_int(f"{name}: tolstagnation", self.tolstagnation)
         frozen_setattr(self, pop_size=pop_size, max_pop_size=max_pop, sigma0=sigma0, mean0=mean0)
-
-    @property
-    def n_var(self) -> int:
-        return self.lb.shape[0]
 
     @property
     def history_length(self) -> int:
@@ -205,7 +219,8 @@ class _CMABase:
         return c_1, jnp.minimum(1.0 - c_1, c_mu)
 
     def strategy_parameters(self, lam: jax.Array, dtype=None) -> StrategyParameters:
-        """Table 1 of the tutorial for population size `lam` (traced) and dimension n."""
+        """Table 1 of the tutorial (c_sigma and d_sigma as pycma) for population size
+        `lam` (traced) and dimension n."""
         dtype = jnp.result_type(float) if dtype is None else dtype
         n = self.n_var
         rank = jnp.arange(self.max_pop_size)
@@ -225,8 +240,11 @@ class _CMABase:
         weights = jnp.where(
             positive, raw / sum_pos, jnp.where(negative, alpha_neg * raw / sum_neg, 0.0)
         )  # eq. (53)
-        c_sigma = (mu_eff + 2) / (n + mu_eff + 5)  # eq. (55)
-        d_sigma = 1 + 2 * jnp.maximum(0.0, jnp.sqrt((mu_eff - 1) / (n + 1)) - 1) + c_sigma
+        # eq. (55) and the damping as pycma's CMAAdaptSigmaCSA (sigma_adaptation.py); its
+        # inner factor is 1 up to n = 6.
+        c_sigma = jnp.minimum(0.5, (mu_eff + 2) / (n + mu_eff + 3))
+        inner = max(1.0, 3 * (1 - 0.5 ** (n / 9)))
+        d_sigma = 1 + 2 * jnp.maximum(0.0, inner * jnp.sqrt((mu_eff - 1) / (n + 1)) - 1) + c_sigma
         c_c = (4 + mu_eff / n) / (n + 4 + 2 * mu_eff / n)  # eq. (56)
         return StrategyParameters(weights, mu_eff, c_sigma, d_sigma, c_c, c_1, c_mu)
 
@@ -246,7 +264,7 @@ class _CMABase:
         inf = jnp.full((), jnp.inf, dtype)
         count = jnp.zeros((), jnp.int32)
         return CMAESState(
-            key=key, X=X, F=jnp.full((P, 1), jnp.inf, dtype), offspring=X,
+            key=key, X=X, F=jnp.full((P, 1), jnp.inf, dtype), last_lam=count, offspring=X,
             Z=jnp.zeros((P, n), dtype), mean=mean, sigma=jnp.asarray(self.sigma0, dtype),
             C=C, B=B, D=jnp.ones(n, dtype), p_sigma=jnp.zeros(n, dtype),
             p_c=jnp.zeros(n, dtype), lam=jnp.asarray(self.pop_size, jnp.int32),
@@ -267,15 +285,19 @@ class _CMABase:
         X = reflect(state.mean + state.sigma * self._scale(Z, state), lb, ub)
         active = jnp.arange(self.max_pop_size) < state.lam
         X = jnp.where(active[:, None], X, reflect(state.mean, lb, ub))
-        return X, state._replace(key=key, Z=Z, offspring=X)
+        return X, state.replace(key=key, Z=Z, offspring=X)
 
-    def tell(self, state: CMAESState, F: jax.Array) -> CMAESState:
-        """Update from the fitness `F` `(max_pop_size, 1)` or `(max_pop_size,)` of the last ask."""
+    def tell(
+        self, state: CMAESState, F: jax.Array, G: jax.Array | None = None
+    ) -> CMAESState:
+        """Update from the fitness `F` `(max_pop_size, 1)` or `(max_pop_size,)` of the last
+        ask; there are no constraints (`G` must be None or have no columns)."""
+        check_unconstrained(type(self).__name__, G)
         P = self.max_pop_size
         F = jnp.asarray(F)
         if F.ndim == 1:
             F = F[:, None]
-        check_fitness(F, P, 1)
+        check_objectives(F, P, 1)
         dtype = state.mean.dtype
         f = F[:, 0].astype(dtype)
         active = jnp.arange(P) < state.lam
@@ -287,9 +309,10 @@ class _CMABase:
         updated = self._update(state, state.Z[order])
         run_improved = f_best < state.run_best_f
         generation = state.run_generation + 1
-        updated = updated._replace(
+        updated = updated.replace(
             X=state.offspring,
             F=jnp.where(active, f, jnp.inf)[:, None],
+            last_lam=state.lam,
             generation=state.generation + 1,
             n_evals=state.n_evals + state.lam,
             best_x=jnp.where(f_best < state.best_f, state.offspring[order[0]], state.best_x),
@@ -313,17 +336,26 @@ class _CMABase:
             # usable range (condition number, sigma blow-up) are refused.
             unsafe = criteria["tolconditioncov"] | criteria["tolupsigma"]
             updated = self._keep_distribution(unsafe, state, updated)
-            return updated._replace(terminated=state.terminated | stop)
+            return updated.replace(terminated=state.terminated | stop)
         key, restart_key = jax.random.split(updated.key)
-        updated = updated._replace(key=key)
+        updated = updated.replace(key=key)
         return jax.lax.cond(stop, self._restart, lambda s, k: s, updated, restart_key)
+
+    def population(self, state: CMAESState) -> Population:
+        """The rows of the last tell: the first `last_lam` of `X` and `F`."""
+        held = jnp.arange(self.max_pop_size) < state.last_lam
+        return Population(state.X, state.F, effective_violation(state.F), held)
+
+    def n_evals(self, state: CMAESState) -> jax.Array:
+        """Active evaluations so far (rows past `lam` are not counted)."""
+        return state.n_evals
 
     def _keep_distribution(self, keep: jax.Array, old: CMAESState, new: CMAESState) -> CMAESState:
         """`new` with the distribution of `old` where `keep` (a bool scalar) holds."""
         kept = jax.tree.map(
             lambda a, b: jnp.where(keep, a, b), self._distribution(old), self._distribution(new)
         )
-        return new._replace(**kept)
+        return new.replace(**kept)
 
     @staticmethod
     def _distribution(state: CMAESState) -> dict[str, jax.Array]:
@@ -345,12 +377,12 @@ class _CMABase:
         p_sigma = (1 - c_s) * state.p_sigma + jnp.sqrt(c_s * (2 - c_s) * mu_eff) * whitened  # (43)
         ps_norm = jnp.linalg.norm(p_sigma)
         generation = state.run_generation + 1
-        threshold = (1.4 + 2 / (n + 1)) * expected_norm(n)
-        h_sigma = ps_norm / jnp.sqrt(1 - (1 - c_s) ** (2 * generation)) < threshold
+        # pycma's squared form of the tutorial's h_sigma
+        h_sigma = ps_norm**2 / (1 - (1 - c_s) ** (2 * generation)) / n - 1 < 1 + 4 / (n + 1)
         p_c = (1 - c_c) * state.p_c + h_sigma * jnp.sqrt(c_c * (2 - c_c) * mu_eff) * y_w  # (45)
         # ||C^(-1/2) y_i|| = ||z_i|| because B and D are the ones used for sampling (eq. 46).
-        z_sq = jnp.maximum(jnp.sum(Z**2, axis=1), jnp.finfo(Z.dtype).tiny)
-        w_cov = jnp.where(w >= 0, w, w * n / z_sq)
+        z_norm = jnp.sqrt(jnp.sum(Z**2, axis=1))
+        w_cov = jnp.where(w >= 0, w, w * n / (z_norm + 1e-9) ** 2)  # 1e-9 as pycma
         delta = (1 - h_sigma) * c_c * (2 - c_c)
         decay = 1 + c_1 * delta - c_1 - c_mu * jnp.sum(w)
         C = self._update_cov(state.C, decay, c_1, p_c, c_mu, w_cov, Y)
@@ -365,7 +397,7 @@ class _CMABase:
         mirrored = jnp.mod(mean - lb, 2 * (ub - lb)) > ub - lb
         flip = jnp.where(mirrored, -1.0, 1.0).astype(mean.dtype)
         C, B = self._mirror(C, B, flip)
-        return state._replace(
+        return state.replace(
             mean=reflect(mean, lb, ub), sigma=sigma, C=C, B=B, D=D,
             p_sigma=flip * p_sigma, p_c=flip * p_c,
         )
@@ -436,7 +468,7 @@ class _CMABase:
         C, B = self._identity(dtype)
         zero_path = jnp.zeros(self.n_var, dtype)
         count = jnp.zeros((), jnp.int32)
-        return state._replace(
+        return state.replace(
             mean=jax.random.uniform(mean_key, (self.n_var,), dtype, lb, ub),
             sigma=sigma0, C=C, B=B, D=jnp.ones(self.n_var, dtype), p_sigma=zero_path,
             p_c=zero_path, lam=lam.astype(jnp.int32), n_restarts=state.n_restarts + 1,
@@ -447,9 +479,12 @@ class _CMABase:
         )
 
 
-@static_config
+@settings_class
 class CMAES(_CMABase):
-    """CMA-ES with full covariance matrix, optionally with IPOP or BIPOP restarts.
+    """CMA-ES with full covariance: weighted recombination with active negative weights,
+    CSA, rank-one and rank-mu updates, eigendecomposition every few generations under
+    `lax.cond`, mirrored box bounds, NaN rows ranked last; `restart="ipop"` or `"bipop"`
+    restarts run inside the compiled loop, with a fixed `max_pop_size` and masked rows.
 
     Args:
         lb, ub: box bounds `(n,)`; evaluated points are mirrored into them (module docs).
@@ -481,7 +516,7 @@ class CMAES(_CMABase):
     def __post_init__(self):
         super().__post_init__()
         if self.eigen_interval is not None:
-            check_positive_int("CMAES: eigen_interval", self.eigen_interval)
+            check_int("CMAES: eigen_interval", self.eigen_interval)
 
     def _identity(self, dtype) -> tuple[jax.Array, jax.Array | None]:
         n = self.n_var
@@ -534,9 +569,10 @@ class CMAES(_CMABase):
         return jnp.all(state.mean + step == state.mean)
 
 
-@static_config
+@settings_class
 class SepCMAES(_CMABase):
-    """sep-CMA-ES (Ros & Hansen 2008): diagonal covariance, O(n) memory and time per sample.
+    """sep-CMA-ES (Ros & Hansen 2008): diagonal covariance, O(n) memory and time per
+    sample, for high dimensions; restarts as `CMAES`.
 
     Same arguments and state as `CMAES` (without `eigen_interval`); `C` and `D` are `(n,)`
     and `B` is None. The covariance learning rates are the full model's times `(n + 2) / 3`,

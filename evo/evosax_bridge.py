@@ -15,26 +15,34 @@ the first generation replaces it. NaN fitness is passed on as +inf.
 from __future__ import annotations
 
 import importlib
-from typing import Any, NamedTuple
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from evo.algorithm import as_bounds, check_config, check_fitness, frozen_setattr, static_config
+from evo.algorithm import (
+    Algorithm,
+    Population,
+    State,
+    check_objectives,
+    check_unconstrained,
+    state_class,
+)
+from evo.checks import check_int, frozen_setattr, settings_class
+from evo.sorting import effective_violation
 
 # Short names used in the literature for evosax classes whose names are longer.
 ALIASES = {"de": "DifferentialEvolution", "ga": "SimpleGA"}
 
 
-class EvosaxState(NamedTuple):
-    key: jax.Array
+@state_class
+class EvosaxState(State):
     inner: Any  # the evosax strategy's own state
     X: jax.Array  # (pop_size, n_var) population of the last tell (clipped into the box)
     F: jax.Array  # (pop_size, 1) its fitness; +inf before the first tell
     offspring: jax.Array  # (pop_size, n_var) the points handed out by the last ask
-    generation: jax.Array  # int32 () tells so far
     best_x: jax.Array  # (n_var,) best point evaluated so far
     best_f: jax.Array  # () its fitness
 
@@ -61,16 +69,17 @@ def strategy_class(name: str) -> type:
         ) from None
 
 
-@static_config
-class EvosaxAlgorithm:
-    """An evosax strategy as an evo algorithm (single objective, minimisation).
+@settings_class
+class EvosaxAlgorithm(Algorithm):
+    """Any evosax 0.3 strategy (OpenES, SNES, PGPE, xNES, DE, PSO, CMA_ES, ...) by name or
+    instance, single objective, through the same `init / ask / tell` and `evo.run`.
 
     Args:
-        strategy: an evosax class name such as "CMA_ES", "SNES", "Open_ES", "PGPE", "xNES",
-            "DE", "PSO", or an evosax algorithm instance (its `population_size` and number
-            of dimensions must then agree with `pop_size` and the bounds).
-        pop_size: population size; default the instance's when `strategy` is one.
-        n_var: number of variables; optional, checked against the bounds.
+        strategy: an evosax class name such as "CMA_ES" (the default), "SNES", "Open_ES",
+            "PGPE", "xNES", "DE", "PSO", or an evosax algorithm instance (its
+            `population_size` and number of dimensions must then agree with `pop_size` and
+            the bounds).
+        pop_size: population size; default the instance's when `strategy` is one, else 16.
         lb, ub: box bounds `(n_var,)`; asked points are clipped into them.
         params: evosax parameters: a `Params` object, or a dict of fields to replace in the
             strategy's `default_params`; default the defaults.
@@ -78,38 +87,33 @@ class EvosaxAlgorithm:
             of the box.
         strategy_kwargs: extra keyword arguments for the evosax constructor when `strategy`
             is a name (e.g. `optimizer`).
+        n_obj: must be 1.
 
     An instance whose solution is a pytree works too: rows of `X` are its flattened form.
     """
 
-    strategy: Any
+    strategy: Any = "CMA_ES"
     pop_size: int | None = None
-    n_var: int | None = None
-    lb: np.ndarray | None = None
-    ub: np.ndarray | None = None
     params: Any = None
     mean0: np.ndarray | None = None
     strategy_kwargs: dict | None = None
     n_obj: int = 1
 
+    single_objective: ClassVar[bool] = True
+    takes_constraints: ClassVar[bool] = False
+
     def __post_init__(self):
-        if self.lb is None or self.ub is None:
-            raise ValueError("EvosaxAlgorithm: lb and ub are required")
-        lb, ub = as_bounds(self.lb, self.ub)
+        super().__post_init__()
+        lb, ub = self.lb, self.ub
         n = lb.shape[0]
-        if self.n_var is not None and self.n_var != n:
-            raise ValueError(f"EvosaxAlgorithm: n_var={self.n_var!r} but the bounds have {n}")
-        if self.n_obj != 1:
-            raise ValueError(
-                f"EvosaxAlgorithm is single-objective, n_obj must be 1, got {self.n_obj!r}"
-            )
         strategy, pop_size = self.strategy, self.pop_size
         if isinstance(strategy, str):
-            check_config("EvosaxAlgorithm", pop_size, 1)
+            pop_size = 16 if pop_size is None else pop_size
+            pop_size = check_int("EvosaxAlgorithm: pop_size", pop_size, 2)
             cls = strategy_class(strategy)
             try:
                 strategy = cls(
-                    population_size=int(pop_size), solution=jnp.zeros(n),
+                    population_size=pop_size, solution=jnp.zeros(n),
                     **(self.strategy_kwargs or {}),
                 )
             except AssertionError as error:  # evosax checks its arguments with assert
@@ -124,7 +128,7 @@ class EvosaxAlgorithm:
             if self.strategy_kwargs:
                 raise ValueError("EvosaxAlgorithm: strategy_kwargs only apply to a strategy name")
             pop_size = strategy.population_size if pop_size is None else pop_size
-            check_config("EvosaxAlgorithm", pop_size, 1)
+            pop_size = check_int("EvosaxAlgorithm: pop_size", pop_size, 2)
             if pop_size != strategy.population_size or strategy.num_dims != n:
                 raise ValueError(
                     f"EvosaxAlgorithm: the strategy has population_size="
@@ -147,10 +151,7 @@ class EvosaxAlgorithm:
             raise ValueError(
                 f"EvosaxAlgorithm: mean0 must be {n} finite numbers, got shape {mean0.shape}"
             )
-        frozen_setattr(
-            self, strategy=strategy, pop_size=int(pop_size), n_var=n, lb=lb, ub=ub,
-            params=params, mean0=mean0,
-        )
+        frozen_setattr(self, strategy=strategy, pop_size=pop_size, params=params, mean0=mean0)
 
     @property
     def _distribution_based(self) -> bool:
@@ -181,8 +182,8 @@ class EvosaxAlgorithm:
                 init_key, self._unravel(X), jnp.full(self.pop_size, jnp.inf, dtype), self.params
             )
         return EvosaxState(
-            key=key, inner=inner, X=X, F=jnp.full((self.pop_size, 1), jnp.inf, dtype),
-            offspring=X, generation=jnp.zeros((), jnp.int32), best_x=X[0],
+            key=key, generation=jnp.zeros((), jnp.int32), inner=inner, X=X,
+            F=jnp.full((self.pop_size, 1), jnp.inf, dtype), offspring=X, best_x=X[0],
             best_f=jnp.full((), jnp.inf, dtype),
         )
 
@@ -195,14 +196,18 @@ class EvosaxAlgorithm:
             self._ravel(population).astype(dtype),
             jnp.asarray(self.lb, dtype), jnp.asarray(self.ub, dtype),
         )
-        return X, state._replace(key=key, inner=inner, offspring=X)
+        return X, state.replace(key=key, inner=inner, offspring=X)
 
-    def tell(self, state: EvosaxState, F: jax.Array) -> EvosaxState:
-        """Update from the fitness `F` `(pop_size, 1)` or `(pop_size,)` of the last ask."""
+    def tell(
+        self, state: EvosaxState, F: jax.Array, G: jax.Array | None = None
+    ) -> EvosaxState:
+        """Update from the fitness `F` `(pop_size, 1)` or `(pop_size,)` of the last ask;
+        there are no constraints (`G` must be None or have no columns)."""
+        check_unconstrained("EvosaxAlgorithm", G)
         F = jnp.asarray(F)
         if F.ndim == 1:
             F = F[:, None]
-        check_fitness(F, self.pop_size, 1)
+        check_objectives(F, self.pop_size, 1)
         f = F[:, 0].astype(state.F.dtype)
         key, tell_key = jax.random.split(state.key)
         fitness = jnp.where(jnp.isnan(f), jnp.inf, f)
@@ -211,9 +216,14 @@ class EvosaxAlgorithm:
         )
         i = jnp.argmin(fitness)
         improved = fitness[i] < state.best_f
-        return state._replace(
+        return state.replace(
             key=key, inner=inner, X=state.offspring, F=F.astype(state.F.dtype),
             generation=state.generation + 1,
             best_x=jnp.where(improved, state.offspring[i], state.best_x),
             best_f=jnp.where(improved, fitness[i], state.best_f),
+        )
+
+    def population(self, state: EvosaxState) -> Population:
+        return Population(
+            state.X, state.F, effective_violation(state.F), jnp.ones(self.pop_size, bool)
         )

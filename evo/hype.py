@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evo.algorithm import (
-    as_bounds,
-    check_config,
-    frozen_setattr,
-    initial_population,
-    merge_offspring,
-    static_config,
-    tournament_offspring,
-)
+from evo.algorithm import state_class
+from evo.checks import check_int, frozen_setattr, settings_class
+from evo.genetic import GAState, GeneticAlgorithm, merged
 from evo.metrics.hypervolume import dominated_by
 from evo.sorting import lexsort, non_dominated_rank
 
 
-class HypEState(NamedTuple):
-    key: jax.Array
-    X: jax.Array  # (pop_size, n_var) current population
-    F: jax.Array  # (pop_size, n_obj) its objectives; +inf before the first tell
-    violation: jax.Array  # (pop_size,) total constraint violation, 0 when feasible
-    rank: jax.Array  # (pop_size,) constrained Pareto rank within the population
+@state_class
+class HypEState(GAState):
     fitness: jax.Array  # (pop_size,) estimated hypervolume share (k = pop_size), higher better
-    offspring: jax.Array  # (pop_size, n_var) the candidates handed out by the last ask
-    generation: jax.Array  # int32 scalar, number of completed tells
 
 
 def loss_probability(count: jax.Array, k: jax.Array, size: jax.Array) -> jax.Array:
@@ -87,24 +75,27 @@ def greedy_removal(sampled: SampleDominance, alive: jax.Array, n_remove: jax.Arr
     return alive
 
 
-@static_config
-class HypE:
-    """HypE with tournament mating on hypervolume shares, SBX and polynomial mutation.
+@settings_class
+class HypE(GeneticAlgorithm):
+    """HypE: Monte Carlo estimates of hypervolume shares (10,000 samples) for mating
+    (binary tournaments on the shares, k = pop_size) and for greedy trimming of the last
+    front; `ref_point` is required.
 
     Args:
-        pop_size: population size; each generation makes as many offspring.
-        n_obj: number of objectives.
-        lb, ub: box bounds `(n_var,)`.
         ref_point: hypervolume reference point `(n_obj,)`, required: only objective vectors
             that dominate it earn a share, so it should lie beyond the front of interest
             (for problems normalised to [0, 1], 1.1 in every objective is common).
-        n_samples: Monte Carlo samples per fitness estimate.
-        sbx_eta, sbx_prob, mutation_eta: variation parameters.
+        n_samples: Monte Carlo samples per fitness estimate (default 10,000).
+        pop_size: population size (default 100); each generation makes as many offspring.
+        sbx_eta, sbx_prob, mutation_eta: SBX (30, 1.0) and polynomial mutation (20).
+        lb, ub, n_obj: box bounds `(n_var,)` and number of objectives.
 
-    Environmental selection keeps whole fronts and trims the last front greedily, one
-    member at a time, as in the original; the Monte Carlo samples are drawn once per
-    generation and reused by every removal step, which then costs one
-    `(n_samples, 2 * pop_size)` matrix-vector product. Memory: that matrix, as floats.
+    Mating follows Bader & Zitzler (2011): binary tournaments on the fitness, with the
+    less infeasible row winning first when there are constraints. Environmental selection
+    keeps whole fronts and trims the last front greedily, one member at a time, as in the
+    original; the Monte Carlo samples are drawn once per generation and reused by every
+    removal step, which then costs one `(n_samples, 2 * pop_size)` matrix-vector product.
+    Memory: that matrix, as floats.
 
     Maximising hypervolume does not spread points evenly on a concave front: they gather
     where the front's slope is near -1 and thin out towards its edges. On DTLZ2 with 3
@@ -112,57 +103,46 @@ class HypE:
     reference point 1.1) but a 1.37x larger IGD, like pymoo's SMS-EMOA (1.42x).
     """
 
-    pop_size: int
-    n_obj: int
-    lb: np.ndarray
-    ub: np.ndarray
     ref_point: np.ndarray
     n_samples: int = 10_000
     sbx_eta: float = 30.0
     sbx_prob: float = 1.0
-    mutation_eta: float = 20.0
+
+    state_type = HypEState
 
     def __post_init__(self):
-        check_config("HypE", self.pop_size, self.n_obj)
-        lb, ub = as_bounds(self.lb, self.ub)
+        super().__post_init__()
         ref_point = np.asarray(self.ref_point, dtype=float)
         if ref_point.shape != (self.n_obj,) or not np.all(np.isfinite(ref_point)):
             raise ValueError(
                 f"HypE: ref_point must be {self.n_obj} finite numbers, got {self.ref_point!r}"
             )
-        if not isinstance(self.n_samples, (int, np.integer)) or self.n_samples < 1:
-            raise ValueError(f"HypE: n_samples must be a positive integer, got {self.n_samples!r}")
-        frozen_setattr(self, lb=lb, ub=ub, ref_point=ref_point)
+        check_int("HypE: n_samples", self.n_samples)
+        frozen_setattr(self, ref_point=ref_point)
 
-    @property
-    def n_var(self) -> int:
-        return self.lb.shape[0]
+    @classmethod
+    def for_problem(cls, problem: Any, **settings: Any) -> HypE:
+        """As `Algorithm.for_problem`; `ref_point` defaults to the problem's own."""
+        if "ref_point" not in settings:
+            if problem.ref_point is None:
+                raise ValueError(
+                    f"HypE needs ref_point: {type(problem).__name__} has no known front "
+                    "to place one beyond"
+                )
+            settings["ref_point"] = problem.ref_point
+        return super().for_problem(problem, **settings)
 
-    def init(self, key: jax.Array) -> HypEState:
-        key, sample_key = jax.random.split(key)
-        X, F, violation = initial_population(sample_key, self.lb, self.ub, self.pop_size, self.n_obj)
-        return HypEState(
-            key=key,
-            X=X,
-            F=F,
-            violation=violation,
-            rank=jnp.zeros(self.pop_size, jnp.int32),
-            fitness=jnp.zeros(self.pop_size, X.dtype),
-            offspring=X,
-            generation=jnp.int32(0),
-        )
+    def extra_state(self, X: jax.Array) -> dict[str, jax.Array]:
+        return {"fitness": jnp.zeros(self.pop_size, X.dtype)}
 
-    def ask(self, state: HypEState) -> tuple[jax.Array, HypEState]:
-        return tournament_offspring(self, state, state.rank, state.fitness)
+    def mating_scores(self, state: HypEState) -> tuple[jax.Array, jax.Array]:
+        return state.violation, state.fitness
 
-    def tell(self, state: HypEState, F: jax.Array, G: jax.Array | None = None) -> HypEState:
-        """Survival of `pop_size` among population and offspring: fronts, then HypE shares.
-
-        `F` `(pop_size, n_obj)` and optional constraint values `G` `(pop_size, n_constr)`,
-        feasible when `G <= 0`, belong to the offspring of the last `ask`.
-        """
+    def survive(self, state: HypEState, F: jax.Array, violation: jax.Array) -> HypEState:
+        """`pop_size` of population and offspring: whole fronts, then greedy HypE trimming
+        of the last one; then the survivors' shares for the next mating."""
         key, trim_key, mating_key = jax.random.split(state.key, 3)
-        X, F, violation = merge_offspring(state, F, G)
+        X, F, violation = merged(state, F, violation)
         ref_point = jnp.asarray(self.ref_point, F.dtype)
 
         rank = non_dominated_rank(F, n_stop=self.pop_size, violation=violation)
@@ -175,11 +155,8 @@ class HypE:
         # "front" has no shares and keeps the rows its violation order lists first.
         chosen = lexsort((~kept, rank))[: self.pop_size]
 
-        X, F, violation, rank = X[chosen], F[chosen], violation[chosen], rank[chosen]
+        X, F, violation = X[chosen], F[chosen], violation[chosen]
         usable = violation == 0
         sampled = sample_dominance(mating_key, F, usable, ref_point, self.n_samples)
         fitness = hype_fitness(sampled, usable, jnp.asarray(self.pop_size, F.dtype))
-        return state._replace(
-            key=key, X=X, F=F, violation=violation, rank=rank, fitness=fitness,
-            generation=state.generation + 1,
-        )
+        return state.replace(key=key, X=X, F=F, violation=violation, fitness=fitness)

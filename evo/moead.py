@@ -3,35 +3,32 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evo.algorithm import (
-    as_bounds,
-    check_config,
-    check_fitness,
+from evo.algorithm import state_class
+from evo.checks import (
+    check_choice,
+    check_float,
+    check_int,
     frozen_setattr,
-    initial_population,
-    static_config,
-    violation_of,
+    settings_class,
 )
+from evo.genetic import GAState, GeneticAlgorithm
 from evo.operators import polynomial_mutation, sbx
 from evo.ref_dirs import resolve_ref_dirs
 
 AGGREGATIONS = ("tchebycheff", "pbi")
 
 
-class MOEADState(NamedTuple):
-    key: jax.Array
-    X: jax.Array  # (pop_size, n_var) row i: the incumbent of subproblem i
-    F: jax.Array  # (pop_size, n_obj) its objectives; +inf before the first tell
-    violation: jax.Array  # (pop_size,) total constraint violation, 0 when feasible
-    offspring: jax.Array  # (pop_size, n_var) row i: the child of subproblem i from the last ask
+@state_class
+class MOEADState(GAState):
+    """Row i of `X`, `F`, `violation` is the incumbent of subproblem i, row i of `offspring`
+    the child of subproblem i from the last ask."""
+
     ideal: jax.Array  # (n_obj,) best finite value seen per objective
-    generation: jax.Array  # int32 scalar, number of completed tells
 
 
 def aggregate(
@@ -100,24 +97,27 @@ def distinct_pairs(key: jax.Array, n: int, size: int) -> jax.Array:
     return jnp.stack([first, second + (second >= first)], axis=1)
 
 
-@static_config
-class MOEAD:
-    """MOEA/D with neighbourhood mating, SBX crossover and polynomial mutation.
+@settings_class(renamed={"neighbour_prob": "neighbor_prob"})
+class MOEAD(GeneticAlgorithm):
+    """MOEA/D: decomposition into one subproblem per weight vector (Tchebycheff or PBI),
+    each solved by its T nearest neighbours; the neighbour replacement is one batched
+    scatter-min, never an N x N x n_var tensor. T 20, PBI theta 5, neighbour mating 0.9,
+    population = weight vectors, as pymoo.
 
     Args:
-        n_obj: number of objectives.
-        lb, ub: box bounds `(n_var,)`.
         ref_dirs: weight vectors `(R, n_obj)`, non-negative; by default
-            `reference_directions(n_obj, pop_size)`.
+            `reference_directions(n_obj, pop_size)` (about 100 when pop_size is not given).
         pop_size: must equal the number of weight vectors R, since subproblem i owns row i.
         n_neighbors: neighbourhood size T (each weight vector's T nearest, itself
-            included), capped at R.
+            included), capped at R; default 20.
         aggregation: "tchebycheff" or "pbi"; by default Tchebycheff for two objectives and
             PBI for more (pymoo's choice).
-        pbi_theta: PBI's penalty on the distance from the weight vector.
-        neighbour_prob: probability that a subproblem's parents both come from its
-            neighbourhood rather than from the whole population.
-        sbx_eta, sbx_prob, mutation_eta: variation parameters (pymoo's MOEA/D defaults).
+        pbi_theta: PBI's penalty on the distance from the weight vector (default 5).
+        neighbor_prob: probability that a subproblem's parents both come from its
+            neighbourhood rather than from the whole population (default 0.9).
+        sbx_eta, sbx_prob, mutation_eta: SBX (20, 1.0) and polynomial mutation (20), as
+            pymoo's MOEA/D.
+        lb, ub, n_obj: box bounds `(n_var,)` and number of objectives.
 
     Each generation every subproblem i makes one child at once from two distinct parents.
     Replacement is one batched step: child i is offered to the neighbourhood of i (as in
@@ -134,19 +134,17 @@ class MOEAD:
     the replacement.
     """
 
-    n_obj: int
-    lb: np.ndarray
-    ub: np.ndarray
     ref_dirs: np.ndarray | None = None
     pop_size: int | None = None
     n_neighbors: int = 20
     aggregation: str | None = None
     pbi_theta: float = 5.0
-    neighbour_prob: float = 0.9
+    neighbor_prob: float = 0.9
     sbx_eta: float = 20.0
     sbx_prob: float = 1.0
-    mutation_eta: float = 20.0
     neighbours: np.ndarray = dataclasses.field(init=False, repr=False)  # (R, T) int32
+
+    state_type = MOEADState
 
     def __post_init__(self):
         ref_dirs = resolve_ref_dirs("MOEAD", self.n_obj, self.ref_dirs, self.pop_size)
@@ -158,63 +156,35 @@ class MOEAD:
                 f"pop_size={n_weights}, or pass ref_dirs with exactly the number of rows "
                 "you want (e.g. evo.das_dennis(n_obj, p) or any (pop_size, n_obj) array)"
             )
-        check_config("MOEAD", n_weights, self.n_obj)
-        if (
-            not isinstance(self.n_neighbors, (int, np.integer))
-            or isinstance(self.n_neighbors, bool)
-            or self.n_neighbors < 2
-        ):
-            raise ValueError(
-                "MOEAD: n_neighbors must be an integer >= 2 (two parents are drawn from "
-                f"the neighbourhood), got {self.n_neighbors!r}"
-            )
+        frozen_setattr(self, ref_dirs=ref_dirs, pop_size=n_weights)
+        super().__post_init__()
+        n_neighbors = check_int("MOEAD: n_neighbors", self.n_neighbors, 2)
         aggregation = self.aggregation
         if aggregation is None:
             aggregation = "tchebycheff" if self.n_obj <= 2 else "pbi"
-        if aggregation not in AGGREGATIONS:
-            raise ValueError(
-                f"MOEAD: unknown aggregation {aggregation!r}; choose one of {AGGREGATIONS}"
-            )
-        if not 0.0 <= self.neighbour_prob <= 1.0:
-            raise ValueError(
-                f"MOEAD: neighbour_prob must lie in [0, 1], got {self.neighbour_prob}"
-            )
-        lb, ub = as_bounds(self.lb, self.ub)
+        check_choice("MOEAD: aggregation", aggregation, AGGREGATIONS)
+        check_float("MOEAD: pbi_theta", self.pbi_theta, 0.0)
+        check_float("MOEAD: neighbor_prob", self.neighbor_prob, 0.0, 1.0)
         distance = np.linalg.norm(ref_dirs[:, None, :] - ref_dirs[None, :, :], axis=-1)
         # A stable sort breaks distance ties by index, so neighbourhoods do not depend on the
         # sorting algorithm.
-        neighbours = np.argsort(distance, axis=1, kind="stable")[:, : self.n_neighbors]
-        frozen_setattr(
-            self, lb=lb, ub=ub, ref_dirs=ref_dirs, pop_size=n_weights,
-            aggregation=aggregation, neighbours=neighbours.astype(np.int32),
-        )
+        neighbours = np.argsort(distance, axis=1, kind="stable")[:, :n_neighbors]
+        frozen_setattr(self, aggregation=aggregation, neighbours=neighbours.astype(np.int32))
 
-    @property
-    def n_var(self) -> int:
-        return self.lb.shape[0]
-
-    def init(self, key: jax.Array) -> MOEADState:
-        key, sample_key = jax.random.split(key)
-        X, F, violation = initial_population(sample_key, self.lb, self.ub, self.pop_size, self.n_obj)
-        return MOEADState(
-            key=key,
-            X=X,
-            F=F,
-            violation=violation,
-            offspring=X,
-            ideal=jnp.full(self.n_obj, jnp.inf, X.dtype),
-            generation=jnp.int32(0),
-        )
+    def extra_state(self, X: jax.Array) -> dict[str, jax.Array]:
+        return {"ideal": jnp.full(self.n_obj, jnp.inf, X.dtype)}
 
     def ask(self, state: MOEADState) -> tuple[jax.Array, MOEADState]:
-        """The initial population on the first call, then one child per subproblem."""
+        """The initial population on the first call, then one child per subproblem from
+        two distinct parents of its neighbourhood (probability `neighbor_prob`) or of the
+        whole population."""
         key, k_where, k_local, k_global, k_cross, k_mut = jax.random.split(state.key, 6)
         n, t = self.neighbours.shape
         lb, ub = jnp.asarray(self.lb), jnp.asarray(self.ub)
         neighbours = jnp.asarray(self.neighbours)
         local = jnp.take_along_axis(neighbours, distinct_pairs(k_local, n, t), axis=1)
         anywhere = distinct_pairs(k_global, n, n)
-        from_neighbours = jax.random.bernoulli(k_where, self.neighbour_prob, (n, 1))
+        from_neighbours = jax.random.bernoulli(k_where, self.neighbor_prob, (n, 1))
         parents = jnp.where(from_neighbours, local, anywhere)
         # SBX's children are exchangeable (variables swap at random), so keep the first.
         child, _ = sbx(
@@ -223,18 +193,11 @@ class MOEAD:
         )
         child = polynomial_mutation(k_mut, child, lb, ub, eta=self.mutation_eta)
         offspring = jnp.where(state.generation == 0, state.X, child)
-        return offspring, state._replace(key=key, offspring=offspring)
+        return offspring, state.replace(key=key, offspring=offspring)
 
-    def tell(self, state: MOEADState, F: jax.Array, G: jax.Array | None = None) -> MOEADState:
-        """Update the ideal point, then replace incumbents by better children.
-
-        `F` `(pop_size, n_obj)` and optional constraint values `G` `(pop_size, n_constr)`,
-        feasible when `G <= 0`, belong to the offspring of the last `ask`; the first tell
-        installs the initial population as it is.
-        """
-        check_fitness(F, self.pop_size, self.n_obj)
-        F = F.astype(state.F.dtype)
-        violation = violation_of(F, G)
+    def survive(self, state: MOEADState, F: jax.Array, violation: jax.Array) -> MOEADState:
+        """Update the ideal point, then replace incumbents by better children; the first
+        tell installs the initial population as it is."""
         finite = jnp.all(jnp.isfinite(F), axis=1)
         ideal = jnp.minimum(state.ideal, jnp.min(jnp.where(finite[:, None], F, jnp.inf), axis=0))
 
@@ -247,10 +210,9 @@ class MOEAD:
         winner = choose_replacements(neighbours, offered, violation, incumbent, state.violation)
         winner = jnp.where(state.generation == 0, jnp.arange(self.pop_size), winner)
         replaced = winner >= 0
-        return state._replace(
+        return state.replace(
             X=jnp.where(replaced[:, None], state.offspring[winner], state.X),
             F=jnp.where(replaced[:, None], F[winner], state.F),
             violation=jnp.where(replaced, violation[winner], state.violation),
             ideal=ideal,
-            generation=state.generation + 1,
         )

@@ -9,15 +9,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evo.algorithm import (
-    as_bounds,
-    check_config,
-    frozen_setattr,
-    initial_population,
-    merge_offspring,
-    static_config,
-    tournament_offspring,
-)
+from evo.algorithm import state_class
+from evo.checks import frozen_setattr, settings_class
+from evo.genetic import GAState, GeneticAlgorithm, merged
 from evo.ref_dirs import (
     DirectionLattice,
     direction_lattice,
@@ -27,16 +21,11 @@ from evo.ref_dirs import (
 from evo.sorting import TILE_ELEMENTS, lexsort, non_dominated_rank
 
 
-class NSGA3State(NamedTuple):
-    key: jax.Array
-    X: jax.Array  # (pop_size, n_var) current population
-    F: jax.Array  # (pop_size, n_obj) its objectives; +inf before the first tell
-    violation: jax.Array  # (pop_size,) total constraint violation, 0 when feasible
-    offspring: jax.Array  # (pop_size, n_var) the candidates handed out by the last ask
+@state_class
+class NSGA3State(GAState):
     ideal: jax.Array  # (n_obj,) best value seen per objective
     worst: jax.Array  # (n_obj,) worst finite value seen per objective
     extremes: jax.Array  # (n_obj, n_obj) row i: the point closest to objective axis i
-    generation: jax.Array  # int32 scalar, number of completed tells
 
 
 class Normalization(NamedTuple):
@@ -207,80 +196,62 @@ def niching_order(
     return jnp.where(candidate, score, jnp.inf)
 
 
-@static_config
-class NSGA3:
-    """NSGA-III with random mating, SBX crossover and polynomial mutation.
+@settings_class
+class NSGA3(GeneticAlgorithm):
+    """NSGA-III: Pareto rank, then niching around reference directions (hyperplane
+    normalisation with a degenerate-case fallback); with Das-Dennis directions each row
+    finds its nearest line among a few lattice neighbours (7 for 3 objectives). SBX
+    (eta 30, p 1) and polynomial mutation (eta 20), population = directions, as pymoo.
 
     Args:
-        n_obj: number of objectives.
-        lb, ub: box bounds `(n_var,)`.
         ref_dirs: reference directions `(R, n_obj)` on the simplex; by default about
             `pop_size` of them (Das-Dennis, two layers for many objectives).
-        pop_size: population size, at least R; defaults to R.
-        sbx_eta, sbx_prob, mutation_eta: variation parameters (pymoo's NSGA-III defaults).
+        pop_size: population size, at least R; defaults to R, and to about 100 directions
+            when neither is given.
+        sbx_eta, sbx_prob, mutation_eta: SBX (30, 1.0) and polynomial mutation (20), as
+            pymoo's NSGA-III; mating picks the less infeasible of two random parents.
+        lb, ub, n_obj: box bounds `(n_var,)` and number of objectives.
     """
 
-    n_obj: int
-    lb: np.ndarray
-    ub: np.ndarray
     ref_dirs: np.ndarray | None = None
     pop_size: int | None = None
     sbx_eta: float = 30.0
     sbx_prob: float = 1.0
-    mutation_eta: float = 20.0
+
+    state_type = NSGA3State
 
     def __post_init__(self):
         ref_dirs = resolve_ref_dirs("NSGA3", self.n_obj, self.ref_dirs, self.pop_size)
         pop_size = len(ref_dirs) if self.pop_size is None else self.pop_size
-        check_config("NSGA3", pop_size, self.n_obj)
+        frozen_setattr(self, ref_dirs=ref_dirs, pop_size=pop_size)
+        super().__post_init__()
         if pop_size < len(ref_dirs):
             raise ValueError(
                 f"NSGA3: pop_size={pop_size} is smaller than the {len(ref_dirs)} reference "
                 "directions; use at least as many individuals as directions"
             )
-        lb, ub = as_bounds(self.lb, self.ub)
-        frozen_setattr(self, lb=lb, ub=ub, ref_dirs=ref_dirs, pop_size=pop_size)
-
-    @property
-    def n_var(self) -> int:
-        return self.lb.shape[0]
 
     @functools.cached_property
     def lattice(self) -> DirectionLattice | None:
         """The lookup `associate` uses for Das-Dennis `ref_dirs`, built once; else None."""
         return direction_lattice(self.ref_dirs)
 
-    def init(self, key: jax.Array) -> NSGA3State:
-        key, sample_key = jax.random.split(key)
+    def extra_state(self, X: jax.Array) -> dict[str, jax.Array]:
         m = self.n_obj
-        X, F, violation = initial_population(sample_key, self.lb, self.ub, self.pop_size, m)
-        return NSGA3State(
-            key=key,
-            X=X,
-            F=F,
-            violation=violation,
-            offspring=X,
-            ideal=jnp.full(m, jnp.inf, X.dtype),
-            worst=jnp.full(m, -jnp.inf, X.dtype),
-            extremes=jnp.full((m, m), jnp.inf, X.dtype),
-            generation=jnp.int32(0),
-        )
+        return {
+            "ideal": jnp.full(m, jnp.inf, X.dtype),
+            "worst": jnp.full(m, -jnp.inf, X.dtype),
+            "extremes": jnp.full((m, m), jnp.inf, X.dtype),
+        }
 
-    def ask(self, state: NSGA3State) -> tuple[jax.Array, NSGA3State]:
-        # pymoo's NSGA-III mating: the less infeasible of two random parents, else either.
-        return tournament_offspring(
-            self, state, state.violation, jnp.zeros_like(state.violation)
-        )
+    def survive(self, state: NSGA3State, F: jax.Array, violation: jax.Array) -> NSGA3State:
+        """`pop_size` of population and offspring: whole fronts, then niching on the last.
 
-    def tell(self, state: NSGA3State, F: jax.Array, G: jax.Array | None = None) -> NSGA3State:
-        """Survival of `pop_size` among population and offspring: fronts, then niching.
-
-        `F` `(pop_size, n_obj)` and optional constraint values `G` `(pop_size, n_constr)`,
-        feasible when `G <= 0`, belong to the offspring of the last `ask`. Infeasible rows
-        rank after feasible ones, by violation; only feasible rows shape the normalisation.
+        Infeasible rows rank after feasible ones, by violation; only feasible rows shape
+        the normalisation.
         """
         key, niche_key = jax.random.split(state.key)
-        X, F, violation = merge_offspring(state, F, G)
+        X, F, violation = merged(state, F, violation)
         valid = violation == 0
 
         rank = non_dominated_rank(F, n_stop=self.pop_size, violation=violation)
@@ -297,8 +268,7 @@ class NSGA3:
         )
         priority = jnp.where(rank < last_rank, -1.0, score)
         chosen = lexsort((priority,))[: self.pop_size]
-        return state._replace(
+        return state.replace(
             key=key, X=X[chosen], F=F[chosen], violation=violation[chosen],
-            ideal=norm.ideal, worst=norm.worst,
-            extremes=norm.extremes, generation=state.generation + 1,
+            ideal=norm.ideal, worst=norm.worst, extremes=norm.extremes,
         )

@@ -1,4 +1,7 @@
-"""Reference directions on the unit simplex, for NSGA-III, MOEA/D and front sampling."""
+"""Reference directions on the unit simplex, for NSGA-III, MOEA/D and front sampling.
+
+NumPy only: problems use it to sample their fronts without depending on any algorithm.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+
+from evo.checks import check_int
 
 
 def das_dennis(n_obj: int, n_partitions: int) -> np.ndarray:
@@ -76,15 +81,13 @@ def resolve_ref_dirs(
     name: str, n_obj: int, ref_dirs: np.ndarray | None, pop_size: int | None
 ) -> np.ndarray:
     """Checked reference directions `(R, n_obj)` for algorithm `name`: `ref_dirs` when
-    given, else about `pop_size` from `reference_directions`. Raises ValueError when
-    neither is given or the directions are not non-negative, non-zero rows of `n_obj`."""
-    if ref_dirs is None and pop_size is None:
-        raise ValueError(f"{name} needs pop_size or ref_dirs")
-    ref_dirs = (
-        reference_directions(n_obj, pop_size)
-        if ref_dirs is None
-        else np.asarray(ref_dirs, dtype=float)
-    )
+    given, else about `pop_size` (default 100) from `reference_directions`. Raises
+    ValueError when the directions are not non-negative, non-zero rows of `n_obj`."""
+    n_obj = check_int(f"{name}: n_obj", n_obj, 2)
+    if ref_dirs is None:
+        n_points = 100 if pop_size is None else check_int(f"{name}: pop_size", pop_size, 2)
+        return reference_directions(n_obj, max(n_points, n_obj))
+    ref_dirs = np.asarray(ref_dirs, dtype=float)
     if ref_dirs.ndim != 2 or ref_dirs.shape[1] != n_obj:
         raise ValueError(
             f"{name}: ref_dirs must have shape (R, n_obj={n_obj}), got {ref_dirs.shape}"

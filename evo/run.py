@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
-import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -13,34 +11,38 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evo.algorithm import Algorithm
-from evo.checkpoint import load_checkpoint, save_checkpoint
+from evo.algorithm import Algorithm, Population
+from evo.checkpoint import describe, load_checkpoint, save_checkpoint
+from evo.checks import check_int
+from evo.metrics.hypervolume import hypervolume
+from evo.metrics.indicators import igd
 from evo.problems.base import Problem
 from evo.progress import ProgressBar
 from evo.sorting import effective_violation, non_dominated_rank
-from evo.metrics.hypervolume import hypervolume
-from evo.metrics.indicators import igd
 
 
 class Result(NamedTuple):
     """What `run` returns; arrays are NumPy.
 
     Attributes:
-        X, F: final population `(pop_size, n_var)` and its objectives `(pop_size, n_obj)`.
+        X, F: the final population `(n, n_var)` and its objectives `(n, n_obj)`: the rows
+            the algorithm holds (`Algorithm.population`), never empty buffer slots.
+        violation: their total constraint violation `(n,)`: 0 when feasible, inf for rows
+            with non-finite objectives.
         pareto_X, pareto_F: the non-dominated rows of the final population that are feasible
             and have finite objectives, duplicates removed.
         history: per-generation records, each an array with a leading `(n_gen,)` axis:
-            `n_evals` (cumulative evaluations: the state's own `n_evals` where it keeps one,
-            else rows asked per generation), `f_min` and `f_mean` `(n_gen, n_obj)` over the
-            population's feasible finite rows, `feasible` (their fraction) for constrained
-            problems, `igd` (of those rows) when the problem knows its front, and `hv`
-            (their hypervolume) when `run` was given a reference point.
+            `n_evals` (cumulative evaluations, `Algorithm.n_evals`), `f_min` and `f_mean`
+            `(n_gen, n_obj)` over the population's feasible finite rows, `feasible` (their
+            fraction) for constrained problems, `igd` (of those rows) when the problem knows
+            its front, and `hv` (their hypervolume) when `run` was given a reference point.
         state: the final algorithm state, to continue with `ask` / `tell`.
         problem_state: the final state of a stateful problem (`Problem.init_state`), else None.
     """
 
     X: np.ndarray
     F: np.ndarray
+    violation: np.ndarray
     pareto_X: np.ndarray
     pareto_F: np.ndarray
     history: dict[str, np.ndarray]
@@ -49,22 +51,23 @@ class Result(NamedTuple):
 
 
 def population_stats(
-    F: jax.Array,
-    violation: jax.Array | None,
+    population: Population,
+    constrained: bool,
     front: jax.Array | None,
     ref_point: jax.Array | None = None,
 ) -> dict[str, jax.Array]:
-    """Per-objective min and mean over the feasible finite rows of `F` `(n, m)`, their
-    fraction when there are constraints (`violation` `(n,)` not None), IGD to `front` and
+    """Per-objective min and mean over the held, feasible, finite rows of `population`,
+    their fraction of the held rows when `constrained`, their IGD to `front` `(k, m)` and
     hypervolume up to `ref_point` `(m,)`."""
-    usable = effective_violation(F, violation) == 0
+    F = population.F
+    usable = population.held & (effective_violation(F, population.violation) == 0)
     n_usable = jnp.maximum(jnp.sum(usable), 1)
     stats = {
         "f_min": jnp.min(jnp.where(usable[:, None], F, jnp.inf), axis=0),
         "f_mean": jnp.sum(jnp.where(usable[:, None], F, 0.0), axis=0) / n_usable,
     }
-    if violation is not None:
-        stats["feasible"] = jnp.mean(usable)
+    if constrained:
+        stats["feasible"] = jnp.sum(usable) / jnp.maximum(jnp.sum(population.held), 1)
     if front is not None:
         stats["igd"] = igd(jnp.where(usable[:, None], F, jnp.nan), front)
     if ref_point is not None:
@@ -80,25 +83,22 @@ def compiled_chunk(
     """A jitted function running `chunk_size` generations from generation `start`.
 
     It scans the pair (algorithm state, problem state). Generations at or past `n_gen`
-    are skipped, so one compilation serves every chunk and every run length. Cached per
-    (algorithm, problem, chunk_size, with_front, with_ref).
+    are skipped, so one compilation serves every chunk and every run length. Each
+    generation records `population_stats` and `evaluated`, the evaluations it added
+    (int32, exact even where the running count wraps). Cached per (algorithm, problem,
+    chunk_size, with_front, with_ref).
     """
     constrained = problem.n_constr > 0
 
     def generation(states, front, ref_point):
         state, problem_state = states
         X, state = algorithm.ask(state)
-        if constrained:
-            state = algorithm.tell(state, *problem.evaluate_constrained(X))
-        else:
-            F, problem_state = problem.evaluate_with_state(problem_state, X)
-            state = algorithm.tell(state, F)
-        violation = state.violation if constrained else None
-        records = population_stats(state.F, violation, front if with_front else None,
-                                   ref_point if with_ref else None)
-        if hasattr(state, "n_evals"):  # an algorithm that asks more rows than it uses
-            records["n_evals"] = state.n_evals
-        return (state, problem_state), records
+        F, G, problem_state = problem.evaluate_constrained_with_state(problem_state, X)
+        told = algorithm.tell(state, F, G if constrained else None)
+        records = population_stats(algorithm.population(told), constrained,
+                                   front if with_front else None, ref_point if with_ref else None)
+        records["evaluated"] = algorithm.n_evals(told) - algorithm.n_evals(state)
+        return (told, problem_state), records
 
     @jax.jit
     def run_chunk(states, start, n_gen, front, ref_point):
@@ -115,15 +115,18 @@ def compiled_chunk(
 
 
 def check_compatible(algorithm: Algorithm, problem: Problem) -> None:
+    """Raise ValueError unless `algorithm` can run on `problem`: the same numbers of
+    objectives and variables, and constraints it can take."""
     if algorithm.n_obj != problem.n_obj:
         raise ValueError(
             f"algorithm has n_obj={algorithm.n_obj} but the problem has n_obj={problem.n_obj}"
         )
-    lb = getattr(algorithm, "lb", None)
-    if lb is not None and lb.shape != (problem.n_var,):
+    if algorithm.n_var != problem.n_var:
         raise ValueError(
-            f"algorithm bounds have {lb.shape[0]} variables but the problem has {problem.n_var}"
+            f"algorithm bounds have {algorithm.n_var} variables but the problem has "
+            f"{problem.n_var}"
         )
+    algorithm.check_constraints(problem.n_constr)
 
 
 def run(
@@ -147,40 +150,37 @@ def run(
     when the problem knows its front, and the population's hypervolume when `ref_point`
     `(n_obj,)` is given (2 or 3 objectives). The algorithm starts from `key`; a stateful
     problem from `problem.init_state(jax.random.fold_in(key, 1))`, and its state is
-    carried across generations.
+    carried across generations. Constraint values reach `tell` when `problem.n_constr > 0`;
+    an algorithm that cannot take them raises ValueError before anything is compiled.
 
     With `checkpoint` (a file path), the states and the history so far are written there
     atomically (see `evo.checkpoint`) at the end of every chunk that completes a multiple
     of `checkpoint_every` generations, and at the end. When that file exists as `run`
     starts, the run resumes from it and ends with exactly the result of an uninterrupted
-    run. A checkpoint written by another run (other settings or key) raises
-    `CheckpointError` and is left in place.
+    run. A checkpoint written by another run (other settings, problem, function or key)
+    raises `CheckpointError`, says what differs, and is left in place.
     """
     check_compatible(algorithm, problem)
-    if not isinstance(n_gen, (int, np.integer)) or n_gen < 1:
-        raise ValueError(f"n_gen must be a positive integer, got {n_gen!r}")
-    if not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    n_gen = check_int("n_gen", n_gen)
+    chunk_size = check_int("chunk_size", chunk_size)
+    checkpoint_every = check_int("checkpoint_every", checkpoint_every)
     if ref_point is not None:
         ref_point = jnp.asarray(ref_point, dtype=jnp.result_type(float))
         if ref_point.shape != (problem.n_obj,) or not 2 <= problem.n_obj <= 3:
             raise ValueError(f"ref_point must have shape (n_obj,) with n_obj 2 or 3, got shape "
                              f"{ref_point.shape} for n_obj={problem.n_obj}")
-    if not isinstance(checkpoint_every, (int, np.integer)) or checkpoint_every < 1:
-        raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every!r}")
     front = problem.pareto_front(front_size)
     run_chunk = compiled_chunk(
-        algorithm, problem, int(chunk_size), front is not None, ref_point is not None
+        algorithm, problem, chunk_size, front is not None, ref_point is not None
     )
     front = None if front is None else jnp.asarray(front, dtype=jnp.result_type(float))
 
     states = (algorithm.init(key), problem.init_state(jax.random.fold_in(key, 1)))
-    evals_per_gen = jax.eval_shape(algorithm.ask, states[0])[0].shape[0]
     chunks, first = [], 0
     if checkpoint is not None:
-        fingerprint = run_fingerprint(algorithm, problem, key)
+        identity = run_description(algorithm, problem, key, states, front_size, ref_point)
         if Path(checkpoint).exists():
-            saved = load_checkpoint(checkpoint, states, fingerprint)
+            saved = load_checkpoint(checkpoint, states, identity)
             if saved.generation > n_gen:
                 raise ValueError(
                     f"{checkpoint}: checkpoint is at generation {saved.generation}, past "
@@ -198,11 +198,11 @@ def run(
                                 if name in records})
         if checkpoint is not None and (done // checkpoint_every > start // checkpoint_every
                                        or done == n_gen):
-            save_checkpoint(checkpoint, states, joined(chunks, done), done, fingerprint)
+            save_checkpoint(checkpoint, states, joined(chunks, done), done, identity)
 
     history = joined(chunks, n_gen)
-    history.setdefault("n_evals", np.arange(1, n_gen + 1) * evals_per_gen)
-    return make_result(*states, history)
+    history["n_evals"] = np.cumsum(history.pop("evaluated"), dtype=np.int64)
+    return make_result(algorithm, *states, history)
 
 
 def joined(chunks: list[dict[str, np.ndarray]], n_gen: int) -> dict[str, np.ndarray]:
@@ -210,16 +210,28 @@ def joined(chunks: list[dict[str, np.ndarray]], n_gen: int) -> dict[str, np.ndar
     return {name: np.concatenate([c[name] for c in chunks])[:n_gen] for name in chunks[0]}
 
 
-def run_fingerprint(algorithm: Algorithm, problem: Problem, key: jax.Array) -> str:
-    """What a checkpoint must match to be resumed: the settings of `algorithm` and
-    `problem` (their full reprs, hashed) and the run's `key`."""
-    with np.printoptions(threshold=sys.maxsize):
-        settings = f"{algorithm!r} on {problem!r}"
-    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
-        key = jax.random.key_data(key)
-    return (f"{type(algorithm).__name__} on {type(problem).__name__}, settings "
-            f"{hashlib.sha256(settings.encode()).hexdigest()[:16]}, key "
-            f"{np.asarray(key).tobytes().hex()}")
+def run_description(
+    algorithm: Algorithm,
+    problem: Problem,
+    key: jax.Array,
+    states: Any,
+    front_size: int,
+    ref_point: jax.Array | None,
+) -> dict[str, Any]:
+    """What a checkpoint must match to be resumed (`evo.checkpoint.describe`): the
+    algorithm's and the problem's settings, the key, the structure of the states and what
+    the history records."""
+    paths, _ = jax.tree_util.tree_flatten_with_path(states)
+    return {
+        "algorithm": describe(algorithm),
+        "problem": describe(problem),
+        "key": describe(key),
+        "state": [
+            f"{jax.tree_util.keystr(path)} {jnp.result_type(leaf)}{list(jnp.shape(leaf))}"
+            for path, leaf in paths
+        ],
+        "history": {"front_size": front_size, "ref_point": describe(ref_point)},
+    }
 
 
 @jax.jit
@@ -229,11 +241,16 @@ def pareto_mask(F: jax.Array, violation: jax.Array) -> jax.Array:
     return (non_dominated_rank(F, n_stop=1, violation=violation) == 0) & feasible
 
 
-def make_result(state: Any, problem_state: Any, history: dict[str, np.ndarray]) -> Result:
-    X, F = np.asarray(state.X), np.asarray(state.F)
-    violation = getattr(state, "violation", jnp.zeros(F.shape[0], state.F.dtype))
-    mask = np.asarray(pareto_mask(state.F, violation))
+def make_result(
+    algorithm: Algorithm, state: Any, problem_state: Any, history: dict[str, np.ndarray]
+) -> Result:
+    """The `Result` of `state`: the rows it holds, and their feasible non-dominated subset."""
+    population = jax.device_get(algorithm.population(state))
+    held = np.asarray(population.held, bool)
+    X, F = np.asarray(population.X)[held], np.asarray(population.F)[held]
+    violation = np.asarray(population.violation)[held]
+    mask = np.asarray(pareto_mask(jnp.asarray(F), jnp.asarray(violation)))
     _, unique = np.unique(F[mask], axis=0, return_index=True)
     keep = np.flatnonzero(mask)[np.sort(unique)]
-    return Result(X=X, F=F, pareto_X=X[keep], pareto_F=F[keep], history=history, state=state,
-                  problem_state=problem_state)
+    return Result(X=X, F=F, violation=violation, pareto_X=X[keep], pareto_F=F[keep],
+                  history=history, state=state, problem_state=problem_state)

@@ -9,13 +9,13 @@ returns is replicated, the whole population on every device. The same key gives 
 same result as on one device.
 
     mesh = population_mesh()                                # every device
-    result = evo.run(algorithm, ShardedProblem(problem, mesh), key, n_gen)
+    result = evo.run(algorithm, ShardedProblem(problem=problem, mesh=mesh), key, n_gen)
 
 or by hand, with the state itself split:
 
     state = shard_state(algorithm.init(key), mesh, algorithm.pop_size)
     X, state = algorithm.ask(state)
-    state = algorithm.tell(state, ShardedProblem(problem, mesh).evaluate(X))
+    state = algorithm.tell(state, ShardedProblem(problem=problem, mesh=mesh).evaluate(X))
 
 Keep the population size a multiple of the number of devices so the shares are equal.
 Several hosts: call `jax.distributed.initialize()` on every host before anything else;
@@ -35,6 +35,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from evo.checks import settings_class
 from evo.problems.base import Problem
 
 POPULATION_AXIS = "population"
@@ -73,7 +74,7 @@ def shard_state(state: Any, mesh: Mesh, pop_size: int) -> Any:
     return jax.tree.map(place, state)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class ShardedProblem(Problem):
     """`problem` evaluated with the population split across `mesh`.
 
@@ -103,19 +104,20 @@ class ShardedProblem(Problem):
     def n_constr(self) -> int:
         return self.problem.n_constr
 
-    def evaluate(self, X: jax.Array) -> jax.Array:
-        return split_population(self.problem.evaluate(split_population(X, self.mesh)), self.mesh)
-
-    def evaluate_constrained(self, X: jax.Array) -> tuple[jax.Array, jax.Array]:
-        F, G = self.problem.evaluate_constrained(split_population(X, self.mesh))
-        return split_population(F, self.mesh), split_population(G, self.mesh)
+    @property
+    def ref_point(self) -> np.ndarray | None:
+        return self.problem.ref_point
 
     def init_state(self, key: jax.Array) -> Any:
         return self.problem.init_state(key)
 
-    def evaluate_with_state(self, state: Any, X: jax.Array) -> tuple[jax.Array, Any]:
-        F, state = self.problem.evaluate_with_state(state, split_population(X, self.mesh))
-        return split_population(F, self.mesh), state
+    def evaluate_constrained_with_state(
+        self, state: Any, X: jax.Array
+    ) -> tuple[jax.Array, jax.Array, Any]:
+        F, G, state = self.problem.evaluate_constrained_with_state(
+            state, split_population(X, self.mesh)
+        )
+        return split_population(F, self.mesh), split_population(G, self.mesh), state
 
     def pareto_front(self, n_points: int) -> np.ndarray | None:
         return self.problem.pareto_front(n_points)

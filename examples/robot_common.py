@@ -39,7 +39,7 @@ def parse_args(
 
 
 def make_problem(args: argparse.Namespace) -> RobotControl:
-    return RobotControl(args.task, episode_length=args.episode_length, episodes=args.episodes,
+    return RobotControl(task=args.task, episode_length=args.episode_length, episodes=args.episodes,
                         hidden=(args.hidden,))
 
 

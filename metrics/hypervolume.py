@@ -18,6 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evo.checks import check_int
+
 # Elements of one `(chunk, n)` block of samples against rows: bounds the memory of the MC loop.
 _BLOCK_ELEMENTS = 1 << 22
 
@@ -170,9 +172,9 @@ def hypervolume_mc(
     """
     F, ref = jnp.asarray(F), jnp.asarray(ref_point)
     _check_shapes("hypervolume_mc", F.shape, ref.shape)
-    if n_samples < 1 or (chunk_size is not None and chunk_size < 1):
-        raise ValueError(f"hypervolume_mc needs n_samples and chunk_size >= 1, got "
-                         f"{n_samples} and {chunk_size}")
+    check_int("hypervolume_mc: n_samples", n_samples)
+    if chunk_size is not None:
+        check_int("hypervolume_mc: chunk_size", chunk_size)
     dtype = jnp.result_type(F, ref, float)
     F, ref = F.astype(dtype), ref.astype(dtype)
     counted = _counted_rows(F, ref)[:, None]

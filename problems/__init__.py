@@ -65,7 +65,7 @@ _REGISTRY: dict[str, Callable[..., Problem]] = {
     + (BBOB,)
 }
 # Brax tasks by name ("mo-halfcheetah", "hopper", ...); brax is imported when one is built.
-_REGISTRY.update({name: functools.partial(RobotControl, name) for name in TASKS})
+_REGISTRY.update({name: functools.partial(RobotControl, task=name) for name in TASKS})
 
 
 def get_problem(name: str, **kwargs: Any) -> Problem:

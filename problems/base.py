@@ -2,20 +2,42 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evo.checks import settings_class
 
-@dataclasses.dataclass(frozen=True)
+EVALUATIONS = (
+    "evaluate_constrained_with_state",
+    "evaluate_with_state",
+    "evaluate_constrained",
+    "evaluate",
+)
+"""The ways a problem can define its evaluation, most general first."""
+
+
+@settings_class(eq=True)
 class Problem:
     """A batched minimisation problem over a box.
 
-    Subclasses are frozen dataclasses whose fields are static configuration (ints and
-    floats), so a problem is hashable and can be closed over by jitted code.
+    Subclasses are frozen, keyword-only dataclasses whose fields are static configuration
+    (ints, floats, strings), so a problem is hashable and can be closed over by jitted code.
+
+    A subclass defines its evaluation by overriding exactly the one method that fits it;
+    the base derives the other three from that one:
+
+    - `evaluate(X) -> F`: unconstrained;
+    - `evaluate_constrained(X) -> (F, G)`: constrained (and `n_constr`);
+    - `evaluate_with_state(state, X) -> (F, state)` with `init_state`: stateful, e.g. noisy
+      evaluations or simulator episodes drawn from a key in the state;
+    - `evaluate_constrained_with_state(state, X) -> (F, G, state)`: both.
+
+    `X` is `(n, n_var)`, `F` `(n, n_obj)`, `G` `(n, n_constr)` (feasible when every value
+    is <= 0). A class that overrides none of them raises TypeError when it is built. The
+    stateless forms of a stateful problem evaluate from `init_state(jax.random.key(0))`.
 
     Attributes:
         n_var: number of decision variables.
@@ -24,6 +46,25 @@ class Problem:
 
     n_var: int
     n_obj: int
+
+    defines: ClassVar[str | None] = None
+    """Which of `EVALUATIONS` the class defines (the most general one it overrides)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.defines = next(
+            (name for name in EVALUATIONS if getattr(cls, name) is not getattr(Problem, name)),
+            None,
+        )
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Problem:
+        if cls.defines is None:
+            raise TypeError(
+                f"{cls.__name__} defines no evaluation: override evaluate(X) (unconstrained), "
+                "evaluate_constrained(X) (with n_constr), or their stateful forms "
+                "evaluate_with_state / evaluate_constrained_with_state (with init_state)"
+            )
+        return super().__new__(cls)
 
     @property
     def lb(self) -> np.ndarray:
@@ -37,21 +78,18 @@ class Problem:
 
     @property
     def n_constr(self) -> int:
-        """Number of constraint values `evaluate_constrained` returns; 0 when unconstrained."""
+        """Number of constraint values per row; 0 when unconstrained."""
         return 0
 
-    def evaluate(self, X: jax.Array) -> jax.Array:
-        """Objective values `(n, n_obj)` of a batch of decision vectors `X` `(n, n_var)`."""
-        return self.evaluate_constrained(X)[0]
-
-    def evaluate_constrained(self, X: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """Objectives `(n, n_obj)` and constraint values `G` `(n, n_constr)` of `X` `(n, n_var)`.
-
-        A row is feasible when all its constraint values are <= 0. A problem overrides
-        `evaluate` (unconstrained) or this method (constrained), not both.
-        """
-        F = self.evaluate(X)
-        return F, jnp.zeros((*F.shape[:-1], 0), F.dtype)
+    @property
+    def ref_point(self) -> np.ndarray | None:
+        """A hypervolume reference point `(n_obj,)`: beyond the nadir of the known front by a
+        tenth of its magnitude (at least 1e-4 per objective), or None without a front."""
+        front = self.pareto_front(1000)
+        if front is None or len(front) == 0:
+            return None
+        nadir = np.max(front, axis=0)
+        return nadir + 0.1 * np.maximum(np.abs(nadir), 1e-3)
 
     def init_state(self, key: jax.Array) -> Any:
         """The state a stateful problem starts from; None (a stateless problem) by default.
@@ -62,13 +100,37 @@ class Problem:
         """
         return None
 
-    def evaluate_with_state(self, state: Any, X: jax.Array) -> tuple[jax.Array, Any]:
-        """Objectives `(n, n_obj)` of `X` `(n, n_var)` given `state`, and the next state.
+    def evaluate_constrained_with_state(
+        self, state: Any, X: jax.Array
+    ) -> tuple[jax.Array, jax.Array, Any]:
+        """Objectives `(n, n_obj)`, constraint values `(n, n_constr)` and the next state, for
+        `X` `(n, n_var)` given `state`. Pure and jittable; `evo.run` calls this one."""
+        if self.defines == "evaluate_with_state":
+            F, state = self.evaluate_with_state(state, X)
+            return F, jnp.zeros((*F.shape[:-1], 0), F.dtype), state
+        if self.defines == "evaluate_constrained":
+            return (*self.evaluate_constrained(X), state)
+        F = self.evaluate(X)
+        return F, jnp.zeros((*F.shape[:-1], 0), F.dtype), state
 
-        Pure and jittable; the default ignores the state. A stateful problem overrides this
-        and `init_state`; stateful problems are unconstrained.
-        """
-        return self.evaluate(X), state
+    def evaluate_with_state(self, state: Any, X: jax.Array) -> tuple[jax.Array, Any]:
+        """Objectives `(n, n_obj)` of `X` `(n, n_var)` given `state`, and the next state."""
+        F, _, state = self.evaluate_constrained_with_state(state, X)
+        return F, state
+
+    def evaluate_constrained(self, X: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Objectives `(n, n_obj)` and constraint values `G` `(n, n_constr)` of `X`."""
+        F, G, _ = self.evaluate_constrained_with_state(self._fresh_state(), X)
+        return F, G
+
+    def evaluate(self, X: jax.Array) -> jax.Array:
+        """Objective values `(n, n_obj)` of a batch of decision vectors `X` `(n, n_var)`."""
+        return self.evaluate_constrained_with_state(self._fresh_state(), X)[0]
+
+    def _fresh_state(self) -> Any:
+        return None if self.defines in ("evaluate", "evaluate_constrained") else (
+            self.init_state(jax.random.key(0))
+        )
 
     def pareto_front(self, n_points: int) -> np.ndarray | None:
         """About `n_points` points `(k, n_obj)` on the true Pareto front, or None if unknown.
@@ -76,8 +138,3 @@ class Problem:
         Deterministic: the same `n_points` gives the same array.
         """
         return None
-
-
-def check_positive_int(name: str, value) -> None:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")

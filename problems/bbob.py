@@ -15,7 +15,6 @@ Instance data (x_opt, f_opt, rotations, Gallagher peaks) are computed once per
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 
@@ -23,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evo.problems.base import check_positive_int
+from evo.checks import check_int, settings_class
 from evo.problems.single_objective import SingleObjective
 
 # ---------------------------------------------------------------------------------------
@@ -456,7 +455,7 @@ def _instance_data(function: int, dim: int, instance: int) -> tuple[dict, float]
 # ---------------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class BBOB(SingleObjective):
     """BBOB noiseless function `function` (1-24), instance `instance`, on [-5, 5]^n_var.
 
@@ -476,15 +475,9 @@ class BBOB(SingleObjective):
     _min_n_var = 2
 
     def __post_init__(self) -> None:
-        if (
-            not isinstance(self.function, (int, np.integer))
-            or isinstance(self.function, bool)
-            or not 1 <= self.function <= 24
-        ):
-            raise ValueError(
-                f"BBOB function must be an integer in 1..24, got {self.function!r}"
-            )
-        check_positive_int("instance", self.instance)
+        if check_int("BBOB function", self.function) > 24:
+            raise ValueError(f"BBOB function must be an integer in 1..24, got {self.function!r}")
+        check_int("instance", self.instance)
         super().__post_init__()
 
     @property

@@ -7,17 +7,18 @@ Hartmann 6-D. `pareto_front` returns `[[optimum_value]]` so `evo.run` records `m
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from evo.checks import check_int, settings_class
 from evo.problems._common import as_batch
-from evo.problems.base import Problem, check_positive_int
+from evo.problems.base import Problem
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class _Fixed(Problem):
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -35,11 +36,11 @@ class _Fixed(Problem):
         return self._f(X)[..., None]
 
     def pareto_front(self, n_points: int) -> np.ndarray:
-        check_positive_int("n_points", n_points)
+        check_int("n_points", n_points)
         return np.array([[self.optimum_value]])
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class Branin(_Fixed):
     """Branin-Hoo on [-5, 10] x [0, 15]:
     `f = (x2 - b x1^2 + c x1 - r)^2 + s (1 - t) cos x1 + s` with `b = 5.1 / (4 pi^2)`,
@@ -96,7 +97,7 @@ _H6_P = 1e-4 * np.array(
 )
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class Hartmann6(_Fixed):
     """Hartmann 6-D on [0, 1]^6: `f = -sum_i alpha_i exp(-sum_j A_ij (x_j - P_ij)^2)`;
     f* = -3.32237 at (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573)."""

@@ -7,16 +7,15 @@ each axis point and to the centre. Constraint values follow pymoo's sign convent
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evo.checks import settings_class
 from evo.problems.dtlz import DTLZ1, DTLZ2
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class C1DTLZ1(DTLZ1):
     """DTLZ1 with `1 - f_m / 0.6 - sum_{i<m} f_i / 0.5 >= 0`; the front is DTLZ1's."""
 
@@ -43,7 +42,7 @@ def c2_constraint(F, radius: float, xp=jnp):
     return xp.minimum(near_axis, near_centre)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class C2DTLZ2(DTLZ2):
     """DTLZ2 where only regions near the axis points and the centre are feasible.
 

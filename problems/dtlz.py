@@ -8,15 +8,15 @@ is where `g` is minimal (0, or 1 for DTLZ7).
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Callable, ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evo.checks import check_int, settings_class
 from evo.problems._common import as_batch, dtlz7_bump, nested_products, nondominated_1d
-from evo.problems.base import Problem, check_positive_int
+from evo.problems.base import Problem
 from evo.ref_dirs import reference_directions
 
 
@@ -42,7 +42,7 @@ def _g_linear(dist: jax.Array) -> jax.Array:
     return 1.0 + 9.0 * jnp.mean(dist, axis=-1)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class _DTLZ(Problem):
     """Shared configuration, validation and position/distance split of the DTLZ family.
 
@@ -57,12 +57,10 @@ class _DTLZ(Problem):
 
     def __post_init__(self) -> None:
         name = type(self).__name__
-        check_positive_int("n_obj", self.n_obj)
-        if self.n_obj < 2:
-            raise ValueError(f"{name} needs n_obj >= 2, got {self.n_obj}")
+        check_int(f"{name}: n_obj", self.n_obj, 2)
         if self.n_var is None:
             object.__setattr__(self, "n_var", self.n_obj + self._default_k - 1)
-        check_positive_int("n_var", self.n_var)
+        check_int("n_var", self.n_var)
         if self.n_var < self.n_obj:
             raise ValueError(
                 f"{name} needs n_var >= n_obj (n_obj - 1 position variables and at least one "
@@ -80,7 +78,7 @@ class _DTLZ(Problem):
         return self._objectives(pos, self._g(dist))
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class DTLZ1(_DTLZ):
     """Linear front `sum(f) = 0.5` behind a multimodal `g`."""
 
@@ -95,7 +93,7 @@ class DTLZ1(_DTLZ):
         return 0.5 * reference_directions(self.n_obj, n_points)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class _SphericalDTLZ(_DTLZ):
     """DTLZ2-6: `f = (1 + g) * (point on the unit sphere given by angles)`."""
 
@@ -113,21 +111,21 @@ class _SphericalDTLZ(_DTLZ):
         return w / np.linalg.norm(w, axis=1, keepdims=True)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class DTLZ2(_SphericalDTLZ):
     """Spherical front `|f| = 1`."""
 
     _g = staticmethod(_g_sphere)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class DTLZ3(_SphericalDTLZ):
     """Spherical front behind DTLZ1's multimodal `g`."""
 
     _g = staticmethod(_g_multimodal)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class DTLZ4(_SphericalDTLZ):
     """Spherical front with positions raised to `alpha`, biasing density towards the axes."""
 
@@ -139,7 +137,7 @@ class DTLZ4(_SphericalDTLZ):
         return pos**self.alpha
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class _DegenerateDTLZ(_SphericalDTLZ):
     """DTLZ5-6: all angles but the first tend to pi/4 as `g -> 0`, so the front is a curve."""
 
@@ -156,27 +154,27 @@ class _DegenerateDTLZ(_SphericalDTLZ):
         points with `g > 0` off this curve are known to be non-dominated too
         (Huband et al., 2006).
         """
-        check_positive_int("n_points", n_points)
+        check_int("n_points", n_points)
         theta = np.full((n_points, self.n_obj - 1), 0.25 * np.pi)
         theta[:, 0] = np.linspace(0.0, 0.5 * np.pi, n_points)
         return nested_products(np.cos(theta), np.sin(theta), np)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class DTLZ5(_DegenerateDTLZ):
     """Degenerate curved front with DTLZ2's `g`."""
 
     _g = staticmethod(_g_sphere)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class DTLZ6(_DegenerateDTLZ):
     """Degenerate curved front with the harder `g = sum(x^0.1)`."""
 
     _g = staticmethod(_g_power)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class DTLZ7(_DTLZ):
     """Disconnected front: `2^(n_obj - 1)` pieces of `f_m = 2 m - sum(f_i (1 + sin(3 pi f_i)))`."""
 
@@ -195,7 +193,7 @@ class DTLZ7(_DTLZ):
         front is a product of the same 1-D non-dominated set in every leading objective,
         sampled here with `round(n_points^(1 / (n_obj - 1)))` values (at least 2) each.
         """
-        check_positive_int("n_points", n_points)
+        check_int("n_points", n_points)
         per_axis = max(2, round(n_points ** (1.0 / (self.n_obj - 1))))
         values = nondominated_1d(lambda f: -dtlz7_bump(f, np), per_axis)
         axes = np.meshgrid(*[values] * (self.n_obj - 1), indexing="ij")

@@ -16,8 +16,8 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from evo.algorithm import as_bounds
-from evo.problems.base import Problem, check_positive_int
+from evo.checks import as_bounds, check_int, settings_class
+from evo.problems.base import Problem
 
 
 def _host_call(fn: Callable[[np.ndarray], Any], X: jax.Array, shapes: Any) -> Any:
@@ -25,7 +25,7 @@ def _host_call(fn: Callable[[np.ndarray], Any], X: jax.Array, shapes: Any) -> An
     return jax.pure_callback(fn, shapes, X, vmap_method="sequential")
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(renamed={"bounds": "lb and ub"})
 class FunctionProblem(Problem):
     """A problem from a Python function of one decision vector or of a whole batch.
 
@@ -35,37 +35,36 @@ class FunctionProblem(Problem):
             in, anything array-like out. A row that fails to evaluate can return NaN: it is
             then ranked last by every algorithm.
         n_var, n_obj: sizes.
-        bounds: `(lb, ub)`, each `n_var` numbers; the unit cube when omitted.
+        lb, ub: box bounds, each `n_var` numbers; the unit cube when omitted.
         vectorized: whether `fn` takes the whole batch.
 
-    The problem is hashed by `fn`'s identity, so reusing one `FunctionProblem` reuses
-    `evo.run`'s compiled loop.
+    Problems of this kind compare and hash by identity, so reusing one `FunctionProblem`
+    reuses `evo.run`'s compiled loop; a checkpoint still tells two of them apart by their
+    functions (`evo.checkpoint.describe`).
     """
 
-    fn: Callable[..., Any] = dataclasses.field(default=None, kw_only=True, repr=False)
-    bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = dataclasses.field(
-        default=None, kw_only=True
-    )
-    vectorized: bool = dataclasses.field(default=False, kw_only=True)
+    fn: Callable[..., Any] = dataclasses.field(default=None, repr=False)
+    lb: np.ndarray | None = None
+    ub: np.ndarray | None = None
+    vectorized: bool = False
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
     def __post_init__(self):
-        check_positive_int("n_var", self.n_var)
-        check_positive_int("n_obj", self.n_obj)
+        check_int("FunctionProblem: n_var", self.n_var)
+        check_int("FunctionProblem: n_obj", self.n_obj)
         if not callable(self.fn):
-            raise ValueError(f"fn must be callable, got {self.fn!r}")
-        if self.bounds is not None:
-            lb, ub = as_bounds(*self.bounds)
-            if lb.shape != (self.n_var,):
-                raise ValueError(f"bounds have {lb.shape[0]} variables, n_var is {self.n_var}")
-            object.__setattr__(self, "bounds", (tuple(lb.tolist()), tuple(ub.tolist())))
-
-    @property
-    def lb(self) -> np.ndarray:
-        return np.zeros(self.n_var) if self.bounds is None else np.array(self.bounds[0])
-
-    @property
-    def ub(self) -> np.ndarray:
-        return np.ones(self.n_var) if self.bounds is None else np.array(self.bounds[1])
+            raise ValueError(f"FunctionProblem: fn must be callable, got {self.fn!r}")
+        lb = np.zeros(self.n_var) if self.lb is None else self.lb
+        ub = np.ones(self.n_var) if self.ub is None else self.ub
+        lb, ub = as_bounds(lb, ub, "FunctionProblem")
+        if lb.shape != (self.n_var,):
+            raise ValueError(
+                f"FunctionProblem: bounds have {lb.shape[0]} variables, n_var is {self.n_var}"
+            )
+        object.__setattr__(self, "lb", lb)
+        object.__setattr__(self, "ub", ub)
 
     def _evaluate_on_host(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=float)
@@ -85,16 +84,20 @@ class FunctionProblem(Problem):
         return _host_call(lambda x: self._evaluate_on_host(x).astype(shape.dtype), X, shape)
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@settings_class
 class PymooProblem(Problem):
     """Any pymoo `Problem` (objectives and inequality constraints), evaluated by pymoo.
 
     `PymooProblem.wrap(get_problem("zdt1"))` takes sizes and bounds from the pymoo problem.
-    Equality constraints are not supported (pymoo's `n_eq_constr` must be 0). Hashed by
-    the identity of the wrapped problem.
+    Equality constraints are not supported (pymoo's `n_eq_constr` must be 0). Compared and
+    hashed by identity; a checkpoint tells two of them apart by the wrapped problems'
+    settings (`evo.checkpoint.describe`).
     """
 
-    problem: Any = dataclasses.field(default=None, kw_only=True, repr=False)
+    problem: Any = dataclasses.field(default=None, repr=False)
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
 
     @classmethod
     def wrap(cls, problem: Any) -> PymooProblem:
@@ -104,9 +107,6 @@ class PymooProblem(Problem):
             raise ValueError("PymooProblem: the pymoo problem must have bounds xl and xu")
         as_bounds(problem.xl, problem.xu)
         return cls(n_var=int(problem.n_var), n_obj=int(problem.n_obj), problem=problem)
-
-    def __hash__(self) -> int:
-        return id(self.problem)
 
     @property
     def lb(self) -> np.ndarray:

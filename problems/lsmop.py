@@ -15,7 +15,6 @@ left over by the rounding down of the group sizes do not affect the objectives.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Callable, ClassVar
 
@@ -23,8 +22,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evo.checks import check_int, settings_class
 from evo.problems._common import as_batch, dtlz7_bump, nested_products
-from evo.problems.base import Problem, check_positive_int
+from evo.problems.base import Problem
 from evo.problems.dtlz import DTLZ7
 from evo.ref_dirs import reference_directions
 
@@ -83,7 +83,7 @@ def _chaos(n_obj: int) -> np.ndarray:
     return np.array(c)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class _LSMOP(Problem):
     """Shared configuration, variable grouping and `G` of the LSMOP family.
 
@@ -108,13 +108,11 @@ class _LSMOP(Problem):
 
     def __post_init__(self) -> None:
         name = type(self).__name__
-        check_positive_int("n_obj", self.n_obj)
-        if self.n_obj < 2:
-            raise ValueError(f"{name} needs n_obj >= 2, got {self.n_obj}")
-        check_positive_int("nk", self.nk)
+        check_int(f"{name}: n_obj", self.n_obj, 2)
+        check_int("nk", self.nk)
         if self.n_var is None:
             object.__setattr__(self, "n_var", 100 * self.n_obj)
-        check_positive_int("n_var", self.n_var)
+        check_int("n_var", self.n_var)
         c = _chaos(self.n_obj)
         min_n_var = self.n_obj - 1 + math.ceil(self.nk * c.sum() / c.min())
         if self.n_var < min_n_var:
@@ -164,7 +162,7 @@ class _LSMOP(Problem):
         return self._objectives(X[..., : self.n_obj - 1], self._group_values(X))
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class _LinearLSMOP(_LSMOP):
     """LSMOP1-4: `f_j = (1 + G_j) h_j` with DTLZ1's linear shape, front `sum(f) = 1`."""
 
@@ -178,7 +176,7 @@ class _LinearLSMOP(_LSMOP):
         return reference_directions(self.n_obj, n_points)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class _SphericalLSMOP(_LSMOP):
     """LSMOP5-8: `f_j = (1 + G_j + G_{j+1}) h_j` (`G_{M+1} = 0`), spherical front `|f| = 1`."""
 
@@ -193,7 +191,7 @@ class _SphericalLSMOP(_LSMOP):
         return w / np.linalg.norm(w, axis=1, keepdims=True)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class LSMOP1(_LinearLSMOP):
     """Sphere in every group; linear front."""
 
@@ -201,7 +199,7 @@ class LSMOP1(_LinearLSMOP):
     _even = staticmethod(_sphere)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class LSMOP2(_LinearLSMOP):
     """Griewank (odd groups) and Schwefel 2.21 (even groups); linear front."""
 
@@ -209,7 +207,7 @@ class LSMOP2(_LinearLSMOP):
     _even = staticmethod(_schwefel)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class LSMOP3(_LinearLSMOP):
     """Rastrigin (odd groups) and Rosenbrock (even groups); linear front."""
 
@@ -217,7 +215,7 @@ class LSMOP3(_LinearLSMOP):
     _even = staticmethod(_rosenbrock)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class LSMOP4(_LinearLSMOP):
     """Ackley (odd groups) and Griewank (even groups); linear front."""
 
@@ -225,7 +223,7 @@ class LSMOP4(_LinearLSMOP):
     _even = staticmethod(_griewank)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class LSMOP5(_SphericalLSMOP):
     """Sphere in every group; spherical front."""
 
@@ -233,7 +231,7 @@ class LSMOP5(_SphericalLSMOP):
     _even = staticmethod(_sphere)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class LSMOP6(_SphericalLSMOP):
     """Rosenbrock (odd groups) and Schwefel 2.21 (even groups); spherical front."""
 
@@ -241,7 +239,7 @@ class LSMOP6(_SphericalLSMOP):
     _even = staticmethod(_schwefel)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class LSMOP7(_SphericalLSMOP):
     """Ackley (odd groups) and Rosenbrock (even groups); spherical front."""
 
@@ -249,7 +247,7 @@ class LSMOP7(_SphericalLSMOP):
     _even = staticmethod(_rosenbrock)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class LSMOP8(_SphericalLSMOP):
     """Griewank (odd groups) and Sphere (even groups); spherical front."""
 
@@ -257,7 +255,7 @@ class LSMOP8(_SphericalLSMOP):
     _even = staticmethod(_sphere)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class LSMOP9(_LSMOP):
     """Sphere (odd groups) and Ackley (even groups); disconnected DTLZ7-like front.
 

@@ -22,7 +22,6 @@ no front), so those return None.
 
 from __future__ import annotations
 
-import dataclasses
 from types import ModuleType
 from typing import Any, Callable, ClassVar
 
@@ -30,8 +29,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evo.checks import check_int, settings_class
 from evo.problems._common import as_batch, nested_products
-from evo.problems.base import Problem, check_positive_int
+from evo.problems.base import Problem
 from evo.ref_dirs import reference_directions
 
 _SQRT2 = float(np.sqrt(2.0))
@@ -103,7 +103,7 @@ def _parabola_gap(F: Any, top: float, curvature: float, shift: float = 0.0) -> A
 # --- the family --------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class _MW(Problem):
     """Shared validation, bounds and evaluation of the MW family.
 
@@ -123,12 +123,10 @@ class _MW(Problem):
         name = type(self).__name__
         if not self._scalable and self.n_obj != 2:
             raise ValueError(f"{name} is bi-objective: n_obj must be 2, got {self.n_obj!r}")
-        check_positive_int("n_obj", self.n_obj)
-        if self.n_obj < 2:
-            raise ValueError(f"{name} needs n_obj >= 2, got {self.n_obj}")
+        check_int(f"{name}: n_obj", self.n_obj, 2)
         if self.n_var is None:
             object.__setattr__(self, "n_var", self.n_obj + (12 if self._scalable else 13))
-        check_positive_int("n_var", self.n_var)
+        check_int("n_var", self.n_var)
         if self.n_var < self.n_obj:
             raise ValueError(
                 f"{name} needs n_var >= n_obj ({self.n_obj - 1} position variables and at "
@@ -180,7 +178,7 @@ def _thin(F: np.ndarray, n_points: int) -> np.ndarray:
     return F[np.round(np.linspace(0, len(F) - 1, n_points)).astype(int)]
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class _MW2(_MW):
     """Bi-objective MW problems: `F = g * shape(x_0)`, or `shape(x_0) + (0, g - 1)` for
     MW1-MW3, so `g = 1` puts `F` on the unconstrained front `shape(x_0)`.
@@ -220,7 +218,7 @@ class _MW2(_MW):
     def pareto_front(self, n_points: int) -> np.ndarray | None:
         """`n_points` points `(k, 2)` (fewer only if the front has fewer grid points) on the
         constrained front, sorted by `f0`; None where not provided (see the module)."""
-        check_positive_int("n_points", n_points)
+        check_int("n_points", n_points)
         if self._front_max_g is None:
             return None
         # `x_0` evenly spaced along the unconstrained front's arc length.
@@ -248,7 +246,7 @@ class _MW2(_MW):
         return _thin(F, n_points)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class MW1(_MW2):
     """Linear front `f1 = 1 - 0.85 f0` cut into pieces by a rippled linear constraint."""
 
@@ -264,7 +262,7 @@ class MW1(_MW2):
         return [_ripple_cut(total, along, 1.0, 0.5, 2.0, 8, xp)]
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class MW2(_MW2):
     """Linear front `f1 = 1 - f0`, all feasible; away from it the rippled cut leaves only
     narrow feasible channels. Multimodal `g`."""
@@ -281,7 +279,7 @@ class MW2(_MW2):
         return [_ripple_cut(total, along, 1.0, 0.5, 3.0, 8, xp)]
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class MW3(_MW2):
     """Linear front `f1 = 1 - f0` where a lower rippled cut makes two pieces infeasible;
     there the front follows that cut's boundary. Two constraints.
@@ -306,7 +304,7 @@ class MW3(_MW2):
         ]
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class MW4(_MW):
     """Scalable linear front `sum(f) = 1` (all feasible) behind a rippled cut."""
 
@@ -325,11 +323,11 @@ class MW4(_MW):
 
     def pareto_front(self, n_points: int) -> np.ndarray:
         """About `n_points` points `(k, n_obj)` on the simplex `sum(f) = 1`."""
-        check_positive_int("n_points", n_points)
+        check_int("n_points", n_points)
         return reference_directions(self.n_obj, n_points)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class _CircularMW2(_MW2):
     """MW5-MW7 and MW11: `F = g * (x_0, sqrt(r^2 - x_0^2))` with `r` the upper bound."""
 
@@ -337,7 +335,7 @@ class _CircularMW2(_MW2):
         return x0, xp.sqrt(self._upper**2 - x0**2)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class MW5(_CircularMW2):
     """Quarter circle front cut to a few short arcs by three angle-dependent radii.
 
@@ -357,7 +355,7 @@ class MW5(_CircularMW2):
         ]
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class MW6(_CircularMW2):
     """Quarter circle front of radius 1.1, feasible only at the angles where an
     angle-dependent ellipse reaches beyond it. Bounds [0, 1.1]."""
@@ -376,7 +374,7 @@ class MW6(_CircularMW2):
         ]
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class MW7(_CircularMW2):
     """Quarter circle front inside a rippled annulus. Two constraints.
 
@@ -394,7 +392,7 @@ class MW7(_CircularMW2):
         ]
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class MW8(_MW):
     """Scalable spherical front `|f| = 1`, feasible only where an elevation-dependent
     radius reaches beyond it."""
@@ -417,7 +415,7 @@ class MW8(_MW):
     def pareto_front(self, n_points: int) -> np.ndarray:
         """About `n_points` points `(k, n_obj)`: the feasible part of a unit-sphere sample,
         sampled densely enough that about `n_points` remain."""
-        check_positive_int("n_points", n_points)
+        check_int("n_points", n_points)
 
         def feasible_sample(n: int) -> np.ndarray:
             w = reference_directions(self.n_obj, n)
@@ -429,7 +427,7 @@ class MW8(_MW):
         return feasible_sample(max(n_points, round(n_points / max(fraction, 1e-3))))
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class MW9(_MW2):
     """Convex-concave front `f1 = 1 - f0^0.6` where feasibility is the union of two bands.
 
@@ -449,7 +447,7 @@ class MW9(_MW2):
         return [xp.minimum(low, high)]
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class MW10(_MW2):
     """Concave front `f1 = 1 - f0^2` with `f0 = g x_0^n_var`, mostly cut away by three bands.
 
@@ -471,7 +469,7 @@ class MW10(_MW2):
         ]
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class MW11(_CircularMW2):
     """Quarter circle of radius sqrt(2) where four bands leave only a few feasible pieces,
     some at `g > 1`. Bounds [0, sqrt(2)].
@@ -499,7 +497,7 @@ def _wavy_line_gap(F: Any, top: float, slope: float, along_f1: float, along_f0: 
     return top - slope * F[..., 0] - F[..., 1] + wave
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class MW12(_MW2):
     """Wavy decreasing front, partly pushed out to a band between two wavy lines. Two
     constraints. As for MW3, the front lies on the constraint boundary where the
@@ -530,7 +528,7 @@ def _wavy_gap(F: Any, curve: Any, xp: ModuleType) -> Any:
     return 5.0 - curve - 0.5 * xp.sin(3.0 * xp.pi * F[..., 0]) - F[..., 1]
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class MW13(_MW2):
     """Front `f1 = 5 - exp(f0) - 0.5 |sin(3 pi f0)|` inside two wavy bands. Bounds [0, 1.5].
 
@@ -554,7 +552,7 @@ class MW13(_MW2):
         ]
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class MW14(_MW):
     """Scalable disconnected front `f_m = mean_i(6 - exp(f_i) - 1.5 sin(1.1 pi f_i^2))`
     over `f_i = x_i`, below a cut of the same form. Bounds [0, 1.5].

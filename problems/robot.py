@@ -35,7 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evo.problems.base import Problem, check_positive_int
+from evo.checks import check_float, check_int, settings_class
+from evo.problems.base import Problem
 from evo.problems.policy import MLPPolicy, ObsStats, add_observation, merge, normalize, pool
 
 
@@ -191,7 +192,7 @@ class RobotState(NamedTuple):
     obs_stats: ObsStats  # every observation acted on so far
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class RobotControl(Problem):
     """A Brax task from `TASKS` as a batched, stateful minimisation problem.
 
@@ -220,10 +221,9 @@ class RobotControl(Problem):
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; known tasks: {', '.join(TASKS)}")
-        check_positive_int("episode_length", self.episode_length)
-        check_positive_int("episodes", self.episodes)
-        if not self.bound > 0:
-            raise ValueError(f"bound must be positive, got {self.bound!r}")
+        check_int("episode_length", self.episode_length)
+        check_int("episodes", self.episodes)
+        check_float("bound", self.bound, 0.0, open_low=True)
         object.__setattr__(self, "hidden", tuple(self.hidden))
         object.__setattr__(self, "backend", self.backend or TASKS[self.task].backend)
         object.__setattr__(self, "n_var", self.policy.n_params)
@@ -279,7 +279,3 @@ class RobotControl(Problem):
                                self.episode_length)
         F = -jnp.mean(totals, axis=1) / self.episode_length
         return F, RobotState(key, merge(state.obs_stats, seen))
-
-    def evaluate(self, X: jax.Array) -> jax.Array:
-        """Objectives of `X` `(n, n_var)` from `init_state(jax.random.key(0))`."""
-        return self.evaluate_with_state(self.init_state(jax.random.key(0)), X)[0]

@@ -12,7 +12,6 @@ one-objective problem, so `evo.run` records the optimality gap `min f - f*` as `
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 from typing import ClassVar
@@ -21,8 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evo.checks import check_float, check_int, settings_class
 from evo.problems._common import as_batch
-from evo.problems.base import Problem, check_positive_int
+from evo.problems.base import Problem
 
 # Schwefel 2.26: argmax of x sin(sqrt(|x|)) on [-500, 500] and its value there.
 _SCHWEFEL_X = 420.968746359982
@@ -37,7 +37,7 @@ def _styblinski_term(x: np.ndarray | float) -> np.ndarray | float:
     return 0.5 * (x**4 - 16.0 * x**2 + 5.0 * x)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class SingleObjective(Problem):
     """Shared configuration of the single-objective functions: `n_obj = 1`, a cubic box.
 
@@ -55,9 +55,7 @@ class SingleObjective(Problem):
         name = type(self).__name__
         if self.n_obj != 1:
             raise ValueError(f"{name} is single-objective, n_obj must be 1, got {self.n_obj!r}")
-        check_positive_int("n_var", self.n_var)
-        if self.n_var < self._min_n_var:
-            raise ValueError(f"{name} needs n_var >= {self._min_n_var}, got {self.n_var}")
+        check_int(f"{name}: n_var", self.n_var, self._min_n_var)
 
     @property
     def lb(self) -> np.ndarray:
@@ -91,7 +89,7 @@ class SingleObjective(Problem):
 
     def pareto_front(self, n_points: int) -> np.ndarray:
         """The optimal value as a one-point front, `(1, 1)`."""
-        check_positive_int("n_points", n_points)
+        check_int("n_points", n_points)
         return np.array([[self.optimum_value]])
 
 
@@ -109,7 +107,7 @@ def _rotation(n: int, seed: int) -> np.ndarray:
     return q * np.sign(np.diag(r))
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class Sphere(SingleObjective):
     """`f = sum x_i^2` on [-5.12, 5.12]^n."""
 
@@ -120,7 +118,7 @@ class Sphere(SingleObjective):
         return jnp.sum(X**2, axis=-1)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class Ellipsoid(SingleObjective):
     """Separable ellipsoid `f = sum condition^((i-1)/(n-1)) x_i^2` on [-5, 5]^n.
 
@@ -134,14 +132,15 @@ class Ellipsoid(SingleObjective):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not (math.isfinite(self.condition) and self.condition >= 1.0):
-            raise ValueError(f"condition must be a finite number >= 1, got {self.condition!r}")
+        check_float("condition", self.condition, 1.0, math.inf)
+        if not math.isfinite(self.condition):
+            raise ValueError(f"condition must be finite, got {self.condition!r}")
 
     def _f(self, X: jax.Array) -> jax.Array:
         return jnp.sum(_ellipsoid_weights(self.n_var, self.condition, X.dtype) * X**2, axis=-1)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class RotatedEllipsoid(Ellipsoid):
     """The ellipsoid in a rotated basis, `f(x) = ellipsoid(R x)`, on [-5, 5]^n.
 
@@ -160,7 +159,7 @@ class RotatedEllipsoid(Ellipsoid):
         return super()._f(X @ jnp.asarray(self.rotation.T, X.dtype))
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class Rosenbrock(SingleObjective):
     """`f = sum_{i<n} 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2` on [-5, 10]^n; minimum at ones."""
 
@@ -177,7 +176,7 @@ class Rosenbrock(SingleObjective):
         return jnp.sum(100.0 * (tail - head**2) ** 2 + (1.0 - head) ** 2, axis=-1)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class Rastrigin(SingleObjective):
     """`f = 10 n + sum x_i^2 - 10 cos(2 pi x_i)` on [-5.12, 5.12]^n."""
 
@@ -188,7 +187,7 @@ class Rastrigin(SingleObjective):
         return jnp.sum(X**2 + 20.0 * jnp.sin(jnp.pi * X) ** 2, axis=-1)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class Ackley(SingleObjective):
     """Ackley with `a = 20, b = 0.2, c = 2 pi` on [-32.768, 32.768]^n.
 
@@ -204,7 +203,7 @@ class Ackley(SingleObjective):
         return -20.0 * jnp.expm1(-0.2 * radius) - jnp.e * jnp.expm1(-one_minus_mean_cos)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class Griewank(SingleObjective):
     """`f = 1 + sum x_i^2 / 4000 - prod cos(x_i / sqrt(i))` on [-600, 600]^n."""
 
@@ -220,7 +219,7 @@ class Griewank(SingleObjective):
         return jnp.sum(X**2, axis=-1) / 4000.0 + one_minus_prod
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class Schwefel(SingleObjective):
     """Schwefel's problem 2.26 (Yao, Liu & Lin 1999, f8) shifted to a minimum near 0.
 
@@ -245,7 +244,7 @@ class Schwefel(SingleObjective):
         return _SCHWEFEL_C * self.n_var - jnp.sum(X * jnp.sin(jnp.sqrt(jnp.abs(X))), axis=-1)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class Levy(SingleObjective):
     """Levy on [-10, 10]^n; minimum 0 at ones.
 
@@ -269,7 +268,7 @@ class Levy(SingleObjective):
         return first + jnp.sum(middle, axis=-1) + last
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class StyblinskiTang(SingleObjective):
     """`f = sum (x_i^4 - 16 x_i^2 + 5 x_i) / 2` on [-5, 5]^n.
 

@@ -12,7 +12,6 @@ degeneracy constants `A`. On the Pareto-optimal set the transformed distance val
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 from types import ModuleType
@@ -22,8 +21,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evo.checks import check_int, settings_class
 from evo.problems._common import as_batch, nested_products, nondominated_1d
-from evo.problems.base import Problem, check_positive_int
+from evo.problems.base import Problem
 from evo.ref_dirs import reference_directions
 
 # Constants of the parameter-dependent bias shared by WFG7-9.
@@ -213,7 +213,7 @@ def _disc(x1: Any, xp: ModuleType) -> Any:
     return 1.0 - x1 * xp.cos(5.0 * xp.pi * x1) ** 2
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class _WFG(Problem):
     """Shared configuration, validation and objective assembly of the WFG family.
 
@@ -233,12 +233,10 @@ class _WFG(Problem):
 
     def __post_init__(self) -> None:
         name = type(self).__name__
-        check_positive_int("n_obj", self.n_obj)
-        if self.n_obj < 2:
-            raise ValueError(f"{name} needs n_obj >= 2, got {self.n_obj}")
+        check_int(f"{name}: n_obj", self.n_obj, 2)
         if self.k is None:
             object.__setattr__(self, "k", 4 if self.n_obj == 2 else 2 * (self.n_obj - 1))
-        check_positive_int("k", self.k)
+        check_int("k", self.k)
         if self.k % (self.n_obj - 1):
             raise ValueError(
                 f"{name}: the number of position parameters k must be divisible by "
@@ -248,14 +246,14 @@ class _WFG(Problem):
             if self.n_var is None:
                 object.__setattr__(self, "l", 20)
             else:
-                check_positive_int("n_var", self.n_var)
+                check_int("n_var", self.n_var)
                 if self.n_var <= self.k:
                     raise ValueError(
                         f"{name} needs at least one distance parameter, n_var > k, "
                         f"got n_var={self.n_var}, k={self.k}"
                     )
                 object.__setattr__(self, "l", self.n_var - self.k)
-        check_positive_int("l", self.l)
+        check_int("l", self.l)
         if self.n_var is None:
             object.__setattr__(self, "n_var", self.k + self.l)
         if self.n_var != self.k + self.l:
@@ -297,7 +295,7 @@ class _WFG(Problem):
         return self._scales * w / np.linalg.norm(w, axis=1, keepdims=True)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class _ConvexWFG(_WFG):
     """WFG1-2: convex shape in the first `n_obj - 1` objectives, a special last one."""
 
@@ -320,14 +318,14 @@ class _ConvexWFG(_WFG):
         set of `x_1` and a full grid over the other `x`, `round(n_points^(1 / (n_obj - 1)))`
         values (at least 2) per axis. Points that coincide (`x_1 = 0`) are merged.
         """
-        check_positive_int("n_points", n_points)
+        check_int("n_points", n_points)
         per_axis = max(2, round(n_points ** (1.0 / (self.n_obj - 1))))
         axes = [self._front_x1(per_axis)] + [np.linspace(0.0, 1.0, per_axis)] * (self.n_obj - 2)
         x = np.stack([a.ravel() for a in np.meshgrid(*axes, indexing="ij")], axis=-1)
         return np.unique(self._scales * self._shape(x, np), axis=0)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class WFG1(_ConvexWFG):
     """Convex front with a mixed last objective; flat and polynomial biases."""
 
@@ -335,7 +333,7 @@ class WFG1(_ConvexWFG):
     _last = staticmethod(_mixed)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class WFG2(_ConvexWFG):
     """Convex, disconnected front; distance parameters merged non-separably in pairs."""
 
@@ -347,7 +345,7 @@ class WFG2(_ConvexWFG):
         return nondominated_1d(lambda x1: _disc(x1, np), n)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class WFG3(_WFG):
     """Linear front, degenerate (a line) through `A = (1, 0, ..., 0)`; WFG2's transformations."""
 
@@ -365,41 +363,41 @@ class WFG3(_WFG):
         published definition, although points with `t_M > 0` off this line are known to be
         non-dominated too (Ishibuchi, Masuda & Nojima, 2016).
         """
-        check_positive_int("n_points", n_points)
+        check_int("n_points", n_points)
         x = np.full((n_points, self.n_obj - 1), 0.5)
         x[:, 0] = np.linspace(0.0, 1.0, n_points)
         return self._scales * _linear(x, np)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class WFG4(_WFG):
     """Concave front behind a multi-modal shift of every parameter."""
 
     _transform = staticmethod(_t_wfg4)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class WFG5(_WFG):
     """Concave front behind a deceptive shift of every parameter."""
 
     _transform = staticmethod(_t_wfg5)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class WFG6(_WFG):
     """Concave front; non-separable reduction of each group."""
 
     _transform = staticmethod(_t_wfg6)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class WFG7(_WFG):
     """Concave front; position parameters biased by the mean of the later parameters."""
 
     _transform = staticmethod(_t_wfg7)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class WFG8(_WFG):
     """Concave front; distance parameters biased by the mean of the earlier parameters.
 
@@ -409,7 +407,7 @@ class WFG8(_WFG):
     _transform = staticmethod(_t_wfg8)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class WFG9(_WFG):
     """Concave front; parameter-dependent bias, deceptive and multi-modal shifts, non-separable."""
 

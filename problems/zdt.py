@@ -7,7 +7,6 @@ over the non-dominated part of the `f1` range. ZDT5 (binary variables) is not in
 
 from __future__ import annotations
 
-import dataclasses
 from types import ModuleType
 from typing import Any, Callable, ClassVar
 
@@ -15,8 +14,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from evo.checks import check_int, settings_class
 from evo.problems._common import as_batch, nondominated_1d
-from evo.problems.base import Problem, check_positive_int
+from evo.problems.base import Problem
 
 # Minimum over x_1 in [0, 1] of ZDT6's f1 = 1 - exp(-4 x_1) sin^6(6 pi x_1).
 _ZDT6_MIN_F1 = 0.2807753191
@@ -37,7 +37,7 @@ def _h_disconnected(f1: Any, g: Any, xp: ModuleType) -> Any:
     return 1.0 - xp.sqrt(f1 / g) - f1 / g * xp.sin(10.0 * xp.pi * f1)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class _ZDT(Problem):
     """Shared structure of the ZDT family: bounds [0, 1], linear `g`, `f1 = x_1`."""
 
@@ -52,9 +52,7 @@ class _ZDT(Problem):
             raise ValueError(
                 f"{name}: ZDT problems are bi-objective, n_obj must be 2, got {self.n_obj!r}"
             )
-        check_positive_int("n_var", self.n_var)
-        if self.n_var < 2:
-            raise ValueError(f"{name} needs n_var >= 2, got {self.n_var}")
+        check_int(f"{name}: n_var", self.n_var, 2)
 
     def _f1(self, x1: jax.Array) -> jax.Array:
         """First objective from the first variable, `(n,)` -> `(n,)`."""
@@ -77,26 +75,26 @@ class _ZDT(Problem):
 
     def pareto_front(self, n_points: int) -> np.ndarray:
         """`n_points` points `(n_points, 2)` on the true front, evenly spread in `f1`."""
-        check_positive_int("n_points", n_points)
+        check_int("n_points", n_points)
         f1 = self._front_f1(n_points)
         return np.stack([f1, self._h(f1, 1.0, np)], axis=-1)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class ZDT1(_ZDT):
     """Convex front `f2 = 1 - sqrt(f1)`."""
 
     _h = staticmethod(_h_convex)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class ZDT2(_ZDT):
     """Concave front `f2 = 1 - f1^2`."""
 
     _h = staticmethod(_h_concave)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class ZDT3(_ZDT):
     """Front made of five disconnected pieces of `f2 = 1 - sqrt(f1) - f1 sin(10 pi f1)`."""
 
@@ -106,7 +104,7 @@ class ZDT3(_ZDT):
         return nondominated_1d(lambda f1: _h_disconnected(f1, 1.0, np), n_points)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class ZDT4(_ZDT):
     """ZDT1's front behind a Rastrigin-like `g` with many local fronts.
 
@@ -131,7 +129,7 @@ class ZDT4(_ZDT):
         return 1.0 + jnp.sum(rest**2 + 10.0 * (1.0 - jnp.cos(4.0 * jnp.pi * rest)), axis=-1)
 
 
-@dataclasses.dataclass(frozen=True)
+@settings_class(eq=True)
 class ZDT6(_ZDT):
     """Concave front with a non-uniform mapping `x_1 -> f1`; `f1` spans [0.2808, 1]."""
 

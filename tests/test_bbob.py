@@ -102,10 +102,10 @@ def test_jit_float32_batched():
     "kwargs, match",
     [
         ({"function": 25}, "function must be an integer in 1..24"),
-        ({"function": 0}, "function must be an integer in 1..24"),
-        ({"function": 2.0}, "function must be an integer in 1..24"),
-        ({"n_var": 1}, "needs n_var >= 2"),
-        ({"instance": 0}, "instance must be a positive integer"),
+        ({"function": 0}, "BBOB function must be an integer >= 1, got 0"),
+        ({"function": 2.0}, "BBOB function must be an integer >= 1, got 2.0"),
+        ({"n_var": 1}, "BBOB: n_var must be an integer >= 2, got 1"),
+        ({"instance": 0}, "instance must be an integer >= 1"),
         ({"n_obj": 2}, "n_obj must be 1"),
     ],
 )

@@ -26,7 +26,7 @@ BRANIN = Branin()
 # small, fast settings for the functional tests
 FAST = {
     "capacity": 16,
-    "n_restarts": 2,
+    "fit_restarts": 2,
     "fit_steps": 20,
     "n_candidates": 64,
     "n_starts": 4,
@@ -71,12 +71,12 @@ def test_problem_optima():
     [
         ({"lb": [1.0, 0.0], "ub": [0.0, 1.0]}, "lb > ub"),
         ({"lb": [0.0, 0.0], "ub": [1.0]}, "same length"),
-        ({"acquisition": "pi"}, "unknown acquisition 'pi'"),
-        ({"kernel": "cubic"}, "unknown kernel 'cubic'"),
-        ({"q": 0}, "q must be a positive integer"),
+        ({"acquisition": "pi"}, "acquisition must be one of 'logei', 'ucb', 'thompson', got 'pi'"),
+        ({"kernel": "cubic"}, "kernel must be one of 'matern52', 'rbf', got 'cubic'"),
+        ({"q": 0}, "q must be an integer >= 1"),
         ({"n_init": 20, "capacity": 10}, "capacity=10 must hold the initial design"),
         ({"n_constr": -1}, "n_constr must be an integer >= 0"),
-        ({"batch": "fantasy"}, "unknown batch 'fantasy'"),
+        ({"batch": "fantasy"}, "batch must be one of 'believer', 'mc', got 'fantasy'"),
         ({"batch": "mc", "acquisition": "ucb"}, 'batch="mc"'),
         ({"batch": "mc", "n_constr": 1}, 'batch="mc"'),
     ],

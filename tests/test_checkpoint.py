@@ -10,10 +10,11 @@ import time
 import jax
 import numpy as np
 import pytest
+from pymoo.problems import get_problem as pymoo_problem
 
 import evo
 from evo.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from evo.problems import ZDT1
+from evo.problems import ZDT1, FunctionProblem, PymooProblem
 
 from compile_options import QUICK
 
@@ -26,7 +27,7 @@ def test_resumed_run_equals_the_uninterrupted_one(tmp_path):
     whole = evo.run(ALGO, PROBLEM, jax.random.key(7), 30, progress=False)
     evo.run(ALGO, PROBLEM, jax.random.key(7), 12, progress=False, checkpoint=path,
             checkpoint_every=5)
-    assert load_checkpoint(path, ALGO.init(jax.random.key(7)), fingerprint=None).generation == 12
+    assert load_checkpoint(path, ALGO.init(jax.random.key(7)), run=None).generation == 12
     resumed = evo.run(ALGO, PROBLEM, jax.random.key(7), 30, progress=False, checkpoint=path,
                       checkpoint_every=5)
     np.testing.assert_array_equal(resumed.X, whole.X)
@@ -39,12 +40,63 @@ def test_checkpoint_of_another_run_is_refused(tmp_path):
     path = tmp_path / "run.npz"
     evo.run(ALGO, PROBLEM, jax.random.key(1), 5, progress=False, checkpoint=path,
             checkpoint_every=5)
-    with pytest.raises(CheckpointError, match="belongs to another run"):
+    with pytest.raises(CheckpointError, match="belongs to another run.*\n  key"):
         evo.run(ALGO, PROBLEM, jax.random.key(2), 10, progress=False, checkpoint=path,
                 checkpoint_every=5)
+    bigger = evo.NSGA2(pop_size=18, n_obj=2, lb=PROBLEM.lb, ub=PROBLEM.ub)
+    with pytest.raises(CheckpointError, match="algorithm.pop_size: 16 in the file, 18 now"):
+        evo.run(bigger, PROBLEM, jax.random.key(1), 10, progress=False, checkpoint=path)
     with pytest.raises(ValueError, match="checkpoint is at generation 5, past n_gen=3"):
         evo.run(ALGO, PROBLEM, jax.random.key(1), 3, progress=False, checkpoint=path,
                 checkpoint_every=5)
+
+
+def zdt1(X):
+    g = 1.0 + 9.0 * X[:, 1:].mean(axis=1)
+    return np.stack([X[:, 0], g * (1.0 - np.sqrt(X[:, 0] / g))], axis=1)
+
+
+def zdt1_swapped(X):
+    return zdt1(X)[:, ::-1]
+
+
+def scaled(factor):
+    return lambda X: factor * zdt1(X)
+
+
+def refuses(path, problem, match):
+    with pytest.raises(CheckpointError, match=match):
+        evo.run(ALGO, problem, jax.random.key(1), 5, progress=False, checkpoint=path)
+
+
+def resumes(path, problem):
+    # Run to the checkpoint's own generation: accepted, with nothing left to compile.
+    result = evo.run(ALGO, problem, jax.random.key(1), 3, progress=False, checkpoint=path)
+    assert len(result.history["n_evals"]) == 3
+
+
+def test_problems_that_differ_only_in_their_function_never_share_a_checkpoint(tmp_path):
+    def vectorized(fn):
+        return FunctionProblem(n_var=6, n_obj=2, fn=fn, vectorized=True)
+
+    path = tmp_path / "run.npz"
+    evo.run(ALGO, vectorized(zdt1), jax.random.key(1), 3, progress=False, checkpoint=path)
+    refuses(path, vectorized(zdt1_swapped), r"problem\.fn\.(code|function)")
+    refuses(path, vectorized(scaled(1.0)), r"problem\.fn")
+    resumes(path, vectorized(zdt1))  # another instance, the same function: the same run
+    closure = tmp_path / "closure.npz"
+    evo.run(ALGO, vectorized(scaled(2.0)), jax.random.key(1), 3, progress=False,
+            checkpoint=closure)
+    refuses(closure, vectorized(scaled(3.0)), r'problem\.fn\.closure\[0\]: "2\.0" in the file, "3\.0" now')
+    resumes(closure, vectorized(scaled(2.0)))
+
+
+def test_pymoo_problems_are_told_apart_by_what_they_are(tmp_path):
+    path = tmp_path / "run.npz"
+    wrapped = PymooProblem.wrap(pymoo_problem("zdt1", n_var=6))
+    evo.run(ALGO, wrapped, jax.random.key(1), 3, progress=False, checkpoint=path)
+    refuses(path, PymooProblem.wrap(pymoo_problem("zdt2", n_var=6)), r"problem\.problem\.")
+    resumes(path, PymooProblem.wrap(pymoo_problem("zdt1", n_var=6)))
 
 
 def test_corrupted_checkpoint_gives_a_clear_error_and_stays(tmp_path):
@@ -90,7 +142,7 @@ def test_state_and_keys_round_trip(tmp_path):
     np.testing.assert_array_equal(jax.random.key_data(loaded.state.key),
                                   jax.random.key_data(state.key))
     np.testing.assert_array_equal(loaded.state.X, state.X)
-    with pytest.raises(CheckpointError, match="array 1 is float32"):
+    with pytest.raises(CheckpointError, match="array 2 is float32"):
         load_checkpoint(tmp_path / "s.npz",
                         evo.NSGA2(pop_size=8, n_obj=2, lb=PROBLEM.lb, ub=PROBLEM.ub)
                         .init(jax.random.key(0)), "A")
@@ -151,3 +203,68 @@ def test_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path):
         whole.wait()
     np.testing.assert_array_equal(np.load(tmp_path / "resumed.npy"),
                                   np.load(tmp_path / "whole.npy"))
+
+
+FIRST_HALF = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+
+    import jax
+    import evo
+    from registered import every_algorithm
+
+    out = Path(sys.argv[1])
+    for name, (algorithm, problem) in every_algorithm().items():
+        evo.run(algorithm, problem, jax.random.key(4), 4, chunk_size=2, progress=False,
+                checkpoint=out / f"{name}.npz", checkpoint_every=2)
+    (out / "written").touch()
+    os.kill(os.getpid(), signal.SIGKILL)
+""")
+
+SECOND_HALF = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+
+    import jax
+    import numpy as np
+    import evo
+    from registered import every_algorithm
+
+    out = Path(sys.argv[1])
+    runs = every_algorithm()
+    whole = {name: evo.run(algorithm, problem, jax.random.key(4), 6, chunk_size=2,
+                           progress=False)
+             for name, (algorithm, problem) in runs.items()}
+    deadline = time.monotonic() + 300
+    while not (out / "written").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for name, (algorithm, problem) in runs.items():
+        resumed = evo.run(algorithm, problem, jax.random.key(4), 6, chunk_size=2,
+                          progress=False, checkpoint=out / f"{name}.npz", checkpoint_every=2)
+        for field in ("X", "F", "violation"):
+            np.testing.assert_array_equal(getattr(resumed, field), getattr(whole[name], field),
+                                          err_msg=name)
+        for record in whole[name].history:
+            np.testing.assert_array_equal(resumed.history[record],
+                                          whole[name].history[record], err_msg=name)
+    print("same:", " ".join(runs))
+""")
+
+
+def test_every_registered_algorithm_resumes_in_a_fresh_process(tmp_path):
+    # The first process writes each algorithm's checkpoint at generation 4 and is killed;
+    # the second, started at the same time, runs each one whole (6 generations) meanwhile,
+    # then resumes each checkpoint to generation 6 and compares.
+    env = quick_compiling_environment()
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(__file__), env.get("PYTHONPATH", "")])
+    first = subprocess.Popen([sys.executable, "-c", FIRST_HALF, str(tmp_path)], env=env)
+    second = subprocess.Popen([sys.executable, "-c", SECOND_HALF, str(tmp_path)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert first.wait(timeout=400) == -signal.SIGKILL
+        stdout, stderr = second.communicate(timeout=400)
+    finally:
+        first.kill()
+        second.kill()
+    assert second.returncode == 0, stderr[-3000:]
+    assert stdout.split() == ["same:", *evo.registry.ALGORITHMS]

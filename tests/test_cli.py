@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import evo
 from evo.checkpoint import load_checkpoint
 from evo.cli import main
+from evo.registry import ALGORITHMS, with_table
 
 
 def read_csv(path):
@@ -61,7 +63,25 @@ def test_list_names_every_algorithm_and_problem(capsys):
     assert main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     names = {line.split()[0] for line in lines if line.startswith("  ")}
-    assert {"nsga2", "nsga3", "moead", "hype", "cmaes", "zdt1", "dtlz2", "wfg4", "bbob"} <= names
+    assert {*ALGORITHMS, "zdt1", "dtlz2", "wfg4", "bbob"} <= names
+
+
+def test_readme_algorithm_table_is_the_registry():
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert with_table(readme) == readme, "run `evo list --markdown README.md`"
+    for name in ALGORITHMS:
+        assert f"| `{name}` |" in readme
+
+
+def test_run_builds_any_registered_algorithm_from_its_settings(tmp_path, capsys):
+    code = main(["run", "--algorithm", "evosax", "--algorithm-arg", "strategy=SNES",
+                 "--problem", "sphere", "--n-var", "3", "--pop", "6", "--gens", "3",
+                 "--out", str(tmp_path), "--quiet", "--no-plots"])
+    assert code == 0
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["pop"] == 6
+    _, population = read_csv(tmp_path / "population.csv")
+    assert population.shape == (6, 4)
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -71,6 +91,9 @@ def test_list_names_every_algorithm_and_problem(capsys):
      "--ref-point needs 2 numbers"),
     (["--algorithm", "nsga2", "--problem", "dtlz2", "--problem-arg", "n_obj"],
      "takes name=value"),
+    (["--algorithm", "nsga2", "--problem", "zdt1", "--algorithm-arg", "sbx_prob=2"],
+     "NSGA2: sbx_prob must lie in [0, 1], got 2.0"),
+    (["--algorithm", "cmaes", "--problem", "mw1"], "CMAES is single-objective, n_obj must be 1"),
 ])
 def test_bad_arguments_give_one_clear_line(tmp_path, capsys, argv, message):
     assert main(["run", *argv, "--out", str(tmp_path), "--quiet"]) == 2

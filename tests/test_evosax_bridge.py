@@ -13,7 +13,7 @@ from evo.problems import Sphere
 
 evosax_algorithms = pytest.importorskip("evosax.algorithms")
 
-PROBLEM = Sphere(8)
+PROBLEM = Sphere(n_var=8)
 
 
 @pytest.mark.parametrize(
@@ -21,14 +21,14 @@ PROBLEM = Sphere(8)
     [("CMA_ES", None), ("snes", {"std_init": 3.0}), ("DE", None)],
 )
 def test_strategies_reduce_sphere_and_are_deterministic(name, params):
-    algorithm = EvosaxAlgorithm(name, 16, lb=PROBLEM.lb, ub=PROBLEM.ub, params=params)
+    algorithm = EvosaxAlgorithm(strategy=name, pop_size=16, lb=PROBLEM.lb, ub=PROBLEM.ub,
+                                params=params)
     first = evo.run(algorithm, PROBLEM, jax.random.key(0), 150, progress=False)
     again = evo.run(algorithm, PROBLEM, jax.random.key(0), 150, progress=False)
     other = evo.run(algorithm, PROBLEM, jax.random.key(1), 150, progress=False)
 
     f_min = first.history["f_min"][:, 0]
     assert f_min[-1] < 1e-4 * f_min[0], f_min[[0, -1]]
-    assert np.all(np.diff(np.minimum.accumulate(f_min)) <= 0)
     np.testing.assert_array_equal(first.history["f_min"], again.history["f_min"])
     np.testing.assert_array_equal(first.X, again.X)
     assert not np.array_equal(first.history["f_min"], other.history["f_min"])
@@ -42,9 +42,9 @@ def test_strategies_reduce_sphere_and_are_deterministic(name, params):
 def test_instance_with_pytree_solution_and_clipping():
     solution = {"a": jnp.zeros(3), "b": jnp.zeros((1, 2))}
     strategy = evosax_algorithms.SNES(population_size=6, solution=solution)
-    problem = Sphere(5)
+    problem = Sphere(n_var=5)
     algorithm = EvosaxAlgorithm(
-        strategy, lb=problem.lb, ub=problem.ub, mean0=np.full(5, 4.0),
+        strategy=strategy, lb=problem.lb, ub=problem.ub, mean0=np.full(5, 4.0),
         params={"std_init": 20.0},
     )
     assert algorithm.pop_size == 6 and algorithm.n_var == 5
@@ -64,28 +64,27 @@ def test_instance_with_pytree_solution_and_clipping():
 
 
 @pytest.mark.parametrize(
-    "args, kwargs, match",
+    "kwargs, match",
     [
-        (("CMA_ES", 8), {"lb": [1.0, 0.0], "ub": [0.0, 1.0]}, "lb > ub"),
-        (("CMA_ES", 1), {}, "pop_size"),
-        (("NoSuchES", 8), {}, "unknown evosax strategy 'NoSuchES'.*CMA_ES.*SNES"),
-        (("Open_ES", 7), {}, "even"),
-        (("CMA_ES", 8), {"params": {"no_such_param": 1.0}}, "no_such_param.*std_init"),
-        (("CMA_ES", 8), {"n_var": 3}, "n_var"),
-        (("CMA_ES", 8), {"mean0": [0.0]}, "mean0"),
-        (("CMA_ES", 8), {"lb": None}, "lb and ub"),
-        ((42, 8), {}, "strategy name or instance"),
+        ({"lb": [1.0, 0.0], "ub": [0.0, 1.0]}, "lb > ub"),
+        ({"pop_size": 1}, "pop_size"),
+        ({"strategy": "NoSuchES"}, "unknown evosax strategy 'NoSuchES'.*CMA_ES.*SNES"),
+        ({"strategy": "Open_ES", "pop_size": 7}, "even"),
+        ({"params": {"no_such_param": 1.0}}, "no_such_param.*std_init"),
+        ({"mean0": [0.0]}, "mean0"),
+        ({"lb": None}, "lb and ub"),
+        ({"strategy": 42}, "strategy name or instance"),
     ],
 )
-def test_bad_inputs_raise(args, kwargs, match):
-    kwargs = {"lb": [0.0, 0.0], "ub": [1.0, 1.0]} | kwargs
+def test_bad_inputs_raise(kwargs, match):
+    kwargs = {"strategy": "CMA_ES", "pop_size": 8, "lb": [0.0, 0.0], "ub": [1.0, 1.0]} | kwargs
     with pytest.raises(ValueError, match=match):
-        EvosaxAlgorithm(*args, **kwargs)
+        EvosaxAlgorithm(**kwargs)
 
 
 def test_instance_that_disagrees_with_pop_size_or_bounds_raises():
     strategy = evosax_algorithms.SNES(population_size=6, solution=jnp.zeros(3))
     with pytest.raises(ValueError, match="population_size=6"):
-        EvosaxAlgorithm(strategy, 8, lb=np.zeros(3), ub=np.ones(3))
+        EvosaxAlgorithm(strategy=strategy, pop_size=8, lb=np.zeros(3), ub=np.ones(3))
     with pytest.raises(ValueError, match="3 dimensions"):
-        EvosaxAlgorithm(strategy, lb=np.zeros(4), ub=np.ones(4))
+        EvosaxAlgorithm(strategy=strategy, lb=np.zeros(4), ub=np.ones(4))

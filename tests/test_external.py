@@ -31,7 +31,7 @@ def test_function_problem_equals_the_jax_problem_inside_a_run():
 
 def test_vectorized_function_and_bounds():
     problem = FunctionProblem(n_var=6, n_obj=2, fn=zdt1_batch, vectorized=True,
-                              bounds=(np.zeros(6), np.full(6, 2.0)))
+                              lb=np.zeros(6), ub=np.full(6, 2.0))
     X = jax.random.uniform(jax.random.key(1), (5, 6))
     np.testing.assert_allclose(problem.evaluate(X), ZDT1(n_var=6).evaluate(X), rtol=1e-5)
     np.testing.assert_array_equal(problem.ub, np.full(6, 2.0))
@@ -53,9 +53,11 @@ def test_bad_adapters_raise_clear_errors():
     with pytest.raises(ValueError, match="fn must be callable"):
         FunctionProblem(n_var=2, n_obj=1, fn=3)
     with pytest.raises(ValueError, match="lb > ub"):
-        FunctionProblem(n_var=2, n_obj=1, fn=sum, bounds=([1.0, 0.0], [0.0, 1.0]))
+        FunctionProblem(n_var=2, n_obj=1, fn=sum, lb=[1.0, 0.0], ub=[0.0, 1.0])
     with pytest.raises(ValueError, match="bounds have 3 variables, n_var is 2"):
-        FunctionProblem(n_var=2, n_obj=1, fn=sum, bounds=(np.zeros(3), np.ones(3)))
+        FunctionProblem(n_var=2, n_obj=1, fn=sum, lb=np.zeros(3), ub=np.ones(3))
+    with pytest.raises(TypeError, match="bounds was renamed; use lb and ub instead"):
+        FunctionProblem(n_var=2, n_obj=1, fn=sum, bounds=(np.zeros(2), np.ones(2)))
     wrong = FunctionProblem(n_var=2, n_obj=2, fn=lambda x: [1.0, 2.0, 3.0])
     with pytest.raises(Exception, match=r"fn returned objectives of shape \(4, 3\), expected \(4, 2\)"):
         jax.block_until_ready(wrong.evaluate(jnp.zeros((4, 2))))

@@ -76,19 +76,20 @@ def test_hype_raises_hypervolume_and_is_deterministic():
     np.testing.assert_array_equal(long.F, again.F)
 
 
-def test_constrained_hype_run_ends_feasible():
+def test_constrained_hype_run_ends_with_a_feasible_population():
     problem = C2DTLZ2(n_var=7)
     algo = HypE(pop_size=24, n_obj=3, lb=problem.lb, ub=problem.ub, ref_point=np.full(3, 1.1),
                 n_samples=2_000)
     result = evo.run(algo, problem, jax.random.key(1), 40, progress=False)
-    _, G = problem.evaluate_constrained(jnp.asarray(result.pareto_X))
-    assert len(result.pareto_F) > 0 and np.all(np.asarray(G) <= 0)
+    _, G = problem.evaluate_constrained(jnp.asarray(result.X))
+    assert np.all(np.asarray(G) <= 0)
+    assert result.history["feasible"][0] < 1.0
 
 
 def test_bad_input_raises():
     with pytest.raises(ValueError, match="ref_point must be 3 finite numbers"):
         HypE(pop_size=10, n_obj=3, lb=np.zeros(4), ub=np.ones(4), ref_point=[1.0, 1.0])
-    with pytest.raises(ValueError, match="n_samples must be a positive integer"):
+    with pytest.raises(ValueError, match="n_samples must be an integer >= 1"):
         HypE(pop_size=10, n_obj=2, lb=np.zeros(4), ub=np.ones(4), ref_point=[1.0, 1.0], n_samples=0)
 
 

@@ -245,9 +245,9 @@ def test_invalid_configurations_raise():
     expected = r"LSMOP1 with n_obj=2 and nk=5 needs n_var >= 19.*got n_var=18"
     with pytest.raises(ValueError, match=expected):
         LSMOP1(n_obj=2, n_var=18)
-    with pytest.raises(ValueError, match=r"n_obj >= 2, got 1"):
+    with pytest.raises(ValueError, match=r"n_obj must be an integer >= 2, got 1"):
         LSMOP5(n_obj=1)
-    with pytest.raises(ValueError, match="nk must be a positive integer"):
+    with pytest.raises(ValueError, match="nk must be an integer >= 1"):
         LSMOP9(nk=0)
     with pytest.raises(ValueError, match=r"LSMOP3.evaluate expected X of shape \(n, 300\)"):
         LSMOP3().evaluate(jnp.zeros((2, 299)))

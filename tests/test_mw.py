@@ -202,11 +202,11 @@ def test_registry_and_exports():
     [
         (lambda: MW1(n_obj=3), r"MW1 is bi-objective: n_obj must be 2, got 3"),
         (lambda: MW12(n_obj=1), r"MW12 is bi-objective: n_obj must be 2, got 1"),
-        (lambda: MW4(n_obj=1), r"MW4 needs n_obj >= 2, got 1"),
-        (lambda: MW8(n_obj=2.5), r"n_obj must be a positive integer, got 2.5"),
-        (lambda: MW14(n_obj=0), r"n_obj must be a positive integer, got 0"),
+        (lambda: MW4(n_obj=1), r"MW4: n_obj must be an integer >= 2, got 1"),
+        (lambda: MW8(n_obj=2.5), r"MW8: n_obj must be an integer >= 2, got 2.5"),
+        (lambda: MW14(n_obj=0), r"MW14: n_obj must be an integer >= 2, got 0"),
         (lambda: MW14(n_obj=4, n_var=3), r"MW14 needs n_var >= n_obj"),
-        (lambda: MW3(n_var=0), r"n_var must be a positive integer"),
+        (lambda: MW3(n_var=0), r"n_var must be an integer >= 1"),
     ],
 )
 def test_bad_configuration_raises(make, message):

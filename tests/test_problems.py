@@ -81,7 +81,7 @@ def test_defaults():
     assert (ZDT1().n_var, ZDT4().n_var, ZDT6().n_var, ZDT1().n_obj) == (30, 10, 10, 2)
     assert (DTLZ1().n_var, DTLZ2().n_var, DTLZ7().n_var) == (7, 12, 22)
     assert DTLZ2(n_obj=5).n_var == 14
-    assert DTLZ2(12, 3) == DTLZ2() and hash(DTLZ2(12, 3)) == hash(DTLZ2())
+    assert DTLZ2(n_var=12, n_obj=3) == DTLZ2() and hash(DTLZ2(n_var=12, n_obj=3)) == hash(DTLZ2())
     assert get_problem("dtlz4").alpha == 100
 
 
@@ -167,13 +167,13 @@ def test_jit_matches_eager(problem):
 def test_invalid_configurations_raise():
     with pytest.raises(ValueError, match="bi-objective.*got 3"):
         ZDT1(n_obj=3)
-    with pytest.raises(ValueError, match=r"n_var >= 2, got 1"):
+    with pytest.raises(ValueError, match=r"ZDT4: n_var must be an integer >= 2, got 1"):
         ZDT4(n_var=1)
     with pytest.raises(ValueError, match=r"n_var >= n_obj .*got n_var=2, n_obj=3"):
         DTLZ2(n_var=2, n_obj=3)
-    with pytest.raises(ValueError, match=r"n_obj >= 2, got 1"):
+    with pytest.raises(ValueError, match=r"DTLZ7: n_obj must be an integer >= 2, got 1"):
         DTLZ7(n_obj=1)
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="DTLZ1: n_obj must be an integer >= 2, got 2.5"):
         DTLZ1(n_obj=2.5)
 
 
@@ -193,3 +193,41 @@ def test_get_problem():
         get_problem("dtlz9")
     with pytest.raises(ValueError, match="bi-objective"):
         get_problem("zdt1", n_obj=3)
+
+
+class NoEvaluation(Problem):
+    """Forgets to define an evaluation."""
+
+    def objectives(self, X):
+        return X
+
+
+class Stateful(Problem):
+    """Counts its calls in its state; objectives are the rows themselves."""
+
+    def init_state(self, key):
+        return jnp.zeros((), jnp.int32)
+
+    def evaluate_with_state(self, state, X):
+        return X[:, : self.n_obj] + state, state + 1
+
+
+def test_a_problem_without_an_evaluation_fails_when_built():
+    with pytest.raises(TypeError, match="NoEvaluation defines no evaluation: override evaluate"):
+        NoEvaluation(n_var=2, n_obj=1)
+
+
+def test_every_evaluation_comes_from_the_one_a_problem_defines():
+    problem = Stateful(n_var=3, n_obj=2)
+    X = jnp.arange(6.0).reshape(2, 3)
+    # Stateless forms start from init_state(key(0)); constraint values are empty.
+    np.testing.assert_array_equal(problem.evaluate(X), X[:, :2])
+    F, G = problem.evaluate_constrained(X)
+    np.testing.assert_array_equal(F, X[:, :2])
+    assert G.shape == (2, 0)
+    F, G, state = problem.evaluate_constrained_with_state(jnp.int32(5), X)
+    np.testing.assert_array_equal(F, X[:, :2] + 5)
+    assert G.shape == (2, 0) and int(state) == 6
+    F, G, state = ZDT1(n_var=3).evaluate_constrained_with_state("kept", X / 5)
+    np.testing.assert_allclose(F, ZDT1(n_var=3).evaluate(X / 5))
+    assert G.shape == (2, 0) and state == "kept"

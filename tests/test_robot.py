@@ -38,7 +38,7 @@ from compile_options import QUICK
 
 pytest.importorskip("brax")
 
-PROBLEM = RobotControl("mo-halfcheetah", episode_length=10, episodes=2)
+PROBLEM = RobotControl(task="mo-halfcheetah", episode_length=10, episodes=2)
 EVALUATE = jax.jit(PROBLEM.evaluate_with_state, compiler_options=QUICK)
 POP = 8
 
@@ -200,7 +200,7 @@ def test_swimmer_fluid_forces_run_on_this_jax():
     from brax import kinematics
     from brax.envs.swimmer import Swimmer
 
-    RobotControl("mo-swimmer", episode_length=1)  # builds the env, which patches brax.fluid
+    RobotControl(task="mo-swimmer", episode_length=1)  # builds the env, which patches brax.fluid
     x = jnp.array([-1.0, 0.5, 3.0])
     np.testing.assert_array_equal(brax.fluid.jp.clip(x, a_min=0.0), [0.0, 0.5, 3.0])
     np.testing.assert_array_equal(brax.fluid.jp.clip(x, -0.5, 1.0), [-0.5, 0.5, 1.0])
@@ -226,9 +226,9 @@ def test_registry_and_problem_configuration():
         if task.ref_point is not None:
             assert len(task.ref_point) == len(task.objectives), name
     with pytest.raises(ValueError, match="unknown task"):
-        RobotControl("mo-cartpole")
-    with pytest.raises(ValueError, match="episode_length must be a positive integer"):
-        RobotControl("mo-halfcheetah", episode_length=0)
+        RobotControl(task="mo-cartpole")
+    with pytest.raises(ValueError, match="episode_length must be an integer >= 1"):
+        RobotControl(task="mo-halfcheetah", episode_length=0)
 
 
 def test_importing_evo_problems_does_not_import_brax():
@@ -243,7 +243,7 @@ def test_importing_evo_problems_does_not_import_brax():
     "task", [name for name, task in TASKS.items() if task.ref_point and name != "mo-halfcheetah"]
 )
 def test_every_task_evaluates_to_finite_objectives(task):
-    problem = RobotControl(task, episode_length=30)
+    problem = RobotControl(task=task, episode_length=30)
     X = jax.random.uniform(jax.random.key(0), (4, problem.n_var), minval=-1, maxval=1)
     evaluate = jax.jit(problem.evaluate_with_state, compiler_options=QUICK)
     F, state = evaluate(problem.init_state(jax.random.key(1)), X)
@@ -255,7 +255,7 @@ def test_every_task_evaluates_to_finite_objectives(task):
 def test_hopper_pays_nothing_after_it_falls():
     """Under random weights every hopper falls within 200 steps: episodes of 200 and 400
     steps then pay the same summed rewards and see the same observations."""
-    problems = [RobotControl("mo-hopper-3obj", episode_length=length) for length in (200, 400)]
+    problems = [RobotControl(task="mo-hopper-3obj", episode_length=length) for length in (200, 400)]
     X = jax.random.uniform(jax.random.key(2), (4, problems[0].n_var), minval=-1, maxval=1)
     sums, counts = [], []
     for problem in problems:

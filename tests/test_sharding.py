@@ -9,6 +9,8 @@ import textwrap
 
 import pytest
 
+from compile_options import QUICK
+
 HAND_LOOP = textwrap.dedent(
     """
     import jax
@@ -33,7 +35,7 @@ HAND_LOOP = textwrap.dedent(
     state = nsga3.init(jax.random.key(1))
     split = shard_state(state, mesh, nsga3.pop_size)
     assert not split.X.sharding.is_fully_replicated and split.ideal.sharding.is_fully_replicated
-    step_one, step_four = generation(dtlz2), generation(ShardedProblem(dtlz2, mesh))
+    step_one, step_four = generation(dtlz2), generation(ShardedProblem(problem=dtlz2, mesh=mesh))
     for _ in range(3):
         state, split = step_one(state), step_four(split)
     np.testing.assert_array_equal(state.X, process_allgather(split.X, tiled=True))
@@ -60,8 +62,8 @@ RUN = textwrap.dedent(
 
     problem = Spy(n_var=6)
     nsga2 = evo.NSGA2(pop_size=16, n_obj=2, lb=problem.lb, ub=problem.ub)
-    one = evo.run(nsga2, ZDT1(n_var=6), jax.random.key(0), 4, progress=False)
-    four = evo.run(nsga2, ShardedProblem(problem, population_mesh()), jax.random.key(0), 4, progress=False)
+    one = evo.run(nsga2, ZDT1(n_var=6), jax.random.key(0), 3, progress=False)
+    four = evo.run(nsga2, ShardedProblem(problem=problem, mesh=population_mesh()), jax.random.key(0), 3, progress=False)
     np.testing.assert_array_equal(one.X, four.X)
     np.testing.assert_array_equal(one.F, four.F)
     assert seen and all(s.num_devices == 4 and not s.is_fully_replicated for s in seen), seen
@@ -81,7 +83,20 @@ TWO_PROCESSES = textwrap.dedent(
 )
 
 
-# One subprocess that compiles everything again for 4 devices: about a minute on 2 cores.
+def four_device_environment() -> dict[str, str]:
+    quick = " ".join(f"--{name}={str(value).lower()}" for name, value in QUICK.items())
+    return dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count=4 {quick}")
+
+
+def test_four_host_devices_match_one_device_through_run():
+    out = subprocess.run(
+        [sys.executable, "-c", RUN + 'print("same")'], env=four_device_environment(),
+        capture_output=True, text=True, timeout=600,
+    )
+    assert out.returncode == 0 and out.stdout.strip().endswith("same"), out.stderr[-3000:]
+
+
+# The hand-written loop on NSGA-III as well: about a minute on 2 cores.
 @pytest.mark.slow
 def test_four_devices_match_one_device():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4")

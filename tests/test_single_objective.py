@@ -64,7 +64,7 @@ def textbook(problem, x: np.ndarray) -> float:
 @pytest.mark.parametrize("n", DIMS)
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
 def test_matches_textbook_formula_at_random_points(cls, n):
-    problem = cls(n)
+    problem = cls(n_var=n)
     rng = np.random.default_rng(n)
     X = rng.uniform(problem.lb, problem.ub, (5, n))
     expected = np.array([textbook(problem, x) for x in X])
@@ -82,7 +82,7 @@ def test_matches_textbook_formula_at_random_points(cls, n):
 @pytest.mark.parametrize("n", DIMS)
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
 def test_optimum(cls, n):
-    problem = cls(n)
+    problem = cls(n_var=n)
     x_star = problem.optimum_x
     assert x_star.shape == (n,)
     assert np.all((problem.lb <= x_star) & (x_star <= problem.ub))
@@ -104,44 +104,44 @@ def test_optimum(cls, n):
 
 
 def test_hand_computed_values():
-    assert float(Sphere(2).evaluate(jnp.array([[1.0, 2.0]]))[0, 0]) == 5.0
+    assert float(Sphere(n_var=2).evaluate(jnp.array([[1.0, 2.0]]))[0, 0]) == 5.0
     # 20 + (1 - 10 cos 2pi) + (0.25 - 10 cos pi)
-    assert float(Rastrigin(2).evaluate(jnp.array([[1.0, 0.5]]))[0, 0]) == pytest.approx(21.25)
-    assert float(Rosenbrock(3).evaluate(jnp.zeros((1, 3)))[0, 0]) == 2.0
-    assert float(Ellipsoid(3).evaluate(jnp.ones((1, 3)))[0, 0]) == pytest.approx(1 + 1e3 + 1e6)
+    assert float(Rastrigin(n_var=2).evaluate(jnp.array([[1.0, 0.5]]))[0, 0]) == pytest.approx(21.25)
+    assert float(Rosenbrock(n_var=3).evaluate(jnp.zeros((1, 3)))[0, 0]) == 2.0
+    assert float(Ellipsoid(n_var=3).evaluate(jnp.ones((1, 3)))[0, 0]) == pytest.approx(1 + 1e3 + 1e6)
     # -20 e^(-0.2) - e^(cos 2pi) + 20 + e at x = (1, 1)
     ackley = -20 * np.exp(-0.2) + 20
-    assert float(Ackley(2).evaluate(jnp.ones((1, 2)))[0, 0]) == pytest.approx(ackley, rel=1e-6)
-    assert float(StyblinskiTang(1).evaluate(jnp.array([[1.0]]))[0, 0]) == pytest.approx(-5.0)
-    assert StyblinskiTang(10).optimum_value == pytest.approx(-391.6616570377142, rel=1e-12)
-    assert Schwefel(1).optimum_x[0] == pytest.approx(420.9687, abs=1e-4)
+    assert float(Ackley(n_var=2).evaluate(jnp.ones((1, 2)))[0, 0]) == pytest.approx(ackley, rel=1e-6)
+    assert float(StyblinskiTang(n_var=1).evaluate(jnp.array([[1.0]]))[0, 0]) == pytest.approx(-5.0)
+    assert StyblinskiTang(n_var=10).optimum_value == pytest.approx(-391.6616570377142, rel=1e-12)
+    assert Schwefel(n_var=1).optimum_x[0] == pytest.approx(420.9687, abs=1e-4)
 
 
 def test_rotated_ellipsoid_rotation_is_orthogonal_and_fixed_by_seed():
-    R = RotatedEllipsoid(6, seed=3).rotation
+    R = RotatedEllipsoid(n_var=6, seed=3).rotation
     np.testing.assert_allclose(R @ R.T, np.eye(6), atol=1e-12)
-    np.testing.assert_array_equal(R, RotatedEllipsoid(6, seed=3).rotation)
-    assert not np.allclose(R, RotatedEllipsoid(6, seed=4).rotation)
+    np.testing.assert_array_equal(R, RotatedEllipsoid(n_var=6, seed=3).rotation)
+    assert not np.allclose(R, RotatedEllipsoid(n_var=6, seed=4).rotation)
     x = jnp.asarray(R[:1])  # R x = e_1: the first axis, whose weight is 1
-    assert float(RotatedEllipsoid(6, seed=3).evaluate(x)[0, 0]) == pytest.approx(1.0, rel=1e-5)
+    assert float(RotatedEllipsoid(n_var=6, seed=3).evaluate(x)[0, 0]) == pytest.approx(1.0, rel=1e-5)
 
 
 def test_batches_registry_and_bad_arguments():
-    assert Rastrigin(4).evaluate(jnp.zeros((2, 3, 4))).shape == (2, 3, 1)
-    assert Sphere(3).evaluate(jnp.ones((1, 3), jnp.int32))[0, 0] == 3.0
+    assert Rastrigin(n_var=4).evaluate(jnp.zeros((2, 3, 4))).shape == (2, 3, 1)
+    assert Sphere(n_var=3).evaluate(jnp.ones((1, 3), jnp.int32))[0, 0] == 3.0
     for name, cls in [("sphere", Sphere), ("rotatedellipsoid", RotatedEllipsoid),
                       ("StyblinskiTang", StyblinskiTang), ("schwefel", Schwefel)]:
         problem = get_problem(name, n_var=5)
         assert type(problem) is cls and problem.n_var == 5 and problem.n_obj == 1
     assert get_problem("ellipsoid", n_var=3, condition=10.0).condition == 10.0
     with pytest.raises(ValueError, match="n_obj must be 1"):
-        Sphere(3, n_obj=2)
-    with pytest.raises(ValueError, match="n_var >= 2"):
-        Rosenbrock(1)
-    with pytest.raises(ValueError, match="n_var must be a positive integer"):
-        Levy(0)
+        Sphere(n_var=3, n_obj=2)
+    with pytest.raises(ValueError, match="Rosenbrock: n_var must be an integer >= 2"):
+        Rosenbrock(n_var=1)
+    with pytest.raises(ValueError, match="n_var must be an integer >= 1"):
+        Levy(n_var=0)
     with pytest.raises(ValueError, match="condition"):
-        Ellipsoid(3, condition=0.5)
+        Ellipsoid(n_var=3, condition=0.5)
     with pytest.raises(ValueError, match=r"expected X of shape \(n, 4\)"):
-        Ackley(4).evaluate(jnp.zeros((2, 3)))
-    assert Griewank(3).lb[0] == -600 and Schwefel(3).ub[0] == 500 and Rosenbrock(3).ub[0] == 10
+        Ackley(n_var=4).evaluate(jnp.zeros((2, 3)))
+    assert Griewank(n_var=3).lb[0] == -600 and Schwefel(n_var=3).ub[0] == 500 and Rosenbrock(n_var=3).ub[0] == 10

@@ -20,7 +20,7 @@ TURBO = Turbo(
     n_init=8,
     capacity=24,
     n_candidates=128,
-    n_restarts=2,
+    fit_restarts=2,
     fit_steps=10,
     success_tolerance=2,
     failure_tolerance=3,
@@ -32,7 +32,7 @@ TELL = jax.jit(TURBO.tell, compiler_options=QUICK)
 def _tell(state, f):
     """Tell the value `f` for a batch of points, without asking (no GP involved)."""
     return TELL(
-        state._replace(pending=jnp.full((TURBO.q, D), 0.5)), jnp.full((TURBO.q, 1), f)
+        state.replace(offspring=jnp.full((TURBO.q, D), 0.5)), jnp.full((TURBO.q, 1), f)
     )
 
 
@@ -43,7 +43,7 @@ def test_bad_configuration():
         ValueError, match="capacity=4 must hold the initial design of 6"
     ):
         Turbo(lb=[0.0] * 3, ub=[1.0] * 3, capacity=4)
-    with pytest.raises(ValueError, match="no constraints"):
+    with pytest.raises(ValueError, match="Turbo does not handle constraints"):
         # checked before the state is touched
         Turbo(lb=[0.0], ub=[1.0]).tell(None, jnp.zeros((1, 1)), jnp.zeros((1, 1)))
     assert Turbo(lb=[0.0] * 30, ub=[1.0] * 30, q=4).failure_tolerance == 8

@@ -181,7 +181,7 @@ def test_defaults():
     assert (WFG1().n_obj, WFG1().k, WFG1().l, WFG1().n_var) == (3, 4, 20, 24)
     assert (WFG2(n_obj=2).k, WFG2(n_obj=5).k) == (4, 8)
     assert WFG4(n_var=10, n_obj=3).l == 6
-    assert WFG9(10, 3) == WFG9(n_obj=3, k=4, l=6) and hash(WFG9(10, 3)) == hash(WFG9(n_obj=3, l=6))
+    assert WFG9(n_var=10, n_obj=3) == WFG9(n_obj=3, k=4, l=6) and hash(WFG9(n_var=10, n_obj=3)) == hash(WFG9(n_obj=3, l=6))
     np.testing.assert_array_equal(WFG1(n_obj=2, k=2, l=2).ub, [2, 4, 6, 8])
     np.testing.assert_array_equal(WFG1(n_obj=2, k=2, l=2).lb, 0)
     assert get_problem("WFG7", n_obj=4) == WFG7(n_var=26, n_obj=4)
@@ -199,11 +199,11 @@ def test_invalid_configurations_raise():
         WFG5(n_var=30, n_obj=3, l=20)
     with pytest.raises(ValueError, match=r"n_var > k, got n_var=4, k=4"):
         WFG6(n_var=4, n_obj=3)
-    with pytest.raises(ValueError, match=r"n_obj >= 2, got 1"):
+    with pytest.raises(ValueError, match=r"n_obj must be an integer >= 2, got 1"):
         WFG7(n_obj=1)
-    with pytest.raises(ValueError, match="k must be a positive integer"):
+    with pytest.raises(ValueError, match="k must be an integer >= 1"):
         WFG8(n_obj=2, k=0)
-    with pytest.raises(ValueError, match="l must be a positive integer"):
+    with pytest.raises(ValueError, match="l must be an integer >= 1"):
         WFG8(n_obj=2, l=2.5)
 
 

@@ -7,7 +7,8 @@ from evo.bo.acquisition import (
     q_expected_improvement,
     upper_confidence_bound,
 )
-from evo.bo.bo import BayesOpt, BayesOptState, best_observation, latin_hypercube
+from evo.bo.base import BayesianOptimizer, BOState, latin_hypercube
+from evo.bo.bo import BayesOpt, BayesOptState, best_observation
 from evo.bo.gp import (
     GPParams,
     GPPosterior,
@@ -23,8 +24,10 @@ from evo.bo.gp import (
 from evo.bo.turbo import Turbo, TurboState
 
 __all__ = [
+    "BOState",
     "BayesOpt",
     "BayesOptState",
+    "BayesianOptimizer",
     "GPParams",
     "GPPosterior",
     "Turbo",

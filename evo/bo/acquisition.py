@@ -22,13 +22,6 @@ _C1 = 0.5 * math.log(2.0 * math.pi)
 _C2 = 0.5 * math.log(math.pi / 2.0)
 
 
-def check_acquisition(name: str) -> None:
-    if name not in ACQUISITIONS:
-        raise ValueError(
-            f"unknown acquisition {name!r}; known acquisitions: {', '.join(ACQUISITIONS)}"
-        )
-
-
 def _log1mexp(x: jax.Array) -> jax.Array:
     """log(1 - exp(x)) for x < 0 (Maechler 2012, "Accurately computing log(1 - exp(-|a|))")."""
     x = jnp.minimum(x, -1e-30)

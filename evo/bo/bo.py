@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from evo.algorithm import as_bounds, check_fitness, frozen_setattr, static_config
+from evo.algorithm import check_objectives, state_class
 from evo.bo.acquisition import (
-    check_acquisition,
+    ACQUISITIONS,
     distinct_argmins,
     joint_samples,
     log_expected_improvement,
@@ -20,9 +18,8 @@ from evo.bo.acquisition import (
     q_expected_improvement,
     upper_confidence_bound,
 )
+from evo.bo.base import BayesianOptimizer, BOState, design_or_propose
 from evo.bo.gp import (
-    GPParams,
-    check_kernel,
     default_params,
     fit_gp_batch,
     from_unit,
@@ -32,68 +29,23 @@ from evo.bo.gp import (
     standardise,
     to_unit,
 )
+from evo.checks import check_choice, check_float, check_int, settings_class
 
 BATCH_METHODS = ("believer", "mc")
 
 
-class BayesOptState(NamedTuple):
-    key: jax.Array
-    X: jax.Array  # (capacity, n_var) observation buffer (the "population")
-    F: (
-        jax.Array
-    )  # (capacity, n_obj) objectives; +inf in empty slots, NaN rows are ignored
+@state_class
+class BayesOptState(BOState):
     G: jax.Array  # (capacity, n_constr) constraint values (feasible when <= 0)
-    violation: jax.Array  # (capacity,) total violation; inf in empty slots and NaN rows
-    filled: jax.Array  # (capacity,) bool, slot holds an observation
-    age: (
-        jax.Array
-    )  # (capacity,) int32, when the slot was written (evicted oldest-first, MO)
-    params: GPParams  # fitted log hyperparameters, leading axis (1 + n_constr,)
-    design: jax.Array  # (n_design, n_var) initial Latin-hypercube design
-    pending: jax.Array  # (q, n_var) points handed out by the last ask
-    n_told: jax.Array  # int32 scalar, number of tells so far (rounds)
+    age: jax.Array  # (capacity,) int32, when the slot was written (evicted oldest-first, MO)
 
 
-def latin_hypercube(key: jax.Array, n: int, d: int, dtype=None) -> jax.Array:
-    """`n` points of a random Latin hypercube in `[0, 1]^d` (McKay et al. 1979)."""
-    dtype = dtype or jnp.result_type(float)
-    kp, ku = jax.random.split(key)
-    perms = jax.vmap(lambda k: jax.random.permutation(k, n))(jax.random.split(kp, d)).T
-    return (perms + jax.random.uniform(ku, (n, d), dtype)) / n
-
-
-def design_or_propose(
-    design: jax.Array,
-    round_: jax.Array,
-    n_modelled: jax.Array,
-    q: int,
-    key: jax.Array,
-    lb: np.ndarray,
-    ub: np.ndarray,
-    params: Any,
-    propose: Callable[[], tuple[jax.Array, Any]],
-) -> tuple[jax.Array, Any]:
-    """The next `q` points `(q, n_var)` and GP parameters of a Bayesian optimiser.
-
-    While the initial `design` `(n_design, n_var)` lasts, or while fewer than 2
-    observations can be modelled (`n_modelled`), they are batch `round_` of the design
-    (past its end, uniform random points drawn with `key`) and `params` unchanged;
-    otherwise `propose()`.
-    """
-    n_rounds = design.shape[0] // q
-
-    def from_design():
-        start = jnp.minimum(round_, n_rounds - 1) * q
-        X = jax.lax.dynamic_slice_in_dim(design, start, q)
-        U = jax.random.uniform(key, X.shape, X.dtype)
-        return jnp.where(round_ < n_rounds, X, from_unit(U, lb, ub)), params
-
-    return jax.lax.cond((round_ < n_rounds) | (n_modelled < 2), from_design, propose)
-
-
-@static_config
-class BayesOpt:
-    """GP-based Bayesian optimisation proposing `q` points per `ask`.
+@settings_class
+class BayesOpt(BayesianOptimizer):
+    """Gaussian-process Bayesian optimisation proposing `q` points per ask: Matern-5/2 or
+    RBF kernel with ARD, batched restarts; log-EI, UCB or Thompson sampling; q points by
+    Kriging believer or Monte Carlo q-EI; ParEGO for several objectives; probability of
+    feasibility for constraints. Needs `pip install "evo[bo]"`.
 
     Args:
         n_obj: number of objectives. With more than one, ParEGO (Knowles 2006) is used: each
@@ -113,7 +65,7 @@ class BayesOpt:
             confidence bound with `ucb_beta`) or "thompson" (Thompson sampling on a random
             candidate set of `n_candidates` points).
         kernel: "matern52" or "rbf", ARD length scales on unit-cube inputs.
-        n_restarts, fit_steps, fit_lr: hyperparameter fit (Adam, restarts batched; the
+        fit_restarts, fit_steps, fit_lr: hyperparameter fit (Adam, restarts batched; the
             previous fit is always one start).
         n_candidates, n_starts, opt_steps, opt_lr: acquisition maximisation: random and local
             candidates scored in one batch, Adam polishing of the `n_starts` best.
@@ -126,26 +78,13 @@ class BayesOpt:
 
     Thompson sampling draws `q` joint samples and takes distinct minimisers.
 
-    Non-finite observations (a NaN or inf objective or constraint value) are stored in the
-    buffer (so `state.F` shows them) but ignored by the GP and never count as the best; their
-    slots are the first reused when the buffer is full. While fewer than 2 finite
-    observations exist after the design, asks return uniform random points.
+    Non-finite observations are stored but ignored (`evo.bo.base`). While fewer than 2
+    finite observations exist after the design, asks return uniform random points.
     """
 
-    n_obj: int
-    lb: np.ndarray
-    ub: np.ndarray
-    q: int = 1
-    n_init: int = 10
-    capacity: int = 100
     n_constr: int = 0
     acquisition: str = "logei"
-    kernel: str = "matern52"
     ucb_beta: float = 4.0
-    n_restarts: int = 4
-    fit_steps: int = 50
-    fit_lr: float = 0.05
-    n_candidates: int = 512
     n_starts: int = 8
     opt_steps: int = 20
     opt_lr: float = 0.02
@@ -153,110 +92,62 @@ class BayesOpt:
     n_mc: int = 256
 
     def __post_init__(self):
-        lb, ub = as_bounds(self.lb, self.ub)
-        frozen_setattr(self, lb=lb, ub=ub)
-        for name in (
-            "n_obj",
-            "q",
-            "n_init",
-            "capacity",
-            "n_restarts",
-            "n_candidates",
-            "n_starts",
-            "n_mc",
-        ):
-            value = getattr(self, name)
-            if (
-                not isinstance(value, (int, np.integer))
-                or isinstance(value, bool)
-                or value < 1
-            ):
-                raise ValueError(
-                    f"BayesOpt: {name} must be a positive integer, got {value!r}"
-                )
-        for name in ("n_constr", "fit_steps", "opt_steps"):
-            value = getattr(self, name)
-            if (
-                not isinstance(value, (int, np.integer))
-                or isinstance(value, bool)
-                or value < 0
-            ):
-                raise ValueError(
-                    f"BayesOpt: {name} must be an integer >= 0, got {value!r}"
-                )
-        check_acquisition(self.acquisition)
-        check_kernel(self.kernel)
-        if self.batch not in BATCH_METHODS:
-            raise ValueError(
-                f"BayesOpt: unknown batch {self.batch!r}; known: {', '.join(BATCH_METHODS)}"
-            )
+        super().__post_init__()
+        for name in ("n_starts", "n_mc"):
+            check_int(f"BayesOpt: {name}", getattr(self, name))
+        check_int("BayesOpt: n_constr", self.n_constr, 0)
+        check_int("BayesOpt: opt_steps", self.opt_steps, 0)
+        check_float("BayesOpt: ucb_beta", self.ucb_beta, 0.0)
+        check_float("BayesOpt: opt_lr", self.opt_lr, 0.0, open_low=True)
+        check_choice("BayesOpt: acquisition", self.acquisition, ACQUISITIONS)
+        check_choice("BayesOpt: batch", self.batch, BATCH_METHODS)
         if self.batch == "mc" and (self.acquisition != "logei" or self.n_constr):
             raise ValueError(
                 'BayesOpt: batch="mc" (q-EI) needs acquisition="logei" and no constraints'
             )
-        if self.capacity < self.n_design:
+
+    @classmethod
+    def for_problem(cls, problem: Any, **settings: Any) -> BayesOpt:
+        """As `BayesianOptimizer.for_problem`, with the problem's number of constraints."""
+        return super().for_problem(problem, **{"n_constr": problem.n_constr, **settings})
+
+    def check_constraints(self, n_constr: int) -> None:
+        if n_constr != self.n_constr:
             raise ValueError(
-                f"BayesOpt: capacity={self.capacity} must hold the initial design of "
-                f"{self.n_design} points"
+                f"BayesOpt has n_constr={self.n_constr} but the problem has {n_constr} "
+                f"constraints; build it with n_constr={n_constr}"
             )
-
-    @property
-    def n_var(self) -> int:
-        return self.lb.shape[0]
-
-    @property
-    def pop_size(self) -> int:
-        """Points per ask."""
-        return self.q
-
-    @property
-    def n_design(self) -> int:
-        return -(-self.n_init // self.q) * self.q
 
     # ------------------------------------------------------------------ init / ask / tell
 
     def init(self, key: jax.Array) -> BayesOptState:
         key, design_key = jax.random.split(key)
-        dtype = jnp.result_type(float)
-        design = from_unit(
-            latin_hypercube(design_key, self.n_design, self.n_var, dtype),
-            self.lb,
-            self.ub,
-        )
+        fields = self.initial_state(design_key)
+        dtype = fields["X"].dtype
         c, k = self.capacity, 1 + self.n_constr
         params = jax.tree.map(
-            lambda t: jnp.broadcast_to(t, (k, *t.shape)),
-            default_params(self.n_var, dtype),
+            lambda t: jnp.broadcast_to(t, (k, *t.shape)), default_params(self.n_var, dtype)
         )
         return BayesOptState(
-            key=key,
-            X=jnp.zeros((c, self.n_var), dtype),
-            F=jnp.full((c, self.n_obj), jnp.inf, dtype),
-            G=jnp.zeros((c, self.n_constr), dtype),
-            violation=jnp.full((c,), jnp.inf, dtype),
-            filled=jnp.zeros((c,), bool),
-            age=jnp.zeros((c,), jnp.int32),
-            params=params,
-            design=design,
-            pending=design[: self.q],
-            n_told=jnp.int32(0),
+            key=key, params=params, G=jnp.zeros((c, self.n_constr), dtype),
+            age=jnp.zeros((c,), jnp.int32), **fields,
         )
 
     def ask(self, state: BayesOptState) -> tuple[jax.Array, BayesOptState]:
         """The next `q` points `(q, n_var)`: from the initial design, then by acquisition."""
         key, fit_key, prop_key = jax.random.split(state.key, 3)
         X, params = design_or_propose(
-            state.design, state.n_told, jnp.sum(self._valid(state)), self.q, prop_key,
+            state.design, state.generation, jnp.sum(self._valid(state)), self.q, prop_key,
             self.lb, self.ub, state.params, lambda: self._propose(state, fit_key, prop_key),
         )
-        return X, state._replace(key=key, pending=X, params=params)
+        return X, state.replace(key=key, offspring=X, params=params)
 
     def tell(
         self, state: BayesOptState, F: jax.Array, G: jax.Array | None = None
     ) -> BayesOptState:
         """Add the observations `F` `(q, n_obj)` (and `G` `(q, n_constr)`) of the last ask."""
         F = jnp.asarray(F)
-        check_fitness(F, self.q, self.n_obj)
+        check_objectives(F, self.q, self.n_obj)
         dtype = state.F.dtype
         F = F.astype(dtype)
         if G is None:
@@ -275,14 +166,11 @@ class BayesOpt:
         violation = jnp.where(finite, jnp.sum(jnp.maximum(G, 0.0), 1), jnp.inf)
 
         slots = self._slots_to_fill(state)
-        return state._replace(
-            X=state.X.at[slots].set(state.pending.astype(dtype)),
-            F=state.F.at[slots].set(F),
+        return state.replace(
+            **self.stored(state, slots, F, violation),
             G=state.G.at[slots].set(G),
-            violation=state.violation.at[slots].set(violation),
-            filled=state.filled.at[slots].set(True),
-            age=state.age.at[slots].set(state.n_told + 1),
-            n_told=state.n_told + 1,
+            age=state.age.at[slots].set(state.generation + 1),
+            generation=state.generation + 1,
         )
 
     # ------------------------------------------------------------------ internals
@@ -337,7 +225,7 @@ class BayesOpt:
             Ys,
             masks,
             kernel=self.kernel,
-            n_restarts=self.n_restarts,
+            n_restarts=self.fit_restarts,
             n_steps=self.fit_steps,
             learning_rate=self.fit_lr,
             init=state.params,

@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from evo.checks import check_choice
+
 KERNELS = ("matern52", "rbf")
 
 # Box for the log hyperparameters (inputs in [0, 1]^d, standardised outputs).
@@ -53,13 +55,6 @@ class GPPosterior(NamedTuple):
     L: jax.Array  # (capacity, capacity) Cholesky factor of the masked K + noise I
     alpha: jax.Array  # (capacity,) (K + noise I)^-1 y
     y: jax.Array  # (capacity,) standardised targets, 0 where masked
-
-
-def check_kernel(kernel: str) -> None:
-    if kernel not in KERNELS:
-        raise ValueError(
-            f"unknown kernel {kernel!r}; known kernels: {', '.join(KERNELS)}"
-        )
 
 
 def to_unit(X: jax.Array, lb, ub) -> jax.Array:
@@ -188,7 +183,7 @@ def fit_gp(
     `n_restarts` starts (the first is `init`, e.g. the previous fit, when given) each run
     `n_steps` Adam steps, batched with `vmap`; the start with the best final objective wins.
     """
-    check_kernel(kernel)
+    check_choice("kernel", kernel, KERNELS)
     d = X.shape[1]
     starts = jax.vmap(lambda k: _random_params(k, d, X.dtype))(
         jax.random.split(key, n_restarts)

@@ -11,18 +11,17 @@ the search restarts from a fresh Latin-hypercube design.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evo.algorithm import as_bounds, check_fitness, frozen_setattr, static_config
+from evo.algorithm import check_objectives, check_unconstrained, state_class
 from evo.bo.acquisition import distinct_argmins, joint_samples
-from evo.bo.bo import design_or_propose, latin_hypercube
+from evo.bo.base import BayesianOptimizer, BOState, design_or_propose
 from evo.bo.gp import (
     GPParams,
-    check_kernel,
     default_params,
     fit_gp,
     from_unit,
@@ -31,93 +30,72 @@ from evo.bo.gp import (
     standardise,
     to_unit,
 )
+from evo.checks import check_int, frozen_setattr, settings_class
 
 
-class TurboState(NamedTuple):
-    key: jax.Array
-    X: jax.Array  # (capacity, n_var) observations of every trust region so far
-    F: jax.Array  # (capacity, 1) objectives; +inf in empty slots, NaN rows are ignored
-    violation: jax.Array  # (capacity,) 0, or inf in empty slots and non-finite rows
-    filled: jax.Array  # (capacity,) bool, slot holds an observation
-    region: (
-        jax.Array
-    )  # (capacity,) int32, trust region (restart) that made the observation
-    params: GPParams  # log hyperparameters of the current region's GP
-    design: jax.Array  # (n_design, n_var) initial design of the current region
-    pending: jax.Array  # (q, n_var) points handed out by the last ask
-    length: (
-        jax.Array
-    )  # () side of the trust region in the unit cube, before ARD weights
+@state_class
+class TurboState(BOState):
+    region: jax.Array  # (capacity,) int32, trust region (restart) that made the observation
+    length: jax.Array  # () side of the trust region in the unit cube, before ARD weights
     n_success: jax.Array  # int32, improving batches in a row
     n_failure: jax.Array  # int32, batches without improvement in a row
     n_regions: jax.Array  # int32, index of the current trust region (restarts so far)
     rounds: jax.Array  # int32, tells since the current region started
 
 
-@static_config
-class Turbo:
-    """TuRBO-1 (Eriksson et al. 2019) proposing `q` points per `ask`, single objective.
+@settings_class
+class Turbo(BayesianOptimizer):
+    """TuRBO-1 trust-region Bayesian optimisation for 20-100 variables: a box around the
+    best point shaped by the GP length scales, doubled after 3 improving batches, halved
+    after `ceil(max(4, n_var) / q)` failing ones, restarted from a fresh design when it
+    collapses; Thompson sampling for `q` points. Single objective. Needs
+    `pip install "evo[bo]"`.
 
     Args:
         lb, ub: box bounds `(n_var,)`.
         q: points per ask (and per `evo.run` generation).
         n_init: initial design of each trust region (default `2 n_var`), rounded up to a
             multiple of `q`.
-        capacity: observation buffer size; must hold the initial design. When full, new
-            observations replace empty and non-finite slots first, then the worst of past
-            regions, then the worst of the current one.
+        capacity: observation buffer size (default 200); must hold the initial design. When
+            full, new observations replace empty and non-finite slots first, then the worst
+            of past regions, then the worst of the current one.
         kernel: "matern52" or "rbf" (ARD).
-        n_candidates: Thompson-sampling candidates per ask: copies of the region's best
-            point with each coordinate replaced, with probability `min(1, 20 / n_var)` (at
-            least one), by a uniform draw from the trust region.
+        n_candidates: Thompson-sampling candidates per ask (default 1000): copies of the
+            region's best point with each coordinate replaced, with probability
+            `min(1, 20 / n_var)` (at least one), by a uniform draw from the trust region.
         length_init, length_min, length_max: trust-region side (0.8, 0.5^7, 1.6 in the
             paper); a region smaller than `length_min` ends in a restart.
         success_tolerance, failure_tolerance: batches in a row that double / halve the side;
             `failure_tolerance` defaults to `ceil(max(4, n_var) / q)` as in the paper.
-        n_restarts, fit_steps, fit_lr: hyperparameter fit, as in `BayesOpt`.
+        fit_restarts, fit_steps, fit_lr: hyperparameter fit, as in `BayesOpt`.
+        n_obj: must be 1.
 
     A batch improves when its best value beats the region's best by more than `1e-3 |best|`.
     Non-finite observations are stored but ignored, as in `BayesOpt`. The batch is `q`
     distinct minimisers of joint posterior samples over the candidates.
     """
 
-    lb: np.ndarray
-    ub: np.ndarray
-    q: int = 1
+    n_obj: int = 1
     n_init: int | None = None
     capacity: int = 200
-    kernel: str = "matern52"
     n_candidates: int = 1000
     length_init: float = 0.8
     length_min: float = 0.5**7
     length_max: float = 1.6
     success_tolerance: int = 3
     failure_tolerance: int | None = None
-    n_restarts: int = 4
-    fit_steps: int = 50
-    fit_lr: float = 0.05
+
+    single_objective: ClassVar[bool] = True
+    takes_constraints: ClassVar[bool] = False
 
     def __post_init__(self):
-        lb, ub = as_bounds(self.lb, self.ub)
-        frozen_setattr(self, lb=lb, ub=ub)
-        d = lb.shape[0]
         if self.n_init is None:
-            frozen_setattr(self, n_init=2 * d)
-        counts = ["q", "n_init", "capacity", "n_candidates", "success_tolerance", "n_restarts"]
-        if self.failure_tolerance is not None:
-            counts.append("failure_tolerance")
-        for name in counts:
-            value = getattr(self, name)
-            if (
-                not isinstance(value, (int, np.integer))
-                or isinstance(value, bool)
-                or value < 1
-            ):
-                raise ValueError(
-                    f"Turbo: {name} must be a positive integer, got {value!r}"
-                )
+            frozen_setattr(self, n_init=2 * np.asarray(self.lb).size)
+        super().__post_init__()
+        check_int("Turbo: success_tolerance", self.success_tolerance)
         if self.failure_tolerance is None:
-            frozen_setattr(self, failure_tolerance=math.ceil(max(4, d) / self.q))
+            frozen_setattr(self, failure_tolerance=math.ceil(max(4, self.n_var) / self.q))
+        check_int("Turbo: failure_tolerance", self.failure_tolerance)
         if not 0 < self.length_min <= self.length_init <= self.length_max:
             raise ValueError(
                 "Turbo: need 0 < length_min <= length_init <= length_max, got "
@@ -127,56 +105,23 @@ class Turbo:
             raise ValueError(
                 f"Turbo: n_candidates={self.n_candidates} must be at least q={self.q}"
             )
-        check_kernel(self.kernel)
-        if self.capacity < self.n_design:
-            raise ValueError(
-                f"Turbo: capacity={self.capacity} must hold the initial design of "
-                f"{self.n_design} points"
-            )
-
-    @property
-    def n_obj(self) -> int:
-        return 1
-
-    @property
-    def n_var(self) -> int:
-        return self.lb.shape[0]
-
-    @property
-    def pop_size(self) -> int:
-        """Points per ask."""
-        return self.q
-
-    @property
-    def n_design(self) -> int:
-        return -(-self.n_init // self.q) * self.q
 
     # ------------------------------------------------------------------ init / ask / tell
 
     def init(self, key: jax.Array) -> TurboState:
         key, design_key = jax.random.split(key)
-        dtype = jnp.result_type(float)
-        c = self.capacity
-        design = from_unit(
-            latin_hypercube(design_key, self.n_design, self.n_var, dtype),
-            self.lb,
-            self.ub,
-        )
+        fields = self.initial_state(design_key)
+        dtype = fields["X"].dtype
         return TurboState(
             key=key,
-            X=jnp.zeros((c, self.n_var), dtype),
-            F=jnp.full((c, 1), jnp.inf, dtype),
-            violation=jnp.full((c,), jnp.inf, dtype),
-            filled=jnp.zeros((c,), bool),
-            region=jnp.zeros((c,), jnp.int32),
             params=default_params(self.n_var, dtype),
-            design=design,
-            pending=design[: self.q],
+            region=jnp.zeros((self.capacity,), jnp.int32),
             length=jnp.asarray(self.length_init, dtype),
             n_success=jnp.int32(0),
             n_failure=jnp.int32(0),
             n_regions=jnp.int32(0),
             rounds=jnp.int32(0),
+            **fields,
         )
 
     def ask(self, state: TurboState) -> tuple[jax.Array, TurboState]:
@@ -186,16 +131,15 @@ class Turbo:
             state.design, state.rounds, jnp.sum(self._current(state)), self.q, prop_key,
             self.lb, self.ub, state.params, lambda: self._propose(state, fit_key, prop_key),
         )
-        return X, state._replace(key=key, pending=X, params=params)
+        return X, state.replace(key=key, offspring=X, params=params)
 
     def tell(
         self, state: TurboState, F: jax.Array, G: jax.Array | None = None
     ) -> TurboState:
         """Add the observations `F` `(q, 1)` of the last ask and move the trust region."""
-        if G is not None and G.shape[-1]:
-            raise ValueError("Turbo takes no constraints: tell(state, F) only")
+        check_unconstrained("Turbo", G)
         F = jnp.asarray(F)
-        check_fitness(F, self.q, 1)
+        check_objectives(F, self.q, 1)
         dtype = state.F.dtype
         F = F.astype(dtype)
         finite = jnp.isfinite(F[:, 0])
@@ -215,21 +159,19 @@ class Turbo:
         key, design_key = jax.random.split(state.key)
         restart = length < self.length_min
         fresh = self.init(design_key)  # the next region's starting values
-        state = state._replace(
+        state = state.replace(
+            **self.stored(state, slots, F, jnp.where(finite, 0.0, jnp.inf)),
             key=key,
-            X=state.X.at[slots].set(state.pending.astype(dtype)),
-            F=state.F.at[slots].set(F),
-            violation=state.violation.at[slots].set(jnp.where(finite, 0.0, jnp.inf)),
-            filled=state.filled.at[slots].set(True),
             region=state.region.at[slots].set(state.n_regions),
             length=length,
             n_success=n_success,
             n_failure=n_failure,
             rounds=state.rounds + 1,
+            generation=state.generation + 1,
         )
         return jax.tree.map(
             lambda new, old: jnp.where(restart, new, old),
-            state._replace(
+            state.replace(
                 params=fresh.params,
                 design=fresh.design,
                 length=fresh.length,
@@ -297,7 +239,7 @@ class Turbo:
             y,
             current,
             kernel=self.kernel,
-            n_restarts=self.n_restarts,
+            n_restarts=self.fit_restarts,
             n_steps=self.fit_steps,
             learning_rate=self.fit_lr,
             init=state.params,

@@ -1,0 +1,147 @@
+"""The genetic-algorithm family: what NSGA-II, NSGA-III, HypE, MOEA/D and every MOEA share.
+
+`GeneticAlgorithm` owns the state fields every such algorithm has (`GAState`), the
+variation settings (SBX and polynomial mutation), `init`, the checks of its input, the
+binary-tournament `ask` and the frame of `tell`. An algorithm on this base writes only
+what is its own:
+
+- `mating_scores(state)`: the two keys of the binary tournament (or its own `ask`);
+- `survive(state, F, violation)`: the next population from the offspring's objectives
+  `F` `(pop_size, n_obj)` and total constraint violations `(pop_size,)`, checked and cast
+  by `tell`, which then counts the generation;
+- `extra_state(X)`: initial values of its own state fields, if it has any.
+
+The first `ask` returns the uniform initial population itself; every later one returns
+offspring. Constraints are handled alike everywhere: feasible rows first, infeasible ones
+by total violation (the sum of the positive parts of `G`), and a row whose objectives
+hold NaN or inf counts as infinitely infeasible.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+
+from evo.algorithm import (
+    Algorithm,
+    Population,
+    State,
+    check_objectives,
+    state_class,
+    violation_of,
+)
+from evo.checks import check_float, check_int, settings_class
+from evo.operators import binary_tournament, mate, uniform_sample
+
+
+@state_class
+class GAState(State):
+    X: jax.Array  # (pop_size, n_var) current population
+    F: jax.Array  # (pop_size, n_obj) its objectives; +inf before the first tell
+    violation: jax.Array  # (pop_size,) total constraint violation, 0 when feasible
+    offspring: jax.Array  # (pop_size, n_var) the rows handed out by the last ask
+
+
+def offspring_count(pop_size: int) -> int:
+    """SBX makes children in pairs: the even number of children needed for `pop_size`."""
+    return pop_size + pop_size % 2
+
+
+@settings_class
+class GeneticAlgorithm(Algorithm):
+    """Base of the evolutionary multi-objective algorithms.
+
+    Args:
+        pop_size: population size; each generation makes as many offspring.
+        sbx_eta, sbx_prob: SBX distribution index and per-pair crossover probability.
+        mutation_eta: polynomial-mutation distribution index (per-variable rate 1 / n_var).
+        lb, ub, n_obj: as `Algorithm`.
+    """
+
+    pop_size: int = 100
+    sbx_eta: float = 15.0
+    sbx_prob: float = 0.9
+    mutation_eta: float = 20.0
+
+    state_type: ClassVar[type[GAState]] = GAState
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        name = type(self).__name__
+        check_int(f"{name}: pop_size", self.pop_size, 2)
+        check_float(f"{name}: sbx_eta", self.sbx_eta, 0.0)
+        check_float(f"{name}: sbx_prob", self.sbx_prob, 0.0, 1.0)
+        check_float(f"{name}: mutation_eta", self.mutation_eta, 0.0)
+
+    def init(self, key: jax.Array) -> GAState:
+        key, sample_key = jax.random.split(key)
+        X = uniform_sample(sample_key, jnp.asarray(self.lb), jnp.asarray(self.ub), self.pop_size)
+        return self.state_type(
+            key=key,
+            generation=jnp.int32(0),
+            X=X,
+            F=jnp.full((self.pop_size, self.n_obj), jnp.inf, X.dtype),
+            violation=jnp.full(self.pop_size, jnp.inf, X.dtype),
+            offspring=X,
+            **self.extra_state(X),
+        )
+
+    def extra_state(self, X: jax.Array) -> dict[str, jax.Array]:
+        """Initial values of the fields a subclass's state adds, given the population `X`."""
+        return {}
+
+    def ask(self, state: GAState) -> tuple[jax.Array, GAState]:
+        """Offspring `(pop_size, n_var)` of binary-tournament parents (smaller first score,
+        then larger second score from `mating_scores`), SBX and polynomial mutation; the
+        initial population before the first tell."""
+        key, select_key, mate_key = jax.random.split(state.key, 3)
+        primary, secondary = self.mating_scores(state)
+        parents = binary_tournament(select_key, primary, secondary, offspring_count(self.pop_size))
+        children = self.variation(mate_key, state.X, parents)[: self.pop_size]
+        offspring = jnp.where(state.generation == 0, state.X, children)
+        return offspring, state.replace(key=key, offspring=offspring)
+
+    def mating_scores(self, state: GAState) -> tuple[jax.Array, jax.Array]:
+        """The tournament's keys `(pop_size,)` each: the smaller first one wins, then the
+        larger second one. By default the less infeasible row, else either."""
+        return state.violation, jnp.zeros_like(state.violation)
+
+    def variation(self, key: jax.Array, X: jax.Array, parents: jax.Array) -> jax.Array:
+        """Children `(len(parents), n_var)` of consecutive pairs of `parents` (indices into
+        `X`), by SBX and polynomial mutation within the bounds."""
+        return mate(
+            key, X, parents, jnp.asarray(self.lb), jnp.asarray(self.ub),
+            self.sbx_eta, self.sbx_prob, self.mutation_eta,
+        )
+
+    def tell(self, state: GAState, F: jax.Array, G: jax.Array | None = None) -> GAState:
+        """Survival after the offspring of the last ask got objectives `F`
+        `(pop_size, n_obj)` and optional constraint values `G` `(pop_size, n_constr)`."""
+        F = jnp.asarray(F)
+        check_objectives(F, self.pop_size, self.n_obj)
+        F = F.astype(state.F.dtype)
+        state = self.survive(state, F, violation_of(F, G))
+        return state.replace(generation=state.generation + 1)
+
+    @abc.abstractmethod
+    def survive(self, state: GAState, F: jax.Array, violation: jax.Array) -> GAState:
+        """The state holding the next population, given the offspring's objectives `F`
+        `(pop_size, n_obj)` and violations `(pop_size,)`."""
+
+    def population(self, state: GAState) -> Population:
+        return Population(state.X, state.F, state.violation, jnp.ones(self.pop_size, bool))
+
+
+def merged(
+    state: GAState, F: jax.Array, violation: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Population and offspring together, for (mu + lambda) survival: `X` `(2N, n_var)`,
+    `F` `(2N, m)` and violation `(2N,)`, population first."""
+    return (
+        jnp.concatenate([state.X, state.offspring]),
+        jnp.concatenate([state.F, F]),
+        jnp.concatenate([state.violation, violation]),
+    )

@@ -1,0 +1,24 @@
+"""One small, quick-to-compile configuration of every registered algorithm, for the tests
+that run them all (and for their subprocesses, which import this module)."""
+
+from evo.bo.base import BayesianOptimizer
+from evo.problems import ZDT1, Sphere
+from evo.registry import ALGORITHMS, algorithm_class
+
+
+def small(name: str):
+    """Algorithm `name` and a 4-variable problem it runs on: ZDT1, or the sphere for a
+    single-objective algorithm."""
+    cls = algorithm_class(name)
+    problem = Sphere(n_var=4) if cls.single_objective else ZDT1(n_var=4)
+    if issubclass(cls, BayesianOptimizer):
+        settings = {"pop_size": 2, "n_init": 4, "capacity": 12, "fit_steps": 5,
+                    "n_candidates": 32}
+    else:
+        settings = {"pop_size": 8}
+    return cls.for_problem(problem, **settings), problem
+
+
+def every_algorithm():
+    """`small(name)` for every registered name."""
+    return {name: small(name) for name in ALGORITHMS}
