@@ -83,7 +83,8 @@ def settings_class(
     """Decorator: a frozen, keyword-only dataclass whose constructor explains its misuse.
 
     Positional arguments raise TypeError naming the keywords to use; a keyword listed in
-    `renamed` (old name -> what to use now) raises TypeError saying what to use. With `eq=False`
+    `renamed` (old name -> what to use now) raises TypeError saying what to use, and any
+    other unknown keyword one listing the settings there are. With `eq=False`
     instances compare and hash by identity (safe as a `jit` static argument even when they
     hold arrays); with `eq=True` by their fields.
     """
@@ -110,6 +111,13 @@ def settings_class(
             for old, new in old_names.items():
                 if old in kwargs:
                     raise TypeError(f"{cls.__name__}: {old} was renamed; use {new} instead")
+            settings = [f.name for f in dataclasses.fields(cls) if f.init]
+            unknown = sorted(set(kwargs) - set(settings))
+            if unknown:
+                raise TypeError(
+                    f"{cls.__name__} has no setting {', '.join(map(repr, unknown))}; its "
+                    f"settings are {', '.join(settings)}"
+                )
             init(self, **kwargs)
 
         cls.__init__ = __init__

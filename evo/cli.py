@@ -57,17 +57,20 @@ def keyword_arguments(items: list[str] | None, flag: str) -> dict[str, Any]:
 
 def build(args: argparse.Namespace) -> tuple[Any, Problem]:
     """The algorithm and problem that `args` name; ValueError on unknown names."""
-    kwargs = {"n_obj": args.n_obj, "n_var": args.n_var}
-    kwargs = {name: value for name, value in kwargs.items() if value is not None}
-    problem = get_problem(args.problem, **kwargs, **keyword_arguments(args.problem_arg,
-                                                                      "--problem-arg"))
+    sizes = {"n_obj": args.n_obj, "n_var": args.n_var}
+    sizes = {name: value for name, value in sizes.items() if value is not None}
     cls = algorithm_class(args.algorithm)
     settings = keyword_arguments(args.algorithm_arg, "--algorithm-arg")
     if args.pop is not None:
         settings["pop_size"] = args.pop
-    if args.ref_point is not None and "ref_point" in cls.__dataclass_fields__:
-        settings["ref_point"] = reference_point(problem, args.ref_point)
-    return cls.for_problem(problem, **settings), problem
+    try:  # a misspelled or misplaced keyword is a bad argument, not a bug
+        problem = get_problem(args.problem, **sizes | keyword_arguments(args.problem_arg,
+                                                                         "--problem-arg"))
+        if args.ref_point is not None and "ref_point" in cls.__dataclass_fields__:
+            settings["ref_point"] = reference_point(problem, args.ref_point)
+        return cls.for_problem(problem, **settings), problem
+    except TypeError as error:
+        raise ValueError(str(error)) from None
 
 
 def write_csv(path: Path, header: list[str], rows: np.ndarray) -> None:

@@ -94,6 +94,10 @@ def test_run_builds_any_registered_algorithm_from_its_settings(tmp_path, capsys)
     (["--algorithm", "nsga2", "--problem", "zdt1", "--algorithm-arg", "sbx_prob=2"],
      "NSGA2: sbx_prob must lie in [0, 1], got 2.0"),
     (["--algorithm", "cmaes", "--problem", "mw1"], "CMAES is single-objective, n_obj must be 1"),
+    (["--algorithm", "nsga2", "--problem", "zdt1", "--algorithm-arg", "eta=3"],
+     "NSGA2 has no setting 'eta'; its settings are lb, ub, n_obj, pop_size, sbx_eta"),
+    (["--algorithm", "nsga2", "--problem", "zdt1", "--problem-arg", "foo=1"],
+     "ZDT1 has no setting 'foo'"),
 ])
 def test_bad_arguments_give_one_clear_line(tmp_path, capsys, argv, message):
     assert main(["run", *argv, "--out", str(tmp_path), "--quiet"]) == 2
