@@ -161,7 +161,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in (10, 40):
         for name, cls in PROBLEMS.items():
-            problem = cls(n)
+            problem = cls(n_var=n)
             x0 = np.random.default_rng(n).uniform(-2, 2, n)
             rows = [ours(problem, x0, ARGS.seeds), pycma(name, x0, ARGS.seeds),
                     evosax(problem, x0, ARGS.seeds)]

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 import evo
-from evo.bo.base import BayesianOptimizer
 from evo.genetic import GeneticAlgorithm
 from evo.problems import ZDT1, Problem
 from evo.registry import ALGORITHMS, algorithm_class
+
+from registered import takes_a_batch_size
 
 LB, UB = np.zeros(4), np.ones(4)
 
@@ -44,7 +45,7 @@ def test_renamed_settings_say_the_new_name():
 @pytest.mark.parametrize("name", ALGORITHMS)
 @pytest.mark.parametrize("pop_size", [0, -4, 2.5, True, "8", 1])
 def test_unusable_population_sizes_raise(name, pop_size):
-    if pop_size == 1 and issubclass(algorithm_class(name), BayesianOptimizer):
+    if pop_size == 1 and takes_a_batch_size(algorithm_class(name)):
         pytest.skip("one point per ask (q = 1) is a Bayesian optimiser's default")
     with pytest.raises(ValueError, match=r"(pop_size|q) must be an integer >= "):
         build(name, pop_size=pop_size)
