@@ -97,26 +97,26 @@ def settings_class(
 
         @functools.wraps(init)
         def __init__(self, *args: Any, **kwargs: Any) -> None:
+            fields = [f for f in dataclasses.fields(cls) if f.init]
+            settings = ", ".join(f.name for f in fields)
             if args:
                 required = [
-                    f.name for f in dataclasses.fields(cls)
-                    if f.init and f.default is dataclasses.MISSING
-                    and f.default_factory is dataclasses.MISSING
+                    f"{f.name}=..." for f in fields
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
                 ]
-                example = ", ".join(f"{name}=..." for name in required)
+                example = f", e.g. {cls.__name__}({', '.join(required)})" if required else ""
                 raise TypeError(
-                    f"{cls.__name__} takes keyword arguments only, e.g. "
-                    f"{cls.__name__}({example}); got {len(args)} positional"
+                    f"{cls.__name__} takes keyword arguments only{example}; its settings are "
+                    f"{settings}; got {len(args)} positional"
                 )
             for old, new in old_names.items():
                 if old in kwargs:
                     raise TypeError(f"{cls.__name__}: {old} was renamed; use {new} instead")
-            settings = [f.name for f in dataclasses.fields(cls) if f.init]
-            unknown = sorted(set(kwargs) - set(settings))
+            unknown = sorted(set(kwargs) - {f.name for f in fields})
             if unknown:
                 raise TypeError(
                     f"{cls.__name__} has no setting {', '.join(map(repr, unknown))}; its "
-                    f"settings are {', '.join(settings)}"
+                    f"settings are {settings}"
                 )
             init(self, **kwargs)
 

@@ -205,6 +205,9 @@ def test_runs_under_evo_run():
     f_min = result.history["f_min"][:, 0]
     assert np.all(np.isfinite(f_min)) and np.all(np.diff(f_min) <= 0)
     assert int(result.state.filled.sum()) == 10
+    # The result holds the 10 observations, not the buffer's 16 slots.
+    assert result.X.shape == (10, 2)
+    np.testing.assert_allclose(result.F, BRANIN.evaluate(jnp.asarray(result.X)), rtol=1e-5)
     assert result.pareto_F.shape[0] >= 1
 
 
