@@ -61,9 +61,21 @@ class State:
     key: jax.Array  # PRNG key for the next step
     generation: jax.Array  # int32 (), tells so far
 
+    renamed: ClassVar[dict[str, str]] = {"_replace": "replace"}
+    """Old names of fields or methods -> the current ones, for a clear AttributeError."""
+
     def replace(self: S, **changes: Any) -> S:
         """A copy with `changes` applied (the state is immutable)."""
         return dataclasses.replace(self, **changes)
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only when `name` is not found: say what it is called now, if it was renamed.
+        if name in type(self).renamed:
+            raise AttributeError(
+                f"{type(self).__name__}.{name} is now {type(self).__name__}."
+                f"{type(self).renamed[name]}"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
 class Population(NamedTuple):

@@ -5,6 +5,20 @@ from evo.problems import ZDT1, Sphere
 from evo.registry import ALGORITHMS, algorithm_class
 
 
+def importable(name: str) -> bool:
+    try:
+        algorithm_class(name)
+    except ImportError:
+        return False
+    return True
+
+
+IMPORTABLE = [name for name in ALGORITHMS if importable(name)]
+"""The registered names whose optional dependencies are installed (the Bayesian optimisers
+need optax and jax >= 0.10.1). The sweeps run over these; the tests of the README's table
+and of resuming in a fresh process import every registered algorithm."""
+
+
 def takes_a_batch_size(cls: type) -> bool:
     """Whether `cls` is a Bayesian optimiser: its `pop_size` is the batch size `q`."""
     return "q" in cls.__dataclass_fields__

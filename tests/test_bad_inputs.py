@@ -11,9 +11,9 @@ import pytest
 import evo
 from evo.genetic import GeneticAlgorithm
 from evo.problems import ZDT1, Problem
-from evo.registry import ALGORITHMS, algorithm_class
+from evo.registry import algorithm_class
 
-from registered import takes_a_batch_size
+from registered import IMPORTABLE, takes_a_batch_size
 
 LB, UB = np.zeros(4), np.ones(4)
 
@@ -27,7 +27,7 @@ def build(name, lb=LB, ub=UB, **settings):
     return cls.for_problem(box, **{"pop_size": 8} | settings)
 
 
-@pytest.mark.parametrize("name", ALGORITHMS)
+@pytest.mark.parametrize("name", IMPORTABLE)
 def test_constructors_take_keywords_only(name):
     cls = algorithm_class(name)
     with pytest.raises(TypeError, match=rf"{cls.__name__} takes keyword arguments only, e.g. "
@@ -40,9 +40,14 @@ def test_renamed_settings_say_the_new_name():
         evo.MOEAD(n_obj=2, lb=LB, ub=UB, neighbour_prob=0.5)
     with pytest.raises(TypeError, match="n_restarts was renamed; use fit_restarts"):
         evo.Turbo(lb=LB, ub=UB, n_restarts=2)
+    state = jax.eval_shape(evo.Turbo(lb=LB, ub=UB).init, jax.random.key(0))
+    with pytest.raises(AttributeError, match=r"TurboState\.pending is now TurboState\.offspring"):
+        state.pending
+    with pytest.raises(AttributeError, match=r"TurboState\._replace is now TurboState\.replace"):
+        state._replace(key=state.key)
 
 
-@pytest.mark.parametrize("name", ALGORITHMS)
+@pytest.mark.parametrize("name", IMPORTABLE)
 @pytest.mark.parametrize("pop_size", [0, -4, 2.5, True, "8", 1])
 def test_unusable_population_sizes_raise(name, pop_size):
     if pop_size == 1 and takes_a_batch_size(algorithm_class(name)):
@@ -67,7 +72,7 @@ def test_unusable_batch_sizes_raise(q):
         evo.Turbo(lb=LB, ub=UB, q=q)
 
 
-@pytest.mark.parametrize("name", ALGORITHMS)
+@pytest.mark.parametrize("name", IMPORTABLE)
 def test_bounds_with_lb_above_ub_raise(name):
     with pytest.raises(ValueError, match=r"lb > ub in 1 variable\(s\), first at index 2"):
         build(name, ub=np.array([1.0, 1.0, -1.0, 1.0]))
@@ -77,7 +82,7 @@ def test_bounds_with_lb_above_ub_raise(name):
         build(name, ub=np.array([1.0, np.inf, 1.0, 1.0]))
 
 
-@pytest.mark.parametrize("name", ALGORITHMS)
+@pytest.mark.parametrize("name", IMPORTABLE)
 def test_objectives_of_the_wrong_shape_raise(name):
     # Shapes are checked while tracing, so tracing alone (eval_shape) must raise.
     algo = build(name)
@@ -101,7 +106,7 @@ class ConstrainedSphere(Problem):
 
 
 @pytest.mark.parametrize(
-    "name", [name for name in ALGORITHMS if algorithm_class(name).single_objective]
+    "name", [name for name in IMPORTABLE if algorithm_class(name).single_objective]
 )
 def test_algorithms_without_constraint_handling_refuse_constraints_at_run(name):
     algo = build(name)
@@ -123,7 +128,7 @@ class HalfBroken(ZDT1):
 
 
 @pytest.mark.parametrize(
-    "name", [name for name in ALGORITHMS if issubclass(algorithm_class(name), GeneticAlgorithm)]
+    "name", [name for name in IMPORTABLE if issubclass(algorithm_class(name), GeneticAlgorithm)]
 )
 def test_nan_and_inf_objectives_never_survive_selection(name):
     problem = HalfBroken(n_var=4)

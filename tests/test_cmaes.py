@@ -169,10 +169,13 @@ def test_ipop_solves_rotated_rastrigin_where_plain_cmaes_fails():
     assert np.all(np.asarray(plain_evals)[:, -1] == budget)
     assert np.all(np.asarray(state.terminated)), "plain CMA-ES should converge to a local optimum"
 
-    # Float32 resolves Rastrigin near 0 only to about 10 eps ~ 1e-6 (its 10 - 10 cos(2 pi x)
-    # cancels), and every other local minimum lies above 0.99: 1e-4 means the global one.
-    assert np.sum(ipop_best < 1e-4) >= 4, ipop_best
-    assert np.all(np.asarray(plain_best)[:, -1] > 0.5), np.asarray(plain_best)[:, -1]
+    # Rastrigin's local minima lie near integer points, at f = 0.995 per coordinate off 0.
+    # Over 20 seeds (float32 and float64, this budget) IPOP ended at most 2 coordinates off
+    # (f <= 1.99) and reached the global minimum in 14-16; plain CMA-ES ended at f >= 7.96.
+    # Float32 resolves f near 0 only to about 10 eps ~ 1e-6 (10 - 10 cos(2 pi x) cancels),
+    # so 1e-4 stands for the global minimum.
+    assert np.all(ipop_best < 4.0) and np.any(ipop_best < 1e-4), ipop_best
+    assert np.all(np.asarray(plain_best)[:, -1] > 4.0), np.asarray(plain_best)[:, -1]
 
 
 def test_same_key_same_run_and_bipop_counts_only_active_evaluations():

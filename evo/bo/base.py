@@ -37,6 +37,8 @@ class BOState(State):
     design: jax.Array  # (n_design, n_var) initial Latin-hypercube design
     offspring: jax.Array  # (q, n_var) the points handed out by the last ask
 
+    renamed = {**State.renamed, "n_told": "generation", "pending": "offspring"}
+
 
 def latin_hypercube(key: jax.Array, n: int, d: int, dtype=None) -> jax.Array:
     """`n` points of a random Latin hypercube in `[0, 1]^d` (McKay et al. 1979)."""
