@@ -205,6 +205,14 @@ def test_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path):
                                   np.load(tmp_path / "whole.npy"))
 
 
+# Both processes share a persistent compilation cache and walk the algorithms in opposite
+# orders, so each compiles about half of them and loads the rest from the other's work.
+SHARED_CACHE = """
+    jax.config.update("jax_compilation_cache_dir", sys.argv[2])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+"""
+
 FIRST_HALF = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
@@ -212,7 +220,7 @@ FIRST_HALF = textwrap.dedent("""
     import jax
     import evo
     from registered import every_algorithm
-
+""" + SHARED_CACHE + """
     out = Path(sys.argv[1])
     for name, (algorithm, problem) in every_algorithm().items():
         evo.run(algorithm, problem, jax.random.key(4), 4, chunk_size=2, progress=False,
@@ -229,12 +237,12 @@ SECOND_HALF = textwrap.dedent("""
     import numpy as np
     import evo
     from registered import every_algorithm
-
+""" + SHARED_CACHE + """
     out = Path(sys.argv[1])
     runs = every_algorithm()
     whole = {name: evo.run(algorithm, problem, jax.random.key(4), 6, chunk_size=2,
                            progress=False)
-             for name, (algorithm, problem) in runs.items()}
+             for name, (algorithm, problem) in reversed(runs.items())}
     deadline = time.monotonic() + 300
     while not (out / "written").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -257,9 +265,11 @@ def test_every_registered_algorithm_resumes_in_a_fresh_process(tmp_path):
     # then resumes each checkpoint to generation 6 and compares.
     env = quick_compiling_environment()
     env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(__file__), env.get("PYTHONPATH", "")])
-    first = subprocess.Popen([sys.executable, "-c", FIRST_HALF, str(tmp_path)], env=env)
-    second = subprocess.Popen([sys.executable, "-c", SECOND_HALF, str(tmp_path)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cache = str(tmp_path / "compiled")
+    first = subprocess.Popen([sys.executable, "-c", FIRST_HALF, str(tmp_path), cache], env=env)
+    second = subprocess.Popen([sys.executable, "-c", SECOND_HALF, str(tmp_path), cache],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
     try:
         assert first.wait(timeout=400) == -signal.SIGKILL
         stdout, stderr = second.communicate(timeout=400)
