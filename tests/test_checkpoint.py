@@ -87,7 +87,8 @@ def test_problems_that_differ_only_in_their_function_never_share_a_checkpoint(tm
     closure = tmp_path / "closure.npz"
     evo.run(ALGO, vectorized(scaled(2.0)), jax.random.key(1), 3, progress=False,
             checkpoint=closure)
-    refuses(closure, vectorized(scaled(3.0)), r'problem\.fn\.closure\[0\]: "2\.0" in the file, "3\.0" now')
+    refuses(closure, vectorized(scaled(3.0)),
+            r'problem\.fn\.closure\[0\]: "2\.0" in the file, "3\.0" now')
     resumes(closure, vectorized(scaled(2.0)))
 
 
