@@ -58,13 +58,7 @@ from evo.algorithm import (
     check_unconstrained,
     state_class,
 )
-from evo.checks import (
-    check_choice,
-    check_float,
-    check_int,
-    frozen_setattr,
-    settings_class,
-)
+from evo.checks import check_choice, check_float, check_int, frozen_setattr, settings_class
 from evo.sorting import effective_violation
 
 RESTARTS = ("none", "ipop", "bipop")

@@ -9,13 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from evo.algorithm import state_class
-from evo.checks import (
-    check_choice,
-    check_float,
-    check_int,
-    frozen_setattr,
-    settings_class,
-)
+from evo.checks import check_choice, check_float, check_int, frozen_setattr, settings_class
 from evo.genetic import GAState, GeneticAlgorithm
 from evo.operators import polynomial_mutation, sbx
 from evo.ref_dirs import resolve_ref_dirs

@@ -3,12 +3,7 @@
 Plotting functions need matplotlib (`pip install "evo[plot]"`) and import it on first use.
 """
 
-from evo.metrics.hypervolume import (
-    HVEstimate,
-    dominated_by,
-    hypervolume,
-    hypervolume_mc,
-)
+from evo.metrics.hypervolume import HVEstimate, dominated_by, hypervolume, hypervolume_mc
 from evo.metrics.indicators import gd, gd_plus, igd, igd_plus
 from evo.metrics.plot import plot_front, plot_history, plot_parallel
 
