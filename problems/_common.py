@@ -51,6 +51,13 @@ def nested_products(lead: Any, tail: Any, xp: ModuleType) -> Any:
     return (prefix * closing)[..., ::-1]
 
 
+def quarter_turn(x: Any, xp: ModuleType) -> tuple[Any, Any]:
+    """`cos` and `sin` of `pi x / 2` for `x` in [0, 1], exactly 0 and 1 at both ends in any
+    precision: the cosine is taken as `sin(pi (1 - x) / 2)`, since float32 `cos(pi / 2)`
+    is -4.4e-8 and would turn an objective that is 0 on the boundary negative."""
+    return xp.sin(0.5 * xp.pi * (1.0 - x)), xp.sin(0.5 * xp.pi * x)
+
+
 def dtlz7_bump(f: Any, xp: ModuleType) -> Any:
     """DTLZ7's per-objective term `f (1 + sin(3 pi f))`."""
     return f * (1.0 + xp.sin(3.0 * xp.pi * f))

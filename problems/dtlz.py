@@ -15,7 +15,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from evo.checks import check_int, settings_class
-from evo.problems._common import as_batch, dtlz7_bump, nested_products, nondominated_1d
+from evo.problems._common import (
+    as_batch,
+    dtlz7_bump,
+    nested_products,
+    nondominated_1d,
+    quarter_turn,
+)
 from evo.problems.base import Problem
 from evo.ref_dirs import reference_directions
 
@@ -102,8 +108,8 @@ class _SphericalDTLZ(_DTLZ):
         return pos
 
     def _objectives(self, pos: jax.Array, g: jax.Array) -> jax.Array:
-        theta = 0.5 * jnp.pi * self._angles(pos, g)
-        return (1.0 + g)[..., None] * nested_products(jnp.cos(theta), jnp.sin(theta), jnp)
+        cos, sin = quarter_turn(self._angles(pos, g), jnp)
+        return (1.0 + g)[..., None] * nested_products(cos, sin, jnp)
 
     def pareto_front(self, n_points: int) -> np.ndarray:
         """About `n_points` points `(k, n_obj)` on the positive octant of the unit sphere."""

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from evo.checks import check_int, settings_class
-from evo.problems._common import as_batch, dtlz7_bump, nested_products
+from evo.problems._common import as_batch, dtlz7_bump, nested_products, quarter_turn
 from evo.problems.base import Problem
 from evo.problems.dtlz import DTLZ7
 from evo.ref_dirs import reference_directions
@@ -182,8 +182,8 @@ class _SphericalLSMOP(_LSMOP):
 
     def _objectives(self, pos: jax.Array, G: jax.Array) -> jax.Array:
         shifted = jnp.concatenate([G[..., 1:], jnp.zeros_like(G[..., :1])], axis=-1)
-        angle = 0.5 * jnp.pi * pos
-        return (1.0 + G + shifted) * nested_products(jnp.cos(angle), jnp.sin(angle), jnp)
+        cos, sin = quarter_turn(pos, jnp)
+        return (1.0 + G + shifted) * nested_products(cos, sin, jnp)
 
     def pareto_front(self, n_points: int) -> np.ndarray:
         """About `n_points` points `(k, n_obj)` on the positive octant of the unit sphere."""

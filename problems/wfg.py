@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from evo.checks import check_int, settings_class
-from evo.problems._common import as_batch, nested_products, nondominated_1d
+from evo.problems._common import as_batch, nested_products, nondominated_1d, quarter_turn
 from evo.problems.base import Problem
 from evo.ref_dirs import reference_directions
 
@@ -194,18 +194,19 @@ def _linear(x: Any, xp: ModuleType) -> Any:
 
 
 def _convex(x: Any, xp: ModuleType) -> Any:
-    angle = 0.5 * xp.pi * x
-    return nested_products(1.0 - xp.cos(angle), 1.0 - xp.sin(angle), xp)
+    cos, sin = quarter_turn(x, xp)
+    return nested_products(1.0 - cos, 1.0 - sin, xp)
 
 
 def _concave(x: Any, xp: ModuleType) -> Any:
-    angle = 0.5 * xp.pi * x
-    return nested_products(xp.sin(angle), xp.cos(angle), xp)
+    cos, sin = quarter_turn(x, xp)
+    return nested_products(sin, cos, xp)
 
 
 def _mixed(x1: Any, xp: ModuleType) -> Any:
     """WFG1's last shape, mixed convex/concave with `A = 5` segments and `alpha = 1`."""
-    return 1.0 - x1 - xp.cos(10.0 * xp.pi * x1 + 0.5 * xp.pi) / (10.0 * xp.pi)
+    h = 1.0 - x1 - xp.cos(10.0 * xp.pi * x1 + 0.5 * xp.pi) / (10.0 * xp.pi)
+    return xp.maximum(h, 0.0)  # nonnegative by definition; rounding at x1 = 0 or 1 is not
 
 
 def _disc(x1: Any, xp: ModuleType) -> Any:

@@ -231,3 +231,36 @@ def test_every_evaluation_comes_from_the_one_a_problem_defines():
     F, G, state = ZDT1(n_var=3).evaluate_constrained_with_state("kept", X / 5)
     np.testing.assert_allclose(F, ZDT1(n_var=3).evaluate(X / 5))
     assert G.shape == (2, 0) and state == "kept"
+
+
+NONNEGATIVE = [("dtlz1", {"n_var": 5}), ("dtlz2", {"n_var": 5}), ("dtlz3", {"n_var": 5}),
+               ("dtlz4", {"n_var": 5}), ("dtlz5", {"n_var": 5}), ("dtlz6", {"n_var": 5})] + [
+    (f"wfg{i}", {"k": 2, "l": 2}) for i in range(1, 10)] + [
+    (f"lsmop{i}", {}) for i in range(1, 9)]
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+@pytest.mark.parametrize("case", NONNEGATIVE, ids=case_id)
+def test_objectives_nonnegative_on_the_boundary(case, dtype):
+    """Every corner of the box, or for LSMOP (n_var >= 27) every corner of the position
+    variables with the others drawn at random."""
+    name, kwargs = case
+    problem = get_problem(name, **kwargs)
+    n_corner = problem.n_var if problem.n_var <= 8 else problem.n_obj - 1
+    corners = np.array(np.meshgrid(*[[0, 1]] * n_corner)).reshape(n_corner, -1).T
+    rest = np.random.default_rng(0).random((len(corners), problem.n_var - n_corner))
+    X = problem.lb + np.hstack([corners, rest]) * (problem.ub - problem.lb)
+    with jax.enable_x64(dtype == jnp.float64):
+        F = np.asarray(problem.evaluate(jnp.asarray(X, dtype)))
+    assert F.dtype == dtype
+    assert np.all(F >= 0)
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.float64])
+def test_dtlz2_corners_are_exact(dtype):
+    position = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+    X = np.hstack([position, np.full((4, 10), 0.5)])
+    expected = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1]])
+    with jax.enable_x64(dtype == jnp.float64):
+        F = np.asarray(DTLZ2(n_obj=3).evaluate(jnp.asarray(X, dtype)))
+    np.testing.assert_array_equal(F, expected)
