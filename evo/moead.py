@@ -7,6 +7,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy.spatial import cKDTree
 
 from evo.algorithm import state_class
 from evo.checks import check_choice, check_float, check_int, frozen_setattr, settings_class
@@ -91,6 +92,55 @@ def distinct_pairs(key: jax.Array, n: int, size: int) -> jax.Array:
     return jnp.stack([first, second + (second >= first)], axis=1)
 
 
+def nearest_neighbours(points: np.ndarray, k: int, block: int = 1 << 20) -> np.ndarray:
+    """The `k` nearest of `points` `(R, m)` to each of them, itself included, nearest
+    first, equal distances in index order. Returns int32 `(R, k)`, `1 <= k <= R`.
+
+    Distances are the Euclidean norms of the row differences in float64, so the result
+    is exactly that of a stable argsort of the full R x R distance matrix, without that
+    matrix: a k-d tree proposes the `c` nearest candidates of a row, which are ranked by
+    that exact distance and index. The ranking is final when the k-th distance is below
+    the distance of the c-th candidate, by more than the tree's rounding; every other
+    point is then farther. Rows where it is not (ties across the c-th place) try again
+    with twice as many candidates, up to all R. Rows go in blocks of `block` / (c m), so
+    the work arrays take a few times `block` float64 whatever R is.
+    """
+    n_points, n_dims = points.shape
+    tree = cKDTree(points)
+    # The tree's and the exact distance differ by rounding, a few float64 ulps of the
+    # largest coordinate. The slack must exceed that; more only sends rows to a retry.
+    slack = 1e-9 * float(np.max(np.abs(points)))
+    result = np.empty((n_points, k), np.int32)
+    pending = np.arange(n_points)
+    n_candidates = min(n_points, 2 * k)
+    while pending.size:
+        rows_per_block = max(1, block // (n_candidates * n_dims))
+        unresolved = []
+        for start in range(0, pending.size, rows_per_block):
+            rows = pending[start : start + rows_per_block]
+            nearest, settled = ranked_candidates(points, tree, rows, k, n_candidates, slack)
+            result[rows[settled]] = nearest[settled]
+            unresolved.append(rows[~settled])
+        pending = np.concatenate(unresolved)
+        n_candidates = min(n_points, 2 * n_candidates)
+    return result
+
+
+def ranked_candidates(
+    points: np.ndarray, tree: cKDTree, rows: np.ndarray, k: int, n_candidates: int, slack: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` nearest `(len(rows), k)` of the tree's `n_candidates` candidates for
+    `points[rows]`, by exact distance then index, and whether that is each row's true
+    answer `(len(rows),)` (always when the candidates are all points)."""
+    bound, candidates = tree.query(points[rows], k=range(1, n_candidates + 1))
+    candidates = np.sort(candidates, axis=1)
+    distance = np.linalg.norm(points[rows, None, :] - points[candidates], axis=-1)
+    order = np.argsort(distance, axis=1, kind="stable")[:, :k]
+    kth = np.take_along_axis(distance, order[:, -1:], axis=1)[:, 0]
+    settled = (kth + slack < bound[:, -1]) | (n_candidates == len(points))
+    return np.take_along_axis(candidates, order, axis=1).astype(np.int32), settled
+
+
 @settings_class(renamed={"neighbour_prob": "neighbor_prob"})
 class MOEAD(GeneticAlgorithm):
     """MOEA/D: decomposition into one subproblem per weight vector (Tchebycheff or PBI),
@@ -103,7 +153,7 @@ class MOEAD(GeneticAlgorithm):
             `reference_directions(n_obj, pop_size)` (about 100 when pop_size is not given).
         pop_size: must equal the number of weight vectors R, since subproblem i owns row i.
         n_neighbors: neighbourhood size T (each weight vector's T nearest, itself
-            included), capped at R; default 20.
+            included, by `nearest_neighbours`), capped at R; default 20.
         aggregation: "tchebycheff" or "pbi"; by default Tchebycheff for two objectives and
             PBI for more (pymoo's choice).
         pbi_theta: PBI's penalty on the distance from the weight vector (default 5).
@@ -159,11 +209,8 @@ class MOEAD(GeneticAlgorithm):
         check_choice("MOEAD: aggregation", aggregation, AGGREGATIONS)
         check_float("MOEAD: pbi_theta", self.pbi_theta, 0.0)
         check_float("MOEAD: neighbor_prob", self.neighbor_prob, 0.0, 1.0)
-        distance = np.linalg.norm(ref_dirs[:, None, :] - ref_dirs[None, :, :], axis=-1)
-        # A stable sort breaks distance ties by index, so neighbourhoods do not depend on the
-        # sorting algorithm.
-        neighbours = np.argsort(distance, axis=1, kind="stable")[:, :n_neighbors]
-        frozen_setattr(self, aggregation=aggregation, neighbours=neighbours.astype(np.int32))
+        neighbours = nearest_neighbours(ref_dirs, min(n_neighbors, n_weights))
+        frozen_setattr(self, aggregation=aggregation, neighbours=neighbours)
 
     def extra_state(self, X: jax.Array) -> dict[str, jax.Array]:
         return {"ideal": jnp.full(self.n_obj, jnp.inf, X.dtype)}

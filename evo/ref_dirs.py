@@ -82,7 +82,7 @@ def resolve_ref_dirs(
 ) -> np.ndarray:
     """Checked reference directions `(R, n_obj)` for algorithm `name`: `ref_dirs` when
     given, else about `pop_size` (default 100) from `reference_directions`. Raises
-    ValueError when the directions are not non-negative, non-zero rows of `n_obj`."""
+    ValueError when the directions are not finite, non-negative, non-zero rows of `n_obj`."""
     n_obj = check_int(f"{name}: n_obj", n_obj, 2)
     if ref_dirs is None:
         n_points = 100 if pop_size is None else check_int(f"{name}: pop_size", pop_size, 2)
@@ -92,8 +92,9 @@ def resolve_ref_dirs(
         raise ValueError(
             f"{name}: ref_dirs must have shape (R, n_obj={n_obj}), got {ref_dirs.shape}"
         )
-    if np.any(ref_dirs < 0) or np.any(ref_dirs.sum(axis=1) <= 0):
-        raise ValueError(f"{name}: ref_dirs must be non-negative and non-zero")
+    valid = np.all(np.isfinite(ref_dirs)) and np.all(ref_dirs >= 0)
+    if not valid or np.any(ref_dirs.sum(axis=1) <= 0):
+        raise ValueError(f"{name}: ref_dirs must be finite, non-negative and non-zero")
     return ref_dirs
 
 

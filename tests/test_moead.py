@@ -1,4 +1,7 @@
-"""MOEA/D: quality against pymoo, the batched replacement, constraints, bad input."""
+"""MOEA/D: quality against pymoo, the batched replacement, neighbourhoods, constraints, bad
+input."""
+
+import tracemalloc
 
 import jax
 import jax.numpy as jnp
@@ -11,7 +14,7 @@ from pymoo.optimize import minimize
 from pymoo.problems import get_problem as pymoo_problem
 
 import evo
-from evo.moead import aggregate, choose_replacements
+from evo.moead import aggregate, choose_replacements, nearest_neighbours
 from evo.problems import C2DTLZ2, DTLZ1, ZDT1
 
 from compile_options import QUICK
@@ -143,6 +146,57 @@ def test_replacement_matches_brute_force(seed):
     )
 
 
+def dense_neighbours(points, k):
+    """The neighbourhoods MOEAD built before: a stable argsort of all R x R distances."""
+    distance = np.linalg.norm(points[:, None, :] - points[None, :, :], axis=-1)
+    return np.argsort(distance, axis=1, kind="stable")[:, :k]
+
+
+NEIGHBOUR_SETS = {
+    # Lattices: many exactly equal distances, so ties at the k-th place are common.
+    "das-dennis 2 objectives": evo.das_dennis(2, 99),
+    "das-dennis 3 objectives": evo.das_dennis(3, 44),
+    "das-dennis 5 objectives": evo.das_dennis(5, 5),
+    "two layers 8 objectives": evo.reference_directions(8, 200),
+    "random": np.random.default_rng(0).random((500, 3)),
+    "integer grid with duplicates": np.random.default_rng(1).integers(0, 3, (300, 2)) * 1.0,
+}
+
+
+@pytest.mark.parametrize("k", [1, 20, "all"])
+@pytest.mark.parametrize("name", NEIGHBOUR_SETS)
+def test_nearest_neighbours_equal_the_dense_stable_argsort(name, k):
+    points = NEIGHBOUR_SETS[name]
+    k = len(points) if k == "all" else k
+    expected = dense_neighbours(points, k)
+    np.testing.assert_array_equal(nearest_neighbours(points, k), expected)
+    # Blocks of one or a few rows, as for a million points.
+    np.testing.assert_array_equal(nearest_neighbours(points, k, block=300), expected)
+
+
+def test_nearest_neighbours_of_equal_points_go_by_index():
+    # All distances are 0: no candidate set short of all points settles a row.
+    neighbours = nearest_neighbours(np.ones((50, 3)), 3)
+    np.testing.assert_array_equal(neighbours, np.tile([0, 1, 2], (50, 1)))
+
+
+def test_nearest_neighbours_memory_does_not_grow_with_r_squared():
+    points = evo.das_dennis(3, 140)  # 10,011 points; the dense differences took 2.4 GB
+    block = 1 << 16
+    tracemalloc.start()
+    try:
+        neighbours = nearest_neighbours(points, 20, block=block)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert neighbours.dtype == np.int32
+    assert peak < neighbours.nbytes + 16 * 8 * block, peak
+    rows = np.array([0, 70, 5000, 9000, 10010])
+    distance = np.linalg.norm(points[rows, None, :] - points[None, :, :], axis=-1)
+    expected = np.argsort(distance, axis=1, kind="stable")[:, :20]
+    np.testing.assert_array_equal(neighbours[rows], expected)
+
+
 def test_aggregations_match_their_definitions():
     F = jnp.array([[1.0, 3.0], [2.0, 2.0]])
     w = jnp.array([0.25, 0.75])
@@ -209,9 +263,12 @@ def test_bad_input_raises_clear_errors():
         evo.MOEAD(n_obj=2, lb=lb, ub=ub, pop_size=10, aggregation="ws")
     with pytest.raises(ValueError, match="n_neighbors must be an integer >= 2"):
         evo.MOEAD(n_obj=2, lb=lb, ub=ub, pop_size=10, n_neighbors=1)
+    with pytest.raises(ValueError, match="ref_dirs must be finite"):
+        evo.MOEAD(n_obj=3, lb=lb, ub=ub, ref_dirs=np.where(ref_dirs_3d > 0.9, np.nan, ref_dirs_3d))
     with pytest.raises(ValueError, match="lb > ub"):
         evo.MOEAD(n_obj=2, lb=[0.0, 1.0], ub=[1.0, 0.5], pop_size=10)
     algo = evo.MOEAD(n_obj=2, lb=lb, ub=ub, pop_size=4)
     assert algo.neighbours.shape == (4, 4)
+    np.testing.assert_array_equal(moead_pbi.neighbours, dense_neighbours(ref_dirs_3d, 20))
     with pytest.raises(ValueError, match=r"shape \(n, n_obj\) = \(4, 2\), got \(4, 3\)"):
         algo.tell(algo.init(jax.random.key(0)), jnp.zeros((4, 3)))
