@@ -6,7 +6,8 @@
 
 `evo run` writes into `--out`: `config.json` (the command's settings), `population.csv`
 (final decision vectors and objectives), `front.csv` (the feasible non-dominated rows),
-`history.csv` (one row per generation) and the plots `front.png` (2 or 3 objectives) or
+`history.csv` (one row per recorded generation, as `--record`, `--record-every` and
+`--indicators-every` choose) and the plots `front.png` (2 or 3 objectives) or
 `parallel.png` (more), and `history.png`. With `--checkpoint-every K` it also keeps
 `checkpoint.npz`, and the same command run again resumes from it.
 """
@@ -81,9 +82,11 @@ def write_csv(path: Path, header: list[str], rows: np.ndarray) -> None:
 
 
 def history_table(history: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray]:
-    """`history` flattened to columns: `f_min_0, f_min_1, ...` for the per-objective arrays."""
+    """`history` flattened to columns, `generation` and `n_evals` first: `f_min_0, f_min_1,
+    ...` for the per-objective arrays."""
+    first = [name for name in ("generation", "n_evals") if name in history]
     header, columns = [], []
-    for name in sorted(history, key=lambda name: (name != "n_evals", name)):
+    for name in first + sorted(set(history) - set(first)):
         values = np.asarray(history[name], dtype=float)
         if values.ndim == 1:
             header.append(name)
@@ -122,11 +125,14 @@ def draw(out: Path) -> list[Path]:
         written.append(out / "parallel.png")
         plot_parallel(F, title=title, path=written[-1])
     curves = {key: history[key] for key in ("n_evals", "igd", "hv") if key in history}
-    if config["n_obj"] == 1:
+    if config["n_obj"] == 1 and "f_min_0" in history:
         curves["f_min"] = history["f_min_0"]
     if len(curves) >= 2:
+        # The rows where every curve was computed (the indicators are NaN elsewhere).
+        rows = ~np.any(np.isnan(np.stack(list(curves.values()))), axis=0)
         written.append(out / "history.png")
-        plot_history(curves, title=title, path=written[-1])
+        plot_history({key: values[rows] for key, values in curves.items()}, title=title,
+                     path=written[-1])
     return written
 
 
@@ -139,7 +145,8 @@ def command_run(args: argparse.Namespace) -> int:
     config = {
         "algorithm": args.algorithm, "problem": args.problem, "n_obj": problem.n_obj,
         "n_var": problem.n_var, "pop": algorithm.pop_size, "gens": args.gens,
-        "seed": args.seed,
+        "seed": args.seed, "record": args.record, "record_every": args.record_every,
+        "indicators_every": args.indicators_every,
         "ref_point": None if ref_point is None else ref_point.tolist(),
         "true_front": None if front is None or problem.n_obj > 3 else front.tolist(),
     }
@@ -150,8 +157,9 @@ def command_run(args: argparse.Namespace) -> int:
                          "checkpoint_every": args.checkpoint_every}
     result = evo.run(
         algorithm, problem, jax.random.key(args.seed), args.gens,
-        chunk_size=args.chunk_size, progress=not args.quiet, ref_point=ref_point,
-        **checkpointing,
+        chunk_size=args.chunk_size, progress=not args.quiet, record=args.record,
+        record_every=args.record_every, indicators_every=args.indicators_every,
+        ref_point=ref_point, **checkpointing,
     )
     n_var, n_obj = result.X.shape[1], result.F.shape[1]
     columns = [f"x{j}" for j in range(n_var)] + [f"f{j}" for j in range(n_obj)]
@@ -221,6 +229,15 @@ def parser() -> argparse.ArgumentParser:
                      help="hypervolume reference point (HypE and the hypervolume history)")
     run.add_argument("--chunk-size", type=int, default=10,
                      help="generations per compiled chunk (default 10)")
+    run.add_argument("--record", default="all",
+                     help="what history.csv holds: none (generations and evaluations), stats "
+                          "(also best and mean objectives, feasible fraction) or all (also "
+                          "IGD and hypervolume) (default all)")
+    run.add_argument("--record-every", type=int, default=1, metavar="K",
+                     help="a history row every K generations and at the last (default 1)")
+    run.add_argument("--indicators-every", type=int, default=50, metavar="K",
+                     help="with --record all, IGD and hypervolume every K generations and at "
+                          "the last, empty (nan) in the other rows (default 50)")
     run.add_argument("--checkpoint-every", type=int, default=0, metavar="K",
                      help="save out/checkpoint.npz every K generations; rerunning resumes")
     run.add_argument("--no-plots", action="store_true", help="write the CSVs only")

@@ -12,13 +12,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from evo.algorithm import Algorithm, Population
-from evo.checkpoint import describe, load_checkpoint, save_checkpoint
-from evo.checks import check_int
+from evo.checkpoint import Checkpoint, describe, load_checkpoint, save_checkpoint
+from evo.checks import check_choice, check_int
 from evo.metrics.hypervolume import hypervolume
 from evo.metrics.indicators import igd
 from evo.problems.base import Problem
 from evo.progress import ProgressBar
 from evo.sorting import effective_violation, non_dominated_rank
+
+RECORDS = ("none", "stats", "all")
+"""What `run` can record: `generation` and `n_evals` only, with the cheap statistics, or with
+the indicators too."""
+INDICATORS = ("igd", "hv")
 
 
 class Result(NamedTuple):
@@ -31,11 +36,14 @@ class Result(NamedTuple):
             with non-finite objectives.
         pareto_X, pareto_F: the non-dominated rows of the final population that are feasible
             and have finite objectives, duplicates removed.
-        history: per-generation records, each an array with a leading `(n_gen,)` axis:
-            `n_evals` (cumulative evaluations, `Algorithm.n_evals`), `f_min` and `f_mean`
-            `(n_gen, n_obj)` over the population's feasible finite rows, `feasible` (their
-            fraction) for constrained problems, `igd` (of those rows) when the problem knows
-            its front, and `hv` (their hypervolume) when `run` was given a reference point.
+        history: one row per recorded generation (see `run`'s `record`), each array with a
+            leading `(r,)` axis: `generation` (generations done, 1..n_gen) and `n_evals`
+            (cumulative evaluations, `Algorithm.n_evals`, int64); with "stats" or "all"
+            also `f_min` and `f_mean` `(r, n_obj)` over the population's feasible finite
+            rows and `feasible` (their fraction) for constrained problems; with "all" also
+            `igd` (of those rows) when the problem knows its front and `hv` (their
+            hypervolume) when `run` was given a reference point, NaN in the rows where they
+            were not computed.
         state: the final algorithm state, to continue with `ask` / `tell`.
         problem_state: the final state of a stateful problem (`Problem.init_state`), else None.
     """
@@ -50,17 +58,22 @@ class Result(NamedTuple):
     problem_state: Any = None
 
 
-def population_stats(
-    population: Population,
-    constrained: bool,
-    front: jax.Array | None,
-    ref_point: jax.Array | None = None,
-) -> dict[str, jax.Array]:
-    """Per-objective min and mean over the held, feasible, finite rows of `population`,
-    their fraction of the held rows when `constrained`, their IGD to `front` `(k, m)` and
-    hypervolume up to `ref_point` `(m,)`."""
+def due(generation: Any, n_gen: Any, every: Any) -> Any:
+    """Whether `generation` (1-based; NumPy or JAX, any shape) is on a cadence of `every`
+    generations in a run of `n_gen`: its multiples and the last generation."""
+    return (generation % every == 0) | (generation == n_gen)
+
+
+def usable_rows(population: Population) -> jax.Array:
+    """The held rows of `population` that are feasible and have finite objectives. `(n,)`"""
+    return population.held & (effective_violation(population.F, population.violation) == 0)
+
+
+def population_stats(population: Population, constrained: bool) -> dict[str, jax.Array]:
+    """Per-objective min and mean `(m,)` over the usable rows of `population` (`usable_rows`),
+    and their fraction of the held rows when `constrained`."""
     F = population.F
-    usable = population.held & (effective_violation(F, population.violation) == 0)
+    usable = usable_rows(population)
     n_usable = jnp.maximum(jnp.sum(usable), 1)
     stats = {
         "f_min": jnp.min(jnp.where(usable[:, None], F, jnp.inf), axis=0),
@@ -68,48 +81,78 @@ def population_stats(
     }
     if constrained:
         stats["feasible"] = jnp.sum(usable) / jnp.maximum(jnp.sum(population.held), 1)
-    if front is not None:
-        stats["igd"] = igd(jnp.where(usable[:, None], F, jnp.nan), front)
-    if ref_point is not None:
-        stats["hv"] = hypervolume(jnp.where(usable[:, None], F, jnp.nan), ref_point)
     return stats
+
+
+def population_indicators(
+    population: Population, front: jax.Array | None, ref_point: jax.Array | None
+) -> dict[str, jax.Array]:
+    """The IGD of the usable rows of `population` to `front` `(k, m)` and their hypervolume
+    up to `ref_point` `(m,)`, for whichever of the two is given."""
+    F = jnp.where(usable_rows(population)[:, None], population.F, jnp.nan)
+    indicators = {}
+    if front is not None:
+        indicators["igd"] = igd(F, front)
+    if ref_point is not None:
+        indicators["hv"] = hypervolume(F, ref_point)
+    return indicators
+
+
+def not_computed(like: dict[str, jax.ShapeDtypeStruct]) -> dict[str, jax.Array]:
+    """NaN arrays with the shapes and dtypes of `like`."""
+    return {name: jnp.full(s.shape, jnp.nan, s.dtype) for name, s in like.items()}
 
 
 @functools.lru_cache(maxsize=64)
 def compiled_chunk(
-    algorithm: Algorithm, problem: Problem, chunk_size: int, with_front: bool,
+    algorithm: Algorithm, problem: Problem, chunk_size: int, record: str, with_front: bool,
     with_ref: bool = False,
 ):
-    """A jitted function running `chunk_size` generations from generation `start`.
+    """A jitted function running `chunk_size` generations after generation `start`.
 
-    It scans the pair (algorithm state, problem state). Generations at or past `n_gen`
-    are skipped, so one compilation serves every chunk and every run length. Each
-    generation records `population_stats` and `evaluated`, the evaluations it added
-    (int32, exact even where the running count wraps). Cached per (algorithm, problem,
-    chunk_size, with_front, with_ref).
+    It scans the pair (algorithm state, problem state). Generations past `n_gen` are
+    skipped, so one compilation serves every chunk, run length and cadence. Each generation
+    records `evaluated`, the evaluations it added (int32, exact even where the running count
+    wraps), with `record` "stats" or "all" the `population_stats`, and with "all" the
+    `population_indicators`, computed only in generations `due` every `indicators_every`
+    (NaN in the others). Cached per (algorithm, problem, chunk_size, record, with_front,
+    with_ref).
     """
     constrained = problem.n_constr > 0
+    indicated = record == "all" and (with_front or with_ref)
 
-    def generation(states, front, ref_point):
+    def generation(states, g, n_gen, indicators_every, front, ref_point):
         state, problem_state = states
         X, state = algorithm.ask(state)
         F, G, problem_state = problem.evaluate_constrained_with_state(problem_state, X)
         told = algorithm.tell(state, F, G if constrained else None)
-        records = population_stats(algorithm.population(told), constrained,
-                                   front if with_front else None, ref_point if with_ref else None)
-        records["evaluated"] = algorithm.n_evals(told) - algorithm.n_evals(state)
+        population = algorithm.population(told)
+        records = {"evaluated": algorithm.n_evals(told) - algorithm.n_evals(state)}
+        if record != "none":
+            records |= population_stats(population, constrained)
+        if indicated:
+            def measure(population):
+                return population_indicators(population, front if with_front else None,
+                                             ref_point if with_ref else None)
+
+            records |= jax.lax.cond(
+                due(g, n_gen, indicators_every), measure,
+                lambda p: not_computed(jax.eval_shape(measure, p)), population,
+            )
         return (told, problem_state), records
 
     @jax.jit
-    def run_chunk(states, start, n_gen, front, ref_point):
+    def run_chunk(states, start, n_gen, indicators_every, front, ref_point):
         def body(states, g):
-            def skip(states, front, ref_point):
+            def skip(states, *_):
                 return states, jax.tree.map(jnp.zeros_like, records_shape)
 
-            return jax.lax.cond(g < n_gen, generation, skip, states, front, ref_point)
+            return jax.lax.cond(g <= n_gen, generation, skip, states, g, n_gen,
+                                indicators_every, front, ref_point)
 
-        records_shape = jax.eval_shape(generation, states, front, ref_point)[1]
-        return jax.lax.scan(body, states, start + jnp.arange(chunk_size))
+        records_shape = jax.eval_shape(generation, states, start + 1, n_gen, indicators_every,
+                                       front, ref_point)[1]
+        return jax.lax.scan(body, states, start + 1 + jnp.arange(chunk_size))
 
     return run_chunk
 
@@ -137,6 +180,9 @@ def run(
     *,
     chunk_size: int = 10,
     progress: bool = True,
+    record: str = "all",
+    record_every: int = 1,
+    indicators_every: int = 50,
     front_size: int = 1000,
     ref_point: jax.Array | np.ndarray | None = None,
     checkpoint: str | os.PathLike | None = None,
@@ -146,24 +192,44 @@ def run(
 
     The generation is jit-compiled once and scanned `chunk_size` generations at a time;
     between chunks the progress bar is drawn. The same key gives the same result, bit for
-    bit, whatever the chunk size. IGD is recorded against `problem.pareto_front(front_size)`
-    when the problem knows its front, and the population's hypervolume when `ref_point`
-    `(n_obj,)` is given (2 or 3 objectives). The algorithm starts from `key`; a stateful
-    problem from `problem.init_state(jax.random.fold_in(key, 1))`, and its state is
-    carried across generations. Constraint values reach `tell` when `problem.n_constr > 0`;
-    an algorithm that cannot take them raises ValueError before anything is compiled.
+    bit, whatever the chunk size. The algorithm starts from `key`; a stateful problem from
+    `problem.init_state(jax.random.fold_in(key, 1))`, and its state is carried across
+    generations. Constraint values reach `tell` when `problem.n_constr > 0`; an algorithm
+    that cannot take them raises ValueError before anything is compiled.
+
+    What `Result.history` records (`record`), one row per recorded generation:
+
+    - "none": `generation` and `n_evals` only.
+    - "stats": also `f_min`, `f_mean` and, for constrained problems, `feasible`; they cost
+      little and are computed every generation.
+    - "all" (default): also the indicators, `igd` against `problem.pareto_front(front_size)`
+      when the problem knows its front and `hv`, the hypervolume up to `ref_point`
+      `(n_obj,)` when one is given (2 or 3 objectives). IGD costs about as much as an
+      NSGA-III generation at populations of thousands (the hypervolume more), so they are
+      computed only every `indicators_every` generations and at the last (NaN in the other
+      rows).
+
+    A row is kept every `record_every` generations and at the last, and wherever the
+    indicators were computed; `history["generation"]` says which generations the rows
+    belong to. Recording at the chunk ends is `record_every=chunk_size`. `n_evals` counts
+    every generation's evaluations, recorded or not.
 
     With `checkpoint` (a file path), the states and the history so far are written there
     atomically (see `evo.checkpoint`) at the end of every chunk that completes a multiple
     of `checkpoint_every` generations, and at the end. When that file exists as `run`
     starts, the run resumes from it and ends with exactly the result of an uninterrupted
-    run. A checkpoint written by another run (other settings, problem, function or key)
-    raises `CheckpointError`, says what differs, and is left in place.
+    run. Its history ends with a row for the generation it was written at, which a resumed
+    run drops again where that row is not due. A checkpoint written by another run (other
+    settings, problem, function, key or recording) raises `CheckpointError`, says what
+    differs, and is left in place.
     """
     check_compatible(algorithm, problem)
     n_gen = check_int("n_gen", n_gen)
     chunk_size = check_int("chunk_size", chunk_size)
     checkpoint_every = check_int("checkpoint_every", checkpoint_every)
+    record = check_choice("record", record, RECORDS)
+    cadence = {"record_every": check_int("record_every", record_every),
+               "indicators_every": check_int("indicators_every", indicators_every)}
     if ref_point is not None:
         ref_point = jnp.asarray(ref_point, dtype=jnp.result_type(float))
         if ref_point.shape != (problem.n_obj,) or not 2 <= problem.n_obj <= 3:
@@ -171,56 +237,106 @@ def run(
                              f"{ref_point.shape} for n_obj={problem.n_obj}")
     front = problem.pareto_front(front_size)
     run_chunk = compiled_chunk(
-        algorithm, problem, chunk_size, front is not None, ref_point is not None
+        algorithm, problem, chunk_size, record, front is not None, ref_point is not None
     )
     front = None if front is None else jnp.asarray(front, dtype=jnp.result_type(float))
 
     states = (algorithm.init(key), problem.init_state(jax.random.fold_in(key, 1)))
-    chunks, first = [], 0
+    chunks, first, n_evals = [], 0, 0
     if checkpoint is not None:
-        identity = run_description(algorithm, problem, key, states, front_size, ref_point)
+        recording = {"front_size": front_size, "ref_point": describe(ref_point),
+                     "record": record, **cadence}
+        identity = run_description(algorithm, problem, key, states, recording)
         if Path(checkpoint).exists():
-            saved = load_checkpoint(checkpoint, states, identity)
-            if saved.generation > n_gen:
-                raise ValueError(
-                    f"{checkpoint}: checkpoint is at generation {saved.generation}, past "
-                    f"n_gen={n_gen}"
-                )
+            saved = resumable(checkpoint, states, identity, n_gen)
             states, chunks, first = saved.state, [saved.history], saved.generation
+            n_evals = saved.history["n_evals"][-1]
     bar = ProgressBar(n_gen) if progress else None
     for start in range(first, n_gen, chunk_size):
-        states, records = run_chunk(states, start, n_gen, front, ref_point)
-        chunks.append(jax.device_get(records))
+        states, records = run_chunk(states, start, n_gen, cadence["indicators_every"], front,
+                                    ref_point)
         done = min(start + chunk_size, n_gen)
+        chunks.append(generation_rows(jax.device_get(records), start, done, n_evals))
+        n_evals = chunks[-1]["n_evals"][-1]
         if bar is not None:
-            last = done - start - 1
-            bar.update(done, **{name: chunks[-1][name][last] for name in ("igd", "hv")
-                                if name in records})
+            bar.update(done, **latest_indicators(chunks[-1]))
         if checkpoint is not None and (done // checkpoint_every > start // checkpoint_every
                                        or done == n_gen):
-            save_checkpoint(checkpoint, states, joined(chunks, done), done, identity)
-
-    history = joined(chunks, n_gen)
-    history["n_evals"] = np.cumsum(history.pop("evaluated"), dtype=np.int64)
-    return make_result(algorithm, *states, history)
+            save_checkpoint(checkpoint, states, thinned(joined(chunks), done, **cadence), done,
+                            identity)
+    return make_result(algorithm, *states, thinned(joined(chunks), n_gen, **cadence))
 
 
-def joined(chunks: list[dict[str, np.ndarray]], n_gen: int) -> dict[str, np.ndarray]:
-    """The per-chunk history records concatenated and cut to the first `n_gen` generations."""
-    return {name: np.concatenate([c[name] for c in chunks])[:n_gen] for name in chunks[0]}
+def resumable(
+    checkpoint: str | os.PathLike, template: Any, identity: Any, n_gen: int
+) -> Checkpoint:
+    """The checkpoint at `checkpoint` (`load_checkpoint`), when a run of `n_gen` generations
+    can end with exactly the uninterrupted result from it; ValueError otherwise."""
+    saved = load_checkpoint(checkpoint, template, identity)
+    if saved.generation > n_gen:
+        raise ValueError(
+            f"{checkpoint}: checkpoint is at generation {saved.generation}, past n_gen={n_gen}"
+        )
+    history = saved.history
+    missing = [name for name in INDICATORS if name in history and np.isnan(history[name][-1])]
+    if saved.generation == n_gen and missing:
+        raise ValueError(
+            f"{checkpoint}: checkpoint is at generation {n_gen} of a longer run, which did not "
+            f"compute {' and '.join(missing)} there; run past generation {n_gen} or remove "
+            "the file"
+        )
+    return saved
+
+
+def generation_rows(
+    records: dict[str, np.ndarray], start: int, done: int, n_evals: int
+) -> dict[str, np.ndarray]:
+    """A chunk's per-generation `records` (`compiled_chunk`) as history rows for generations
+    `start + 1 .. done`, `n_evals` being the evaluations before the chunk."""
+    count = done - start
+    evaluated = np.cumsum(records["evaluated"][:count], dtype=np.int64)
+    return {"generation": np.arange(start + 1, done + 1), "n_evals": n_evals + evaluated,
+            **{name: values[:count] for name, values in records.items() if name != "evaluated"}}
+
+
+def joined(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """History rows of consecutive chunks, concatenated."""
+    return {name: np.concatenate([c[name] for c in chunks]) for name in chunks[0]}
+
+
+def thinned(
+    history: dict[str, np.ndarray], n_gen: int, record_every: int, indicators_every: int
+) -> dict[str, np.ndarray]:
+    """The rows of `history` that a run of `n_gen` generations keeps (`run`'s `record_every`
+    and `indicators_every`), the indicators NaN where they are not due."""
+    generation = history["generation"]
+    indicated = due(generation, n_gen, indicators_every)
+    has_indicators = any(name in history for name in INDICATORS)
+    keep = due(generation, n_gen, record_every) | (indicated & has_indicators)
+    rows = {name: values[keep] for name, values in history.items()}
+    for name in INDICATORS:
+        if name in rows:
+            rows[name] = np.where(indicated[keep], rows[name], np.nan)
+    return rows
+
+
+def latest_indicators(rows: dict[str, np.ndarray]) -> dict[str, float]:
+    """The last value of each indicator computed in `rows`, by name."""
+    latest = {}
+    for name in INDICATORS:
+        computed = rows.get(name, np.empty(0))
+        computed = computed[~np.isnan(computed)]
+        if computed.size:
+            latest[name] = float(computed[-1])
+    return latest
 
 
 def run_description(
-    algorithm: Algorithm,
-    problem: Problem,
-    key: jax.Array,
-    states: Any,
-    front_size: int,
-    ref_point: jax.Array | None,
+    algorithm: Algorithm, problem: Problem, key: jax.Array, states: Any, recording: dict
 ) -> dict[str, Any]:
     """What a checkpoint must match to be resumed (`evo.checkpoint.describe`): the
     algorithm's and the problem's settings, the key, the structure of the states and what
-    the history records."""
+    the history records (`recording`: JSON-ready settings)."""
     paths, _ = jax.tree_util.tree_flatten_with_path(states)
     return {
         "algorithm": describe(algorithm),
@@ -230,7 +346,7 @@ def run_description(
             f"{jax.tree_util.keystr(path)} {jnp.result_type(leaf)}{list(jnp.shape(leaf))}"
             for path, leaf in paths
         ],
-        "history": {"front_size": front_size, "ref_point": describe(ref_point)},
+        "history": recording,
     }
 
 

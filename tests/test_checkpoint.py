@@ -1,5 +1,6 @@
 """Checkpoint and resume: atomic writes, exact resumption after SIGKILL, corrupted files."""
 
+import importlib
 import os
 import signal
 import subprocess
@@ -49,6 +50,47 @@ def test_checkpoint_of_another_run_is_refused(tmp_path):
     with pytest.raises(ValueError, match="checkpoint is at generation 5, past n_gen=3"):
         evo.run(ALGO, PROBLEM, jax.random.key(1), 3, progress=False, checkpoint=path,
                 checkpoint_every=5)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_thinned_run_interrupted_between_its_rows_resumes_exactly(tmp_path, monkeypatch):
+    path = tmp_path / "run.npz"
+    thinning = {"record_every": 4, "indicators_every": 6, "checkpoint": path,
+                "checkpoint_every": 5, "progress": False}
+    whole = evo.run(ALGO, PROBLEM, jax.random.key(7), 23, **{**thinning, "checkpoint": None})
+    run_module = importlib.import_module("evo.run")
+    save = run_module.save_checkpoint
+
+    def save_then_stop(*args):
+        save(*args)
+        raise Interrupted
+
+    monkeypatch.setattr(run_module, "save_checkpoint", save_then_stop)
+    with pytest.raises(Interrupted):
+        evo.run(ALGO, PROBLEM, jax.random.key(7), 23, **thinning)
+    monkeypatch.undo()
+    # Written at generation 10, which is no row of the 23-generation run: it is kept (with
+    # the exact evaluation count, its IGD not computed) until the run goes on past it.
+    saved = load_checkpoint(path, ALGO.init(jax.random.key(7)), run=None)
+    np.testing.assert_array_equal(saved.history["generation"], [4, 6, 8, 10])
+    np.testing.assert_array_equal(saved.history["n_evals"], [64, 96, 128, 160])
+    assert np.isnan(saved.history["igd"]).tolist() == [True, False, True, True]
+    with pytest.raises(ValueError, match="generation 10 of a longer run, which did not compute"
+                                         " igd there"):
+        evo.run(ALGO, PROBLEM, jax.random.key(7), 10, **thinning)
+    with pytest.raises(CheckpointError, match="history.record_every: 4 in the file, 5 now"):
+        evo.run(ALGO, PROBLEM, jax.random.key(7), 23, **{**thinning, "record_every": 5})
+    with pytest.raises(CheckpointError, match='history.record: "all" in the file, "stats" now'):
+        evo.run(ALGO, PROBLEM, jax.random.key(7), 23, **{**thinning, "record": "stats"})
+    resumed = evo.run(ALGO, PROBLEM, jax.random.key(7), 23, **thinning)
+    np.testing.assert_array_equal(resumed.F, whole.F)
+    np.testing.assert_array_equal(whole.history["generation"], [4, 6, 8, 12, 16, 18, 20, 23])
+    assert resumed.history.keys() == whole.history.keys()
+    for name in whole.history:
+        np.testing.assert_array_equal(resumed.history[name], whole.history[name])
 
 
 def zdt1(X):

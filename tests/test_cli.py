@@ -25,7 +25,7 @@ def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     code = main(["run", "--algorithm", "nsga2", "--problem", "zdt1", "--n-var", "6",
                  "--pop", "16", "--gens", "12", "--seed", "3", "--out", str(out), "--quiet",
-                 "--checkpoint-every", "5"])
+                 "--checkpoint-every", "5", "--record-every", "2", "--indicators-every", "4"])
     assert code == 0
     return out
 
@@ -40,8 +40,12 @@ def test_run_writes_population_front_history_and_plots(run_dir):
         assert not np.any(np.all(population[:, 6:] <= row, axis=1)
                           & np.any(population[:, 6:] < row, axis=1))
     header, history = read_csv(run_dir / "history.csv")
-    assert header[0] == "n_evals" and {"igd", "hv", "f_min_0", "f_min_1"} <= set(header)
-    np.testing.assert_array_equal(history[:, 0], np.arange(1, 13) * 16)
+    assert header[:2] == ["generation", "n_evals"]
+    assert {"igd", "hv", "f_min_0", "f_min_1"} <= set(header)
+    np.testing.assert_array_equal(history[:, 0], np.arange(2, 13, 2))
+    np.testing.assert_array_equal(history[:, 1], np.arange(2, 13, 2) * 16)
+    for name in ("igd", "hv"):  # every 4 generations: empty in the other rows
+        assert np.isnan(history[:, header.index(name)]).tolist() == [True, False] * 3
     config = json.loads((run_dir / "config.json").read_text())
     assert config["ref_point"] == pytest.approx([1.1, 1.1])
     for name in ("front.png", "history.png"):
@@ -49,6 +53,17 @@ def test_run_writes_population_front_history_and_plots(run_dir):
     algorithm = evo.NSGA2(pop_size=16, n_obj=2, lb=np.zeros(6), ub=np.ones(6))
     template = (algorithm.init(jax.random.key(3)), None)
     assert load_checkpoint(run_dir / "checkpoint.npz", template, None).generation == 12
+
+
+def test_run_writes_whatever_history_was_recorded(tmp_path):
+    code = main(["run", "--algorithm", "nsga2", "--problem", "zdt1", "--n-var", "6", "--pop",
+                 "16", "--gens", "12", "--out", str(tmp_path), "--quiet", "--record", "stats",
+                 "--record-every", "5"])
+    assert code == 0
+    header, history = read_csv(tmp_path / "history.csv")
+    assert header == ["generation", "n_evals", "f_mean_0", "f_mean_1", "f_min_0", "f_min_1"]
+    np.testing.assert_array_equal(history[:, :2], [[5, 80], [10, 160], [12, 192]])
+    assert (tmp_path / "front.png").exists() and not (tmp_path / "history.png").exists()
 
 
 def test_plot_redraws_the_saved_run(run_dir):
@@ -98,6 +113,10 @@ def test_run_builds_any_registered_algorithm_from_its_settings(tmp_path, capsys)
      "NSGA2 has no setting 'eta'; its settings are lb, ub, n_obj, pop_size, sbx_eta"),
     (["--algorithm", "nsga2", "--problem", "zdt1", "--problem-arg", "foo=1"],
      "ZDT1 has no setting 'foo'"),
+    (["--algorithm", "nsga2", "--problem", "zdt1", "--record", "most"],
+     "record must be one of 'none', 'stats', 'all', got 'most'"),
+    (["--algorithm", "nsga2", "--problem", "zdt1", "--record-every", "0"],
+     "record_every must be an integer >= 1, got 0"),
 ])
 def test_bad_arguments_give_one_clear_line(tmp_path, capsys, argv, message):
     assert main(["run", *argv, "--out", str(tmp_path), "--quiet"]) == 2

@@ -12,6 +12,7 @@ import evo
 from evo.metrics import hypervolume
 from evo.problems import DTLZ2, ZDT1, Problem
 from evo.progress import ProgressBar
+from evo.run import latest_indicators
 
 from compile_options import QUICK
 
@@ -24,14 +25,20 @@ TELL = jax.jit(ALGO.tell, compiler_options=QUICK)
 
 
 def test_same_key_same_result_whatever_the_chunk_size():
-    a = evo.run(ALGO, PROBLEM, jax.random.key(3), 23, chunk_size=10, progress=False)
-    b = evo.run(ALGO, PROBLEM, jax.random.key(3), 23, chunk_size=10, progress=False)
-    c = evo.run(ALGO, PROBLEM, jax.random.key(3), 23, chunk_size=4, progress=False)
-    d = evo.run(ALGO, PROBLEM, jax.random.key(4), 23, chunk_size=10, progress=False)
+    def thinned_run(key, chunk_size):
+        return evo.run(ALGO, PROBLEM, jax.random.key(key), 23, chunk_size=chunk_size,
+                       progress=False, record_every=3, indicators_every=5)
+
+    a, b, c, d = thinned_run(3, 10), thinned_run(3, 10), thinned_run(3, 4), thinned_run(4, 10)
     for other in (b, c):
         np.testing.assert_array_equal(a.X, other.X)
         np.testing.assert_array_equal(a.F, other.F)
-        np.testing.assert_array_equal(a.history["igd"], other.history["igd"])
+        assert a.history.keys() == other.history.keys()
+        for name in a.history:
+            np.testing.assert_array_equal(a.history[name], other.history[name])
+    np.testing.assert_array_equal(a.history["generation"], [3, 5, 6, 9, 10, 12, 15, 18, 20, 21, 23])
+    assert np.isnan(a.history["igd"]).tolist() == [True, False, True, True, False, True, False,
+                                                   True, False, True, False]
     assert not np.array_equal(a.X, d.X)
 
 
@@ -45,14 +52,49 @@ def test_run_equals_the_hand_written_ask_tell_loop():
     np.testing.assert_allclose(result.F, np.asarray(state.F), rtol=1e-5, atol=1e-6)
 
 
-def test_history_and_pareto_subset():
+@pytest.fixture(scope="module")
+def everything():
+    """30 generations recording everything in every generation (the default's compilation)."""
+    return evo.run(ALGO, PROBLEM, jax.random.key(0), 30, progress=False, indicators_every=1)
+
+
+def test_default_history_and_pareto_subset(everything):
     result = evo.run(ALGO, PROBLEM, jax.random.key(0), 30, progress=False)
     h = result.history
+    assert h.keys() == {"generation", "n_evals", "f_min", "f_mean", "igd"}
     assert h["f_min"].shape == (30, 2) and h["f_mean"].shape == (30, 2) and h["igd"].shape == (30,)
+    np.testing.assert_array_equal(h["generation"], np.arange(1, 31))
     np.testing.assert_array_equal(h["n_evals"], 16 * np.arange(1, 31))
+    assert h["n_evals"].dtype == np.int64
     np.testing.assert_allclose(h["f_min"][-1], result.F.min(axis=0), rtol=1e-6)
     np.testing.assert_allclose(h["f_mean"][-1], result.F.mean(axis=0), rtol=1e-5)
-    assert h["igd"][-1] < 0.5 * h["igd"][0]
+    # IGD every 50 generations and at the last: here only at the last.
+    assert np.isnan(h["igd"][:-1]).all() and h["igd"][-1] == everything.history["igd"][-1]
+    for name in ("n_evals", "f_min", "f_mean"):
+        np.testing.assert_array_equal(h[name], everything.history[name])
+    assert everything.history["igd"][-1] < 0.5 * everything.history["igd"][0]
+
+
+def test_thinned_history_is_the_matching_rows_of_the_full_one(everything):
+    thinned = evo.run(ALGO, PROBLEM, jax.random.key(0), 30, progress=False, record_every=4,
+                      indicators_every=6).history
+    np.testing.assert_array_equal(thinned["generation"], [4, 6, 8, 12, 16, 18, 20, 24, 28, 30])
+    rows = thinned["generation"] - 1
+    np.testing.assert_array_equal(thinned["n_evals"], 16 * thinned["generation"])
+    for name in ("n_evals", "f_min", "f_mean"):
+        np.testing.assert_array_equal(thinned[name], everything.history[name][rows])
+    computed = np.isin(thinned["generation"], [6, 12, 18, 24, 30])
+    assert np.isnan(thinned["igd"][~computed]).all()
+    np.testing.assert_array_equal(thinned["igd"][computed],
+                                  everything.history["igd"][rows[computed]])
+
+
+def test_record_none_keeps_the_generations_and_their_exact_evaluation_counts():
+    none = evo.run(ALGO, PROBLEM, jax.random.key(0), 30, progress=False, record="none",
+                   record_every=7).history
+    assert none.keys() == {"generation", "n_evals"}
+    np.testing.assert_array_equal(none["generation"], [7, 14, 21, 28, 30])
+    np.testing.assert_array_equal(none["n_evals"], 16 * none["generation"])
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -76,7 +118,7 @@ def test_run_carries_the_problem_state_like_the_hand_written_loop():
     problem = NoisyZDT1()
     ref = np.array([1.5, 6.0])
     result = evo.run(ALGO, problem, jax.random.key(5), 7, chunk_size=3, progress=False,
-                     ref_point=ref)
+                     ref_point=ref, indicators_every=1)
     state = ALGO.init(jax.random.key(5))
     problem_state = problem.init_state(jax.random.fold_in(jax.random.key(5), 1))
     hv = []
@@ -134,6 +176,17 @@ def test_run_refuses_mismatched_problems_and_lengths():
         evo.run(ALGO, PROBLEM, jax.random.key(0), 5, ref_point=[1.0, 1.0, 1.0])
 
 
+@pytest.mark.parametrize("recording, message", [
+    ({"record": "everything"}, "record must be one of 'none', 'stats', 'all', got 'everything'"),
+    ({"record": None}, "record must be one of"),
+    ({"record_every": 0}, "record_every must be an integer >= 1, got 0"),
+    ({"indicators_every": 2.5}, "indicators_every must be an integer >= 1, got 2.5"),
+])
+def test_run_refuses_unknown_recordings(recording, message):
+    with pytest.raises(ValueError, match=message):
+        evo.run(ALGO, PROBLEM, jax.random.key(0), 5, **recording)
+
+
 def test_progress_bar_reports_generations():
     stream = io.StringIO()
     bar = ProgressBar(40, stream=stream, min_interval=0.0)
@@ -142,3 +195,11 @@ def test_progress_bar_reports_generations():
     lines = stream.getvalue().splitlines()
     assert lines[0].startswith("gen 10/40 [") and "25%" in lines[0] and "igd=0.5" in lines[0]
     assert lines[-1].startswith("gen 40/40 [") and "100%" in lines[-1] and "igd=0.125" in lines[-1]
+
+
+def test_progress_shows_the_last_indicators_a_chunk_computed():
+    rows = {"generation": np.arange(5), "igd": np.array([0.5, 0.25, np.nan, np.inf, np.nan]),
+            "hv": np.full(5, np.nan)}
+    assert latest_indicators(rows) == {"igd": np.inf}
+    rows["igd"][3] = np.nan
+    assert latest_indicators(rows) == {"igd": 0.25} and latest_indicators({}) == {}
