@@ -1,6 +1,7 @@
-"""CMA-ES: evo.CMAES against pycma and evosax's CMA_ES, evaluations to f < 1e-8 and time.
+"""CMA-ES: evo.CMAES against pycma, evosax's CMA_ES and EvoX 0.9's CMAES.
 
-    python benchmarks/cmaes.py [--seeds 5] [--x64]
+    python benchmarks/cmaes.py [--seeds 5] [--x64]      # both tables
+    python benchmarks/cmaes.py --tables evox --evox-reps 3
 
 Sphere, ellipsoid (condition 1e6) and Rosenbrock in 10 and 40 dimensions. Every
 implementation starts from the same mean (uniform in [-2, 2]^n from a fixed NumPy seed per
@@ -13,6 +14,18 @@ unless `--x64`; pycma (float64) runs its Python `ask` / `tell` loop with a vecto
 objective and single-threaded BLAS. "time / gen" is the wall time of a run's optimisation
 loop (ask, evaluate, tell; not pycma's constructor) divided by its generations. Prints
 markdown: medians over seeds, and the ratios ours / peer.
+
+The second table is time per generation only, at sizes where the linear algebra counts:
+evo's `CMAES` (its default active weights, the box [-5, 5]^n) against EvoX 0.9's `CMAES`
+(no bounds, positive weights only; run by `evox_worker.py` in EvoX's own environment, made
+by `benchmarks/evox_env.sh`, skipped with a note without it), on the sphere from the same
+mean with sigma0 = 1, same lambda. Both are timed by the worker's `timed_steps`: a compiled
+`lax.scan` of a fixed number of generations (compiled ahead, the compile seconds), one
+warm-up call, then `--evox-calls` timed calls. Repetitions alternate evo and EvoX
+(`--evox-reps`, each side compiling anew every time); the table has medians over them.
+Both sides run with one OpenBLAS thread (set below; the worker inherits it): jaxlib's CPU
+`eigh` goes through it, and with its default threads a 100-D, lambda 1,024 generation of
+evo's took over 10x longer on a loaded 2-core machine.
 """
 
 from __future__ import annotations
@@ -27,27 +40,38 @@ import time
 for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(variable, "1")
 
-import jax  # noqa: E402
+import jax
+from evox_worker import timed_steps
+from speed import EVOX_PYTHON, WORKER, evox_missing, evox_versions, run_json
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--seeds", type=int, default=5)
 parser.add_argument("--x64", action="store_true")
+parser.add_argument("--tables", nargs="+", default=["convergence", "evox"],
+                    choices=["convergence", "evox"])
+parser.add_argument("--evox-reps", type=int, default=5)
+parser.add_argument("--evox-calls", type=int, default=3, help="timed calls after the warm-up")
+parser.add_argument("--evox-python", default=EVOX_PYTHON)
+parser.add_argument("--memory-gib", type=float, default=16.0,
+                    help="address-space limit of each EvoX process")
 ARGS = parser.parse_args()
 jax.config.update("jax_enable_x64", ARGS.x64)
 
-import cma  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-from evosax.algorithms import CMA_ES  # noqa: E402
+import cma
+import jax.numpy as jnp
+import numpy as np
+from evosax.algorithms import CMA_ES
 
-from evo import CMAES  # noqa: E402
-from evo.cmaes import default_pop_size  # noqa: E402
-from evo.problems import Ellipsoid, Rosenbrock, Sphere  # noqa: E402
+from evo import CMAES
+from evo.cmaes import default_pop_size
+from evo.problems import Ellipsoid, Rosenbrock, Sphere
 
 TARGET = 1e-8
 MAX_EVALS = 200_000
 SIGMA0 = 1.0
 PROBLEMS = {"sphere": Sphere, "ellipsoid": Ellipsoid, "rosenbrock": Rosenbrock}
+# (n, lambda, generations per compiled call) of the EvoX table: calls of 0.1-0.6 s here.
+EVOX_SIZES = ((100, 17, 200), (100, 1024, 20), (1000, 24, 20), (1000, 1024, 2))
 
 
 def numpy_objective(name: str, X: np.ndarray) -> np.ndarray:
@@ -153,7 +177,13 @@ def pycma(name: str, x0: np.ndarray, seeds: int):
     return collect(run, seeds)
 
 
-def main() -> None:
+def start_mean(n: int) -> np.ndarray:
+    """The initial mean of every run in `n` dimensions: uniform in [-2, 2]^n, fixed."""
+    return np.random.default_rng(n).uniform(-2, 2, n)
+
+
+def convergence_table() -> None:
+    """Evaluations to target and time per generation against pycma and evosax."""
     print(f"jax {jax.__version__}, {'float64' if ARGS.x64 else 'float32'}; pycma "
           f"{cma.__version__}; medians over {ARGS.seeds} seeds\n")
     print("| f | n | evals: ours | pycma | evosax | ours / pycma | ours / evosax "
@@ -162,7 +192,7 @@ def main() -> None:
     for n in (10, 40):
         for name, cls in PROBLEMS.items():
             problem = cls(n_var=n)
-            x0 = np.random.default_rng(n).uniform(-2, 2, n)
+            x0 = start_mean(n)
             rows = [ours(problem, x0, ARGS.seeds), pycma(name, x0, ARGS.seeds),
                     evosax(problem, x0, ARGS.seeds)]
             evals = [statistics.median(e) for e, _ in rows]
@@ -173,6 +203,69 @@ def main() -> None:
             print(f"| {name} | {n} | {' | '.join(cells)} | {evals[0] / evals[1]:.2f} | "
                   f"{evals[0] / evals[2]:.2f} | {ms[0]:.3f} | {ms[1]:.3f} | {ms[2]:.3f} | "
                   f"{ms[0] / ms[1]:.2f} | {ms[0] / ms[2]:.2f} |", flush=True)
+
+
+def ours_per_generation(n: int, lam: int, per_call: int) -> dict:
+    """Compile seconds and ms per generation of evo's CMAES on the sphere."""
+    algorithm = CMAES(lb=np.full(n, -5.0), ub=np.full(n, 5.0), mean0=start_mean(n),
+                      sigma0=SIGMA0, pop_size=lam)
+    problem = Sphere(n_var=n)
+
+    def step(state):
+        X, state = algorithm.ask(state)
+        return algorithm.tell(state, problem.evaluate(X))
+
+    state = algorithm.init(jax.random.key(0))
+    compile_s, ms_per_gen, _ = timed_steps(step, state, (ARGS.evox_calls + 1) * per_call,
+                                           per_call)
+    return {"compile_s": compile_s, "ms_per_gen": ms_per_gen}
+
+
+def evox_per_generation(n: int, lam: int, per_call: int) -> dict:
+    """Compile seconds and ms per generation of EvoX's CMAES on the sphere (a worker)."""
+    command = [ARGS.evox_python, str(WORKER), "cmaes", "--n-var", str(n), "--pop", str(lam),
+               "--gens", str((ARGS.evox_calls + 1) * per_call), "--gens-per-call",
+               str(per_call), "--sigma0", str(SIGMA0), "--mean0", *map(str, start_mean(n))]
+    return run_json(command + ["--x64"] * ARGS.x64, ARGS.memory_gib, None)
+
+
+def median_cell(results: list[dict], key: str, digits: int) -> str:
+    """The median of `key` over `results`, or the first failure."""
+    failed = [result["failed"] for result in results if "failed" in result]
+    if failed:
+        return f"failed: {failed[0]}"
+    return f"{statistics.median(result[key] for result in results):.{digits}f}"
+
+
+def evox_table() -> None:
+    """Time per generation and compile time against EvoX 0.9's CMAES, large n and lambda."""
+    if missing := evox_missing(ARGS.evox_python):
+        print(missing)
+        return
+    print(f"evo: jax {jax.__version__}; {evox_versions(ARGS.evox_python)}; "
+          f"{'float64' if ARGS.x64 else 'float32'}; sphere; medians over {ARGS.evox_reps} "
+          "alternating repetitions\n")
+    print("| n | lambda | gens timed | evo ms/gen | EvoX ms/gen | EvoX / evo | evo compile s "
+          "| EvoX compile s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n, lam, per_call in EVOX_SIZES:
+        runs = [], []
+        for _ in range(ARGS.evox_reps):
+            runs[0].append(ours_per_generation(n, lam, per_call))
+            runs[1].append(evox_per_generation(n, lam, per_call))
+        ms = [median_cell(side, "ms_per_gen", 3) for side in runs]
+        ratio = "-" if "failed" in ms[1] else f"{float(ms[1]) / float(ms[0]):.2f}x"
+        print(f"| {n} | {lam} | {ARGS.evox_calls * per_call} | {ms[0]} | {ms[1]} | {ratio} | "
+              f"{median_cell(runs[0], 'compile_s', 1)} | {median_cell(runs[1], 'compile_s', 1)} "
+              "|", flush=True)
+
+
+def main() -> None:
+    if "convergence" in ARGS.tables:
+        convergence_table()
+        print()
+    if "evox" in ARGS.tables:
+        evox_table()
 
 
 if __name__ == "__main__":
