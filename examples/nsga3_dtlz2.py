@@ -39,7 +39,8 @@ def main() -> None:
           f"directions, {args.gens} generations, on {jax.devices()[0].platform}")
 
     start = time.perf_counter()
-    result = evo.run(algorithm, problem, jax.random.key(args.seed), args.gens)
+    result = evo.run(algorithm, problem, jax.random.key(args.seed), args.gens,
+                     indicators_every=1)
     seconds = time.perf_counter() - start
 
     front = problem.pareto_front(1000)

@@ -33,7 +33,8 @@ def solve(n_obj: int, pop: int, gens: int, seed: int) -> tuple[DTLZ2, evo.Result
     problem = DTLZ2(n_obj=n_obj)
     algorithm = evo.NSGA3(n_obj=n_obj, lb=problem.lb, ub=problem.ub, pop_size=pop)
     start = time.perf_counter()
-    result = evo.run(algorithm, problem, jax.random.key(seed), gens, progress=False)
+    result = evo.run(algorithm, problem, jax.random.key(seed), gens, progress=False,
+                     indicators_every=5)
     ref = 1.1
     hv = float(hypervolume(result.pareto_F, [ref] * n_obj))
     best = optimal_hypervolume(n_obj, ref)

@@ -52,7 +52,7 @@ def solve(label: str, algorithm, problem: RobotControl, args: argparse.Namespace
           f"{jax.devices()[0].platform}", flush=True)
     start = time.perf_counter()
     result = evo.run(algorithm, problem, jax.random.key(args.seed), args.gens, chunk_size=1,
-                     ref_point=problem.ref_point)
+                     ref_point=problem.ref_point, indicators_every=1)
     seconds = time.perf_counter() - start
     steps = int(result.history["n_evals"][-1]) * args.episodes * args.episode_length
     print(f"{steps:,} env steps in {seconds:.1f} s, compilation included")

@@ -115,8 +115,9 @@ def plot_history(
 
     Draws one panel for each of the keys "igd" (log-scale y), "hv" and "f_min" (only when
     it has one objective) that `history` has, each `(G,)` or `(G, 1)` against
-    `history["n_evals"]` `(G,)`. Returns the matplotlib figure; with
-    `path`, also saves it there.
+    `history["n_evals"]` `(G,)`. A panel draws only the rows where its value is finite
+    (`evo.run` leaves NaN where it did not compute an indicator), with markers when they
+    are few. Returns the matplotlib figure; with `path`, also saves it there.
     """
     history = {key: np.asarray(value) for key, value in history.items()}
     if "f_min" in history and history["f_min"].ndim == 2 and history["f_min"].shape[1] == 1:
@@ -138,7 +139,9 @@ def plot_history(
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
     for ax, (key, name) in zip(axes[0], panels):
         values = np.asarray(history[key], dtype=float)
-        ax.plot(n_evals, np.where(np.isfinite(values), values, np.nan), color="tab:blue")
+        drawn = np.isfinite(values)
+        ax.plot(n_evals[drawn], values[drawn], color="tab:blue",
+                marker="o" if np.sum(drawn) <= 30 else None)
         if key == "igd":
             ax.set_yscale("log")
         ax.set_xlabel("evaluations")

@@ -77,6 +77,16 @@ def test_plot_history(tmp_path, keys):
         assert ax.get_yscale() == ("log" if key == "igd" else "linear")
 
 
+def test_plot_history_draws_only_the_computed_rows(tmp_path):
+    full = history()
+    igd = np.where(np.arange(20) % 5 == 4, full["igd"], np.nan)
+    fig = plot_history({"n_evals": full["n_evals"], "igd": igd})
+    line = fig.axes[0].lines[0]
+    np.testing.assert_array_equal(line.get_xdata(), full["n_evals"][4::5])
+    np.testing.assert_allclose(line.get_ydata(), full["igd"][4::5])
+    assert line.get_marker() == "o"
+
+
 def test_plot_history_draws_a_single_objective_best_value(tmp_path):
     f_min = np.geomspace(10.0, 0.1, 20)[:, None]
     fig = plot_history({"n_evals": np.arange(1, 21) * 8, "f_min": f_min}, path=tmp_path / "f.png")
