@@ -97,11 +97,18 @@ def evo_algorithm(case: str, problem: Any, pop: int, args: argparse.Namespace) -
     return evo.MOEAD.for_problem(problem, ref_dirs=ref_dirs, n_neighbors=args.moead_neighbors)
 
 
-def front_igd(F: Any, problem: Any) -> float:
-    """IGD of objective rows `F` against the problem's 1000-point true-front sample."""
+def front_quality(F: Any, problem: Any) -> dict[str, float]:
+    """IGD of objective rows `F` against the problem's 1000-point true-front sample, and
+    their hypervolume up to the problem's reference point (moocore's exact one)."""
+    import moocore
+    import numpy as np
+
     from evo.metrics import igd
 
-    return float(igd(F, problem.pareto_front(1000)))
+    F = np.asarray(F, dtype=float)
+    inside = F[np.all(F < problem.ref_point, axis=1)]
+    hv = float(moocore.hypervolume(inside, ref=problem.ref_point)) if len(inside) else 0.0
+    return {"igd": float(igd(F, problem.pareto_front(1000))), "hv": hv}
 
 
 def measure(library: str, case: str, pop: int, gens: int, args: argparse.Namespace) -> dict:
@@ -166,7 +173,7 @@ def measure(library: str, case: str, pop: int, gens: int, args: argparse.Namespa
     return {
         "s_per_gen": s_per_gen,
         "compile_s": compile_s,
-        "igd": front_igd(F, problem),
+        **front_quality(F, problem),
         "peak_mib": peak_mib,
         "device_peak_mib": None if device_peak is None else device_peak / 2**20,
     }
@@ -210,7 +217,7 @@ def child(library: str, case: str, pop: int, gens: int, args: argparse.Namespace
 
 
 def evox(case: str, pop: int, gens: int, args: argparse.Namespace) -> dict:
-    """EvoX's run of `case` through the worker, with the IGD of its final population."""
+    """EvoX's run of `case` through the worker, with the quality of its final population."""
     import numpy as np
 
     problem = case_problem(case)
@@ -221,7 +228,7 @@ def evox(case: str, pop: int, gens: int, args: argparse.Namespace) -> dict:
                *map(str, problem.ref_point)]
     result = run_json(command, args.memory_gib, args.timeout)
     if "failed" not in result:
-        result["igd"] = front_igd(np.asarray(result.pop("F")), problem)
+        result |= front_quality(np.asarray(result.pop("F")), problem)
         result["s_per_gen"] = result.pop("ms_per_gen") / 1e3
     return result
 
@@ -293,24 +300,26 @@ def evox_table(args: argparse.Namespace, cases: list[str], pops: list[int]) -> N
     print(f"{evox_versions(args.evox_python)} on CPU, float32; memory limit "
           f"{args.memory_gib:g} GiB per case\n")
     print("| case | pop | gens | evo ms/gen | EvoX ms/gen | EvoX / evo | evo compile s "
-          "| EvoX compile s | evo IGD | EvoX IGD | evo peak MiB | EvoX peak MiB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| EvoX compile s | evo IGD | EvoX IGD | evo HV | EvoX HV | evo peak MiB "
+          "| EvoX peak MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for case in cases:
         for pop in pops:
             sides = [child("evo-steps", case, pop, args.gens, args),
                      evox(case, pop, args.gens, args)]
-            ms, compile_s, igd, peaks = ([] for _ in range(4))
+            ms, compile_s, igd, hv, peaks = ([] for _ in range(5))
             for result in sides:
                 failed = "failed" in result
                 ms.append(f"failed: {result['failed']}" if failed
                           else f"{1e3 * result['s_per_gen']:.1f}")
                 compile_s.append("-" if failed else f"{result['compile_s']:.1f}")
                 igd.append("-" if failed else f"{result['igd']:.4f}")
+                hv.append("-" if failed else f"{result['hv']:.4f}")
                 peaks.append("-" if failed else peak(result))
             ratio = ("-" if any("failed" in result for result in sides)
                      else f"{sides[1]['s_per_gen'] / sides[0]['s_per_gen']:.1f}x")
             print(f"| {case} | {pop} | {args.gens} | {ms[0]} | {ms[1]} | {ratio} | "
-                  f"{' | '.join(compile_s + igd + peaks)} |", flush=True)
+                  f"{' | '.join(compile_s + igd + hv + peaks)} |", flush=True)
 
 
 def main() -> None:
