@@ -43,7 +43,9 @@ or `tolupsigma`.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from typing import ClassVar, NamedTuple
 
 import jax
@@ -62,6 +64,7 @@ from evo.checks import check_choice, check_float, check_int, frozen_setattr, set
 from evo.sorting import effective_violation
 
 RESTARTS = ("none", "ipop", "bipop")
+DISTRIBUTION = ("mean", "sigma", "C", "B", "D", "p_sigma", "p_c")
 
 
 @state_class
@@ -71,6 +74,7 @@ class CMAESState(State):
     last_lam: jax.Array  # int32 () rows of X and F the last tell scored (0 before it)
     offspring: jax.Array  # (max_pop, n) the points handed out by the last ask
     Z: jax.Array  # (max_pop, n) the standard normal draws behind them
+    Y: jax.Array  # (max_pop, n) their steps B D Z, with the B and D of that ask
     mean: jax.Array  # (n,) distribution mean, kept in the box (see _update)
     sigma: jax.Array  # () step size
     C: jax.Array  # (n, n) covariance; (n,) its diagonal for SepCMAES
@@ -114,13 +118,42 @@ def default_pop_size(n: int) -> int:
     return 4 + math.floor(3 * math.log(n))
 
 
+def box_phase(x: jax.Array, lb: jax.Array, ub: jax.Array) -> jax.Array:
+    """`(x - lb) mod 2 (ub - lb)` `(..., n)`: where `x` lies in the period of the mirror map;
+    above `ub - lb` it lies in a mirrored copy of the box. NaN where `lb = ub`."""
+    period = 2 * (ub - lb)
+    # Through floor: a tenth of the time of fmod, and as precise (both lose eps |x - lb|).
+    u = (x - lb) / period
+    return (u - jnp.floor(u)) * period
+
+
 def reflect(x: jax.Array, lb: jax.Array, ub: jax.Array) -> jax.Array:
     """Periodic mirror image of `x` `(..., n)` in the box `[lb, ub]`; identity inside it."""
     width = ub - lb
-    t = jnp.mod(x - lb, 2 * width)
-    mirrored = ub - jnp.abs(t - width)
+    mirrored = ub - jnp.abs(box_phase(x, lb, ub) - width)
     inside = (x >= lb) & (x <= ub)
     return jnp.where(inside, x, jnp.where(width > 0, mirrored, lb))
+
+
+def rank_mu(Y: jax.Array, w: jax.Array) -> jax.Array:
+    """`sum_k w_k y_k y_k^T` `(n, n)`, exactly symmetric, for steps `Y` `(k, n)` and weights
+    `w` `(k,)`.
+
+    Column blocks of at least 128 (at most 4 blocks): the blocks below the diagonal are the
+    transposes of those above, which saves up to 3/8 of the product.
+    """
+    n = Y.shape[1]
+    b = min(4, max(1, n // 128))
+    edges = [i * n // b for i in range(b + 1)]
+    A = Y * w[:, None]
+    upper = {
+        (i, j): A[:, edges[i]:edges[i + 1]].T @ Y[:, edges[j]:edges[j + 1]]
+        for i in range(b) for j in range(i, b)
+    }
+    for i in range(b):
+        upper[i, i] = 0.5 * (upper[i, i] + upper[i, i].T)
+    return jnp.block([[upper[i, j] if i <= j else upper[j, i].T for j in range(b)]
+                      for i in range(b)])
 
 
 def expected_norm(n: int) -> float:
@@ -199,8 +232,8 @@ class _CMABase(Algorithm):
 
     # Covariance model hooks, defined by CMAES (full) and SepCMAES (diagonal):
     # _identity(dtype) -> (C, B); _scale(Z, state) -> Y = B D Z; _whiten(z, state) -> B z;
-    # _diag(C); _mirror(C, B, flip) -> (C, B); _update_cov(...) -> C;
-    # _decompose(C, state, generation, params) -> (B, D);
+    # _diag(C); _mirror(C, flip) -> C; _update_cov(...) -> C;
+    # _factorize(old, new, refused, flip, params, settle) -> (B, D, refused, stop);
     # _no_effect_axis(state) -> bool.
 
     # Strategy parameters.
@@ -259,9 +292,10 @@ class _CMABase(Algorithm):
         count = jnp.zeros((), jnp.int32)
         return CMAESState(
             key=key, X=X, F=jnp.full((P, 1), jnp.inf, dtype), last_lam=count, offspring=X,
-            Z=jnp.zeros((P, n), dtype), mean=mean, sigma=jnp.asarray(self.sigma0, dtype),
-            C=C, B=B, D=jnp.ones(n, dtype), p_sigma=jnp.zeros(n, dtype),
-            p_c=jnp.zeros(n, dtype), lam=jnp.asarray(self.pop_size, jnp.int32),
+            Z=jnp.zeros((P, n), dtype), Y=jnp.zeros((P, n), dtype), mean=mean,
+            sigma=jnp.asarray(self.sigma0, dtype), C=C, B=B, D=jnp.ones(n, dtype),
+            p_sigma=jnp.zeros(n, dtype), p_c=jnp.zeros(n, dtype),
+            lam=jnp.asarray(self.pop_size, jnp.int32),
             generation=count, n_evals=count, n_restarts=count,
             terminated=jnp.zeros((), bool), best_x=X[0], best_f=inf,
             run_generation=count, run_evals=count, run_best_f=inf, run_stall=count,
@@ -274,12 +308,14 @@ class _CMABase(Algorithm):
         """Sample the population: `(max_pop_size, n)`; rows past `state.lam` hold the mean."""
         dtype = state.mean.dtype
         key, sample_key = jax.random.split(state.key)
-        Z = jax.random.normal(sample_key, state.Z.shape, dtype)
+        # Drawn flat: the same numbers, with less counter arithmetic.
+        Z = jax.random.normal(sample_key, (math.prod(state.Z.shape),), dtype).reshape(state.Z.shape)
+        Y = self._scale(Z, state)
         lb, ub = jnp.asarray(self.lb, dtype), jnp.asarray(self.ub, dtype)
-        X = reflect(state.mean + state.sigma * self._scale(Z, state), lb, ub)
-        active = jnp.arange(self.max_pop_size) < state.lam
+        X = reflect(state.mean + state.sigma * Y, lb, ub)
+        active = jnp.arange(self.max_pop_size) < self._lam(state)
         X = jnp.where(active[:, None], X, reflect(state.mean, lb, ub))
-        return X, state.replace(key=key, Z=Z, offspring=X)
+        return X, state.replace(key=key, Z=Z, Y=Y, offspring=X)
 
     def tell(
         self, state: CMAESState, F: jax.Array, G: jax.Array | None = None
@@ -294,16 +330,18 @@ class _CMABase(Algorithm):
         check_objectives(F, P, 1)
         dtype = state.mean.dtype
         f = F[:, 0].astype(dtype)
-        active = jnp.arange(P) < state.lam
+        active = jnp.arange(P) < self._lam(state)
         finite = active & jnp.isfinite(f)
         # Stable: non-finite active rows (indices < lam) stay ahead of the inactive ones.
         order = jnp.argsort(jnp.where(finite, f, jnp.inf), stable=True)
+        rank = jnp.zeros(P, jnp.int32).at[order].set(jnp.arange(P, dtype=jnp.int32))
         f_best = jnp.where(finite[order[0]], f[order[0]], jnp.inf)
 
-        updated = self._update(state, state.Z[order])
+        params = self.strategy_parameters(self._lam(state), dtype)
+        candidate, flip = self._update(state, rank, params)
         run_improved = f_best < state.run_best_f
         generation = state.run_generation + 1
-        updated = updated.replace(
+        candidate = candidate.replace(
             X=state.offspring,
             F=jnp.where(active, f, jnp.inf)[:, None],
             last_lam=state.lam,
@@ -317,23 +355,49 @@ class _CMABase(Algorithm):
             run_stall=jnp.where(run_improved, 0, state.run_stall + 1),
             f_hist=state.f_hist.at[(generation - 1) % self.history_length].set(f_best),
         )
-        distribution_ok = (
-            jnp.isfinite(updated.sigma) & jnp.all(jnp.isfinite(updated.mean))
-            & jnp.all(jnp.isfinite(updated.C)) & jnp.all(jnp.isfinite(updated.D))
+        sane = (
+            jnp.isfinite(candidate.sigma) & jnp.all(jnp.isfinite(candidate.mean))
+            # max propagates NaN; one reduction, no (n, n) mask
+            & (jnp.max(jnp.abs(candidate.C)) < jnp.inf)
         )
         # A generation without a single finite fitness carries no information: no update.
-        updated = self._keep_distribution(~distribution_ok | ~jnp.any(finite), state, updated)
-        criteria = self.termination_criteria(updated, jnp.where(finite, f, jnp.nan))
-        stop = ~distribution_ok | jnp.any(jnp.stack(list(criteria.values())))
+        refused = ~sane | ~jnp.any(finite)
+        # The criteria look at the distribution that will be kept (only C's diagonal is read).
+        criteria = self.termination_criteria(
+            self._keep_distribution(refused, state, candidate), jnp.where(finite, f, jnp.nan)
+        )
+        settle = functools.partial(self._settle, state, candidate, refused)
+        B, D, refused, factor_stop = self._factorize(
+            state, candidate, refused, flip, params, settle
+        )
+        stop = ~sane | factor_stop | jnp.any(jnp.stack(list(criteria.values())))
+        moving = tuple(name for name in DISTRIBUTION if name not in ("B", "D"))
+        updated = self._keep_distribution(refused, state, candidate.replace(B=B, D=D), moving)
         if self.restart == "none":
-            # Without restarts the run goes on; only updates that leave the numerically
-            # usable range (condition number, sigma blow-up) are refused.
-            unsafe = criteria["tolconditioncov"] | criteria["tolupsigma"]
-            updated = self._keep_distribution(unsafe, state, updated)
             return updated.replace(terminated=state.terminated | stop)
         key, restart_key = jax.random.split(updated.key)
         updated = updated.replace(key=key)
         return jax.lax.cond(stop, self._restart, lambda s, k: s, updated, restart_key)
+
+    def _settle(
+        self, old: CMAESState, new: CMAESState, refused: jax.Array, B: jax.Array | None,
+        D: jax.Array,
+    ) -> tuple[jax.Array, jax.Array]:
+        """Whether the update from `old` to `new` with factors `B`, `D` of `new.C` is refused
+        (already when `refused`), and whether a factor criterion holds (bool scalars).
+
+        Non-finite factors refuse the update and stop the run.
+        """
+        failed = ~jnp.all(jnp.isfinite(D))
+        criteria = self.factor_criteria(
+            self._keep_distribution(refused, old, new.replace(B=B, D=D))
+        )
+        refused = refused | failed
+        if self.restart == "none":
+            # Without restarts the run goes on; only updates that leave the numerically
+            # usable range (condition number, sigma blow-up) are refused.
+            refused = refused | criteria["tolconditioncov"] | criteria["tolupsigma"]
+        return refused, failed | jnp.any(jnp.stack(list(criteria.values())))
 
     def population(self, state: CMAESState) -> Population:
         """The rows of the last tell: the first `last_lam` of `X` and `F`."""
@@ -344,26 +408,37 @@ class _CMABase(Algorithm):
         """Active evaluations so far (rows past `lam` are not counted)."""
         return state.n_evals
 
-    def _keep_distribution(self, keep: jax.Array, old: CMAESState, new: CMAESState) -> CMAESState:
-        """`new` with the distribution of `old` where `keep` (a bool scalar) holds."""
+    def _lam(self, state: CMAESState) -> int | jax.Array:
+        """The population size: a Python int without restarts, so that what depends on it
+        is computed once while tracing."""
+        return self.pop_size if self.restart == "none" else state.lam
+
+    @staticmethod
+    def _keep_distribution(
+        keep: jax.Array, old: CMAESState, new: CMAESState,
+        names: tuple[str, ...] = DISTRIBUTION,
+    ) -> CMAESState:
+        """`new` with the fields `names` of the distribution of `old` where `keep` (a bool
+        scalar) holds."""
         kept = jax.tree.map(
-            lambda a, b: jnp.where(keep, a, b), self._distribution(old), self._distribution(new)
+            lambda a, b: jnp.where(keep, a, b),
+            {name: getattr(old, name) for name in names},
+            {name: getattr(new, name) for name in names},
         )
         return new.replace(**kept)
 
-    @staticmethod
-    def _distribution(state: CMAESState) -> dict[str, jax.Array]:
-        return {
-            name: getattr(state, name)
-            for name in ("mean", "sigma", "C", "B", "D", "p_sigma", "p_c")
-        }
+    def _update(
+        self, state: CMAESState, rank: jax.Array, params: StrategyParameters
+    ) -> tuple[CMAESState, jax.Array]:
+        """Mean, paths, covariance and step size from the last ask's steps, row `i` ranked
+        `rank[i]` `(max_pop,)` (0: best); `B` and `D` are left to `_factorize`.
 
-    def _update(self, state: CMAESState, Z: jax.Array) -> CMAESState:
-        """Mean, paths, covariance and step size from the draws `Z` `(max_pop, n)`, best first."""
+        Returns the state and `flip` `(n,)`, -1 where the mean was mirrored back into the box.
+        """
         n = self.n_var
-        params = self.strategy_parameters(state.lam, state.mean.dtype)
-        w, mu_eff, c_s, d_s, c_c, c_1, c_mu = params
-        Y = self._scale(Z, state)
+        _, mu_eff, c_s, d_s, c_c, c_1, c_mu = params
+        w = params.weights[rank]
+        Y, Z = state.Y, state.Z
         w_pos = jnp.maximum(w, 0.0)
         y_w, z_w = w_pos @ Y, w_pos @ Z  # eq. (41)
         mean = state.mean + state.sigma * y_w  # eq. (42), c_m = 1
@@ -383,27 +458,27 @@ class _CMABase(Algorithm):
         # eq. (44); the exponent is capped at 1 as in Hansen's purecma.
         log_change = c_s / d_s * (ps_norm / expected_norm(n) - 1)
         sigma = state.sigma * jnp.exp(jnp.minimum(1.0, log_change))
-        B, D = self._decompose(C, state, generation, params)
         # f(reflect(g)) is unchanged by g -> 2 ub - g, g -> 2 lb - g and g -> g + 2 (ub - lb),
-        # so moving the mean back into the box, with the paths, C and B mirrored along the
-        # flipped coordinates, changes nothing but keeps the mean where floats are finest.
+        # so moving the mean back into the box, with the paths and C (and B, in _factorize)
+        # mirrored along the flipped coordinates, changes nothing but keeps the mean where
+        # floats are finest.
         lb, ub = jnp.asarray(self.lb, mean.dtype), jnp.asarray(self.ub, mean.dtype)
-        mirrored = jnp.mod(mean - lb, 2 * (ub - lb)) > ub - lb
+        mirrored = box_phase(mean, lb, ub) > ub - lb
         flip = jnp.where(mirrored, -1.0, 1.0).astype(mean.dtype)
-        C, B = self._mirror(C, B, flip)
         return state.replace(
-            mean=reflect(mean, lb, ub), sigma=sigma, C=C, B=B, D=D,
+            mean=reflect(mean, lb, ub), sigma=sigma, C=self._mirror(C, flip),
             p_sigma=flip * p_sigma, p_c=flip * p_c,
-        )
+        ), flip
 
     def termination_criteria(self, state: CMAESState, f: jax.Array) -> dict[str, jax.Array]:
-        """Termination criteria (tutorial, appendix B.3, as named in pycma) after an update.
+        """Termination criteria (tutorial, appendix B.3, as named in pycma) after an update,
+        but for those of `factor_criteria`.
 
         `f` `(max_pop,)` holds the generation's finite fitness values and NaN elsewhere.
         Returns a bool scalar per criterion.
         """
         n, L = self.n_var, self.history_length
-        lam = state.lam.astype(state.sigma.dtype)
+        lam = jnp.asarray(self._lam(state), state.sigma.dtype)
         any_finite = jnp.any(~jnp.isnan(f))
         f_range = jnp.nanmax(f) - jnp.nanmin(f)
         window = 10 + jnp.ceil(30 * n / lam)
@@ -423,12 +498,17 @@ class _CMABase(Algorithm):
         return {
             "tolfun": any_finite & (f_range < tol_f) & (hist_range < tol_f),
             "tolx": jnp.all(sd < tol_x) & jnp.all(state.sigma * jnp.abs(state.p_c) < tol_x),
-            "tolupsigma": state.sigma > self.tolupsigma * state.run_sigma0 * jnp.max(state.D),
-            "tolconditioncov": (jnp.max(state.D) / jnp.min(state.D)) ** 2 > self.tolconditioncov,
             "noeffectcoord": jnp.any(state.mean + 0.2 * sd == state.mean),
-            "noeffectaxis": self._no_effect_axis(state),
             "tolstagnation": state.run_stall > patience,
             "budget": state.run_evals >= state.run_budget,
+        }
+
+    def factor_criteria(self, state: CMAESState) -> dict[str, jax.Array]:
+        """The termination criteria that read the factors `B`, `D` of `C`; a bool scalar each."""
+        return {
+            "tolupsigma": state.sigma > self.tolupsigma * state.run_sigma0 * jnp.max(state.D),
+            "tolconditioncov": (jnp.max(state.D) / jnp.min(state.D)) ** 2 > self.tolconditioncov,
+            "noeffectaxis": self._no_effect_axis(state),
         }
 
     def _restart(self, state: CMAESState, key: jax.Array) -> CMAESState:
@@ -491,15 +571,15 @@ class CMAES(_CMABase):
         max_pop_size: rows returned by `ask` with restarts (lambda stops doubling there);
             default 32 * pop_size. Without restarts it is pop_size.
         eigen_interval: generations between eigendecompositions of C; default
-            `max(1, floor(1 / (10 n (c_1 + c_mu))))` as pycma, 1 up to a few dozen dimensions.
+            `ceil(1 / (10 n (c_1 + c_mu)))` as pycma, 1 up to a few dozen dimensions.
         tolfun, tolx, tolconditioncov, tolupsigma, tolstagnation: termination criteria
-            (tutorial, appendix B.3; see `termination_criteria`). `tolfun` bounds the range
-            of f (plus 10 float eps of |f|); `tolx` is relative to the run's initial sigma;
-            `tolstagnation` counts generations without improving the run's best f, default
-            pycma's `100 + 100 n^1.5 / lambda`. `tolx = 0` or `tolupsigma = inf` switch a
-            criterion off. They trigger restarts; without restarts they only set
-            `state.terminated`, except that updates past `tolconditioncov` or `tolupsigma`
-            are refused.
+            (tutorial, appendix B.3; see `termination_criteria` and `factor_criteria`).
+            `tolfun` bounds the range of f (plus 10 float eps of |f|); `tolx` is relative
+            to the run's initial sigma; `tolstagnation` counts generations without
+            improving the run's best f, default pycma's `100 + 100 n^1.5 / lambda`.
+            `tolx = 0` or `tolupsigma = inf` switch a criterion off. They trigger
+            restarts; without restarts they only set `state.terminated`, except that
+            updates past `tolconditioncov` or `tolupsigma` are refused.
 
     The state exposes `X`, `F`, `best_x`, `best_f`, `lam`, `n_evals` (active evaluations),
     `n_restarts` and `terminated`. Under `jax_enable_x64` the whole state is float64.
@@ -518,6 +598,10 @@ class CMAES(_CMABase):
 
     def _scale(self, Z: jax.Array, state: CMAESState) -> jax.Array:
         """Steps `y = B D z` `(k, n)` from standard normal `z` `(k, n)`."""
+        # D scales the smaller operand; scaling Z also makes XLA redo the normal draws'
+        # last steps inside the product's fusion.
+        if Z.shape[0] >= self.n_var:
+            return Z @ (state.B * state.D).T
         return (Z * state.D) @ state.B.T
 
     def _whiten(self, z: jax.Array, state: CMAESState) -> jax.Array:
@@ -527,34 +611,49 @@ class CMAES(_CMABase):
     def _diag(self, C: jax.Array) -> jax.Array:
         return jnp.diagonal(C)
 
-    def _mirror(self, C: jax.Array, B: jax.Array, flip: jax.Array) -> tuple[jax.Array, jax.Array]:
-        """`S C S` and `S B` for `S = diag(flip)`, `flip` `(n,)` of +-1."""
-        return flip[:, None] * C * flip, flip[:, None] * B
+    def _mirror(self, C: jax.Array, flip: jax.Array) -> jax.Array:
+        """`S C S` for `S = diag(flip)`, `flip` `(n,)` of +-1."""
+        return flip[:, None] * C * flip
 
     def _update_cov(self, C, decay, c_1, p_c, c_mu, w, Y) -> jax.Array:
-        """Eq. (47) with weights `w` `(k,)` over sorted steps `Y` `(k, n)`."""
-        C = decay * C + c_1 * jnp.outer(p_c, p_c) + c_mu * (Y.T * w) @ Y
-        return 0.5 * (C + C.T)
+        """Eq. (47) with weights `w` `(k,)` over steps `Y` `(k, n)`; exactly symmetric when
+        `C` is."""
+        return decay * C + c_1 * jnp.outer(p_c, p_c) + c_mu * rank_mu(Y, w)
 
     def eigen_interval_for(self, params: StrategyParameters) -> jax.Array:
         """Generations between eigendecompositions: `eigen_interval`, or by default pycma's
-        lazy-update rule `max(1, floor(1 / (10 n (c_1 + c_mu))))`."""
+        lazy-update rule, a decomposition once `1 / (10 n (c_1 + c_mu))` generations have
+        passed since the last (`GaussFullSampler.update_now`)."""
         if self.eigen_interval is not None:
             return jnp.asarray(self.eigen_interval, jnp.int32)
-        interval = jnp.floor(1.0 / (10 * self.n_var * (params.c_1 + params.c_mu)))
-        return jnp.maximum(interval, 1).astype(jnp.int32)
+        return jnp.ceil(1.0 / (10 * self.n_var * (params.c_1 + params.c_mu))).astype(jnp.int32)
 
-    def _decompose(self, C, state: CMAESState, generation, params: StrategyParameters):
-        """`(B, D)` of `C`, recomputed every `eigen_interval_for(params)` generations."""
+    def _factorize(
+        self, old: CMAESState, new: CMAESState, refused: jax.Array, flip: jax.Array,
+        params: StrategyParameters, settle: Callable,
+    ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+        """`(B, D, refused, stop)`: the factors of `new.C`, decomposed every
+        `eigen_interval_for(params)` generations (`B` mirrored along `flip` in between), and
+        `settle(B, D) -> (refused, stop)`; refused updates keep `old`'s factors.
+
+        `B` is written only in the branch that changes it, so that the generations between
+        decompositions do not copy it.
+        """
+        due = new.run_generation % self.eigen_interval_for(params) == 0
 
         def eigen(C):
-            eigenvalues, B = jnp.linalg.eigh(C)
+            eigenvalues, B = jnp.linalg.eigh(C, symmetrize_input=False)  # C is symmetric
             return B, jnp.sqrt(jnp.maximum(eigenvalues, 0.0))
 
-        return jax.lax.cond(
-            generation % self.eigen_interval_for(params) == 0,
-            eigen, lambda C: (state.B, state.D), C,
-        )
+        def refresh(C):
+            B, D = jax.lax.cond(due, eigen, lambda C: (flip[:, None] * old.B, old.D), C)
+            refused, stop = settle(B, D)
+            return jnp.where(refused, old.B, B), jnp.where(refused, old.D, D), refused, stop
+
+        def same(C):
+            return old.B, old.D, *settle(old.B, old.D)
+
+        return jax.lax.cond(~refused & (due | jnp.any(flip < 0)), refresh, same, new.C)
 
     def _no_effect_axis(self, state: CMAESState) -> jax.Array:
         """Adding 0.1 sigma along principal axis `generation mod n` leaves the mean unchanged."""
@@ -585,14 +684,19 @@ class SepCMAES(_CMABase):
     def _diag(self, C: jax.Array) -> jax.Array:
         return C
 
-    def _mirror(self, C: jax.Array, B: None, flip: jax.Array) -> tuple[jax.Array, None]:
-        return C, None
+    def _mirror(self, C: jax.Array, flip: jax.Array) -> jax.Array:
+        return C
 
     def _update_cov(self, C, decay, c_1, p_c, c_mu, w, Y) -> jax.Array:
         return decay * C + c_1 * p_c**2 + c_mu * (w @ Y**2)
 
-    def _decompose(self, C, state: CMAESState, generation, params: StrategyParameters):
-        return None, jnp.sqrt(jnp.maximum(C, 0.0))
+    def _factorize(
+        self, old: CMAESState, new: CMAESState, refused: jax.Array, flip: jax.Array,
+        params: StrategyParameters, settle: Callable,
+    ) -> tuple[None, jax.Array, jax.Array, jax.Array]:
+        D = jnp.sqrt(jnp.maximum(new.C, 0.0))
+        refused, stop = settle(None, D)
+        return None, jnp.where(refused, old.D, D), refused, stop
 
     def _no_effect_axis(self, state: CMAESState) -> jax.Array:
         return jnp.zeros((), bool)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -294,49 +295,79 @@ def test_sep_cmaes_matches_pycma_diagonal_on_40d_ellipsoid():
     assert np.median(ours) <= 1.5 * theirs, (ours, theirs)
 
 
-def pycma_without_its_tweaks(x0: np.ndarray, sigma0: float, lam: int):
+def pycma_without_its_tweaks(x0: np.ndarray, sigma0: float, lam: int, **options):
     """pycma started as evo starts: C = I (pycma perturbs C's diagonal by exp(1e-4 i / n)
-    unless `CMA_teststds` undoes it), CSA, no mirrored samples, every update at once."""
+    unless `CMA_teststds` undoes it), CSA, no mirrored samples, every update at once unless
+    `options` say otherwise."""
     n = len(x0)
     return cma.CMAEvolutionStrategy(x0, sigma0, {
         "seed": 1, "verbose": -9, "popsize": lam, "CMA_mirrors": 0, "updatecovwait": 0,
         "CMA_teststds": np.exp(-0.5e-4 / n * np.arange(n)),
         "AdaptSigma": cma.sigma_adaptation.CMAAdaptSigmaCSA,
-    })
+    } | options)
+
+
+def assert_updates_equal_pycmas(algorithm, es, n_updates: int, seed: int):
+    """Tell `algorithm` (float64) pycma's samples on an axis-parallel ellipsoid `n_updates`
+    times and compare the distributions, paths and strategy parameters after each; returns
+    the last state."""
+    n, lam = algorithm.n_var, algorithm.pop_size
+    x_opt = np.random.default_rng(seed).normal(size=n)
+    scales = 10.0 ** (3 * np.arange(n) / (n - 1))
+    state = algorithm.init(jax.random.key(0))
+    tell = jax.jit(algorithm.tell, compiler_options=QUICK)
+    for _ in range(n_updates):
+        X = np.asarray(es.ask())
+        # pycma decomposes C when it samples: the factors both sample with are the same.
+        np.testing.assert_allclose(state.D, es.sm.D, rtol=1e-12, err_msg="D")
+        F = np.sum(scales * (X - x_opt) ** 2, axis=1)
+        # The steps behind pycma's samples, and their draws through evo's own B and D.
+        Y = (X - np.asarray(state.mean)) / float(state.sigma)
+        Z = Y @ np.asarray(state.B) / np.asarray(state.D)
+        state = tell(state.replace(Y=jnp.asarray(Y), Z=jnp.asarray(Z),
+                                   offspring=jnp.asarray(X)), jnp.asarray(F))
+        es.tell(list(X), list(F))
+        p = algorithm.strategy_parameters(lam, jnp.float64)
+        pairs = {
+            "mean": (state.mean, es.mean), "sigma": (state.sigma, es.sigma),
+            "C": (state.C, es.sm.C), "p_sigma": (state.p_sigma, es.adapt_sigma.ps),
+            "p_c": (state.p_c, es.pc), "c_1": (p.c_1, es.sm.parameters(
+                mueff=es.sp.weights.mueff, lam=lam)["c1"]),
+            "c_mu": (p.c_mu, es.sp.cmu), "c_c": (p.c_c, es.sp.cc),
+            "c_sigma": (p.c_sigma, es.adapt_sigma.cs),
+            "d_sigma": (p.d_sigma, es.adapt_sigma.damps),
+            "weights": (np.asarray(p.weights), np.asarray(es.sp.weights)),
+        }
+        for name, (ours, theirs) in pairs.items():
+            np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15, err_msg=name)
+    return state
 
 
 def test_two_updates_equal_pycmas_in_float64():
     n, lam = 10, 20
     rng = np.random.default_rng(10)
-    mean0, sigma0, x_opt = rng.uniform(-1, 1, n), 0.3, rng.normal(size=n)
-    scales = 10.0 ** (3 * np.arange(n) / (n - 1))
+    mean0, sigma0 = rng.uniform(-1, 1, n), 0.3
     with jax.enable_x64(True):
         algorithm = CMAES(lb=np.full(n, -1e3), ub=np.full(n, 1e3), pop_size=lam, sigma0=sigma0,
                           mean0=mean0, eigen_interval=1)
-        es = pycma_without_its_tweaks(mean0, sigma0, lam)
-        state = algorithm.init(jax.random.key(0))
-        tell = jax.jit(algorithm.tell, compiler_options=QUICK)
-        for _ in range(2):
-            X = np.asarray(es.ask())
-            F = np.sum(scales * (X - x_opt) ** 2, axis=1)
-            # The draws behind pycma's samples, through evo's own B and D.
-            Z = ((X - np.asarray(state.mean)) / float(state.sigma)) @ np.asarray(state.B)
-            state = tell(state.replace(Z=jnp.asarray(Z / np.asarray(state.D)),
-                                       offspring=jnp.asarray(X)), jnp.asarray(F))
-            es.tell(list(X), list(F))
-            p = algorithm.strategy_parameters(lam, jnp.float64)
-            pairs = {
-                "mean": (state.mean, es.mean), "sigma": (state.sigma, es.sigma),
-                "C": (state.C, es.sm.C), "p_sigma": (state.p_sigma, es.adapt_sigma.ps),
-                "p_c": (state.p_c, es.pc), "c_1": (p.c_1, es.sm.parameters(
-                    mueff=es.sp.weights.mueff, lam=lam)["c1"]),
-                "c_mu": (p.c_mu, es.sp.cmu), "c_c": (p.c_c, es.sp.cc),
-                "c_sigma": (p.c_sigma, es.adapt_sigma.cs),
-                "d_sigma": (p.d_sigma, es.adapt_sigma.damps),
-                "weights": (np.asarray(p.weights), np.asarray(es.sp.weights)),
-            }
-            for name, (ours, theirs) in pairs.items():
-                np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-15, err_msg=name)
+        assert_updates_equal_pycmas(algorithm, pycma_without_its_tweaks(mean0, sigma0, lam),
+                                    2, seed=10)
+
+
+def test_lazy_eigendecomposition_equals_pycmas_in_float64():
+    # In 300-D pycma decomposes C once 1 / (10 n (c_1 + c_mu)) = 2.7 updates have passed,
+    # that is after every third; the rank-mu product runs in column blocks there.
+    n = 300
+    rng = np.random.default_rng(11)
+    mean0, sigma0 = rng.uniform(-1, 1, n), 0.3
+    with jax.enable_x64(True):
+        algorithm = CMAES(lb=np.full(n, -1e3), ub=np.full(n, 1e3), sigma0=sigma0, mean0=mean0)
+        p = algorithm.strategy_parameters(algorithm.pop_size, jnp.float64)
+        es = pycma_without_its_tweaks(mean0, sigma0, algorithm.pop_size, updatecovwait=None)
+        assert int(algorithm.eigen_interval_for(p)) == math.ceil(es.sm.lazy_update_gap) == 3
+        state = assert_updates_equal_pycmas(algorithm, es, 7, seed=11)
+        assert es.sm.count_eigen == 2
+        np.testing.assert_array_equal(state.C, state.C.T)
 
 
 def test_strategy_parameters_equal_pycmas():
