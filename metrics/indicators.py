@@ -52,12 +52,15 @@ def _prepare(name: str, F: jax.Array, front: jax.Array) -> tuple[jax.Array, jax.
 def _nearest_euclidean(P: jax.Array, Q: jax.Array, usable: jax.Array) -> jax.Array:
     """Distance from each row of `P` `(a, m)` to its nearest usable row of `Q` `(b, m)`. `(a,)`
 
-    The nearest row is found from `|p|^2 + |q|^2 - 2 p.q`, a matrix product that needs no
-    `(a, b, m)` intermediate; the distance itself is recomputed exactly for that row.
+    The squared differences are summed objective by objective, so no `(a, b, m)` array is
+    formed and nothing cancels (`|p|^2 + |q|^2 - 2 p.q` loses every digit when the points
+    sit far from the origin); XLA fuses the sum into the minimum.
     """
-    squared = jnp.sum(P**2, axis=1)[:, None] + jnp.sum(Q**2, axis=1)[None, :] - 2.0 * P @ Q.T
-    nearest = jnp.argmin(jnp.where(usable[None, :], squared, jnp.inf), axis=1)
-    return _norm(P - Q[nearest])
+    squared = (P[:, None, 0] - Q[None, :, 0]) ** 2
+    for j in range(1, P.shape[1]):
+        squared = squared + (P[:, None, j] - Q[None, :, j]) ** 2
+    nearest = jnp.min(jnp.where(usable[None, :], squared, jnp.inf), axis=1)
+    return jnp.where(nearest > 0, jnp.sqrt(jnp.where(nearest > 0, nearest, 1)), 0)
 
 
 def _plus_distances(F: jax.Array, front: jax.Array) -> jax.Array:

@@ -35,6 +35,16 @@ def test_matches_pymoo(ours, theirs, seed):
     assert float(ours(jnp.float32(F), jnp.float32(front))) == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.parametrize(("ours", "theirs"), INDICATORS, ids=IDS)
+@pytest.mark.parametrize("offset", [1e2, 1e4, 1e6])
+def test_matches_pymoo_far_from_the_origin(ours, theirs, offset):
+    # Points 0.01 apart around `offset`: a distance through |p|^2 + |q|^2 - 2 p.q cancels.
+    rng = np.random.default_rng(2)
+    F, front = offset + 0.01 * rng.random((300, 3)), offset + 0.01 * rng.random((300, 3))
+    with jax.enable_x64(True):
+        assert float(ours(F, front)) == pytest.approx(theirs(front).do(F), rel=1e-9)
+
+
 def test_plus_variants_only_count_inferiority():
     F, front = random_sets(0)
     assert gd_plus(F, front) < gd(F, front)
