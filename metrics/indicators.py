@@ -34,7 +34,11 @@ def _check_shapes(name: str, F: jax.Array, front: jax.Array) -> None:
 
 def _norm(diff: jax.Array) -> jax.Array:
     """Euclidean norm over the last axis whose gradient stays finite at zero."""
-    squared = jnp.sum(diff**2, axis=-1)
+    return _safe_sqrt(jnp.sum(diff**2, axis=-1))
+
+
+def _safe_sqrt(squared: jax.Array) -> jax.Array:
+    """`sqrt(squared)` whose gradient stays finite at zero."""
     return jnp.where(squared > 0, jnp.sqrt(jnp.where(squared > 0, squared, 1)), 0)
 
 
@@ -59,8 +63,7 @@ def _nearest_euclidean(P: jax.Array, Q: jax.Array, usable: jax.Array) -> jax.Arr
     squared = (P[:, None, 0] - Q[None, :, 0]) ** 2
     for j in range(1, P.shape[1]):
         squared = squared + (P[:, None, j] - Q[None, :, j]) ** 2
-    nearest = jnp.min(jnp.where(usable[None, :], squared, jnp.inf), axis=1)
-    return jnp.where(nearest > 0, jnp.sqrt(jnp.where(nearest > 0, nearest, 1)), 0)
+    return _safe_sqrt(jnp.min(jnp.where(usable[None, :], squared, jnp.inf), axis=1))
 
 
 def _plus_distances(F: jax.Array, front: jax.Array) -> jax.Array:
