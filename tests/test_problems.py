@@ -263,4 +263,5 @@ def test_dtlz2_corners_are_exact(dtype):
     expected = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1]])
     with jax.enable_x64(dtype == jnp.float64):
         F = np.asarray(DTLZ2(n_obj=3).evaluate(jnp.asarray(X, dtype)))
-    np.testing.assert_array_equal(F, expected)
+    assert np.all(F[expected == 0] == 0)  # sin(0) is exact; 1 is only to rounding
+    np.testing.assert_allclose(F, expected, atol=1e-6 if dtype == jnp.float32 else 1e-14)
