@@ -8,12 +8,19 @@ Rows of `F` that contain NaN or +-inf (failed or diverged evaluations, say) are 
 `gd` and `gd_plus` leave them out of the mean, and for `igd` and `igd_plus` they are never
 the nearest point. If no row of `F` is finite, every indicator returns inf. The front is
 assumed to be finite. Gradients with respect to `F` stay finite too (zero for ignored rows).
+
+Called on concrete arrays they compute in float64 and return a NumPy float64, whatever
+`jax_enable_x64` says; inside `jit`, `vmap` or `grad` they follow the input dtype
+(`evo.metrics.precision`). Distances are summed objective by objective from differences,
+so nothing cancels when the points sit far from the origin.
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+
+from evo.metrics.precision import float64_on_host
 
 
 def _check_shapes(name: str, F: jax.Array, front: jax.Array) -> None:
@@ -77,6 +84,7 @@ def _mean_over_finite(nearest: jax.Array, finite: jax.Array) -> jax.Array:
     return jnp.where(count > 0, total / jnp.maximum(count, 1), jnp.inf)
 
 
+@float64_on_host
 def gd(F: jax.Array, front: jax.Array) -> jax.Array:
     """Generational distance: mean over finite rows of `F` `(n, m)` of the Euclidean
     distance to the nearest point of `front` `(k, m)`. Returns a scalar."""
@@ -85,6 +93,7 @@ def gd(F: jax.Array, front: jax.Array) -> jax.Array:
     return _mean_over_finite(_nearest_euclidean(F, front, usable), finite)
 
 
+@float64_on_host
 def gd_plus(F: jax.Array, front: jax.Array) -> jax.Array:
     """GD+: as `gd`, with the distance from `f` to `z` taken as `|max(f - z, 0)|`.
 
@@ -94,6 +103,7 @@ def gd_plus(F: jax.Array, front: jax.Array) -> jax.Array:
     return _mean_over_finite(jnp.min(_plus_distances(F, front), axis=1), finite)
 
 
+@float64_on_host
 def igd(F: jax.Array, front: jax.Array) -> jax.Array:
     """Inverted generational distance: mean over `front` `(k, m)` of the Euclidean
     distance to the nearest finite row of `F` `(n, m)`. Returns a scalar."""
@@ -102,6 +112,7 @@ def igd(F: jax.Array, front: jax.Array) -> jax.Array:
     return jnp.where(jnp.any(finite), jnp.mean(nearest), jnp.inf)
 
 
+@float64_on_host
 def igd_plus(F: jax.Array, front: jax.Array) -> jax.Array:
     """IGD+: as `igd`, with the distance from `f` to `z` taken as `|max(f - z, 0)|`.
 

@@ -41,8 +41,27 @@ def test_matches_pymoo_far_from_the_origin(ours, theirs, offset):
     # Points 0.01 apart around `offset`: a distance through |p|^2 + |q|^2 - 2 p.q cancels.
     rng = np.random.default_rng(2)
     F, front = offset + 0.01 * rng.random((300, 3)), offset + 0.01 * rng.random((300, 3))
-    with jax.enable_x64(True):
-        assert float(ours(F, front)) == pytest.approx(theirs(front).do(F), rel=1e-9)
+    assert ours(F, front) == pytest.approx(theirs(front).do(F), rel=1e-12)
+    # Traced, in float32: against pymoo on the same float32 values (at 1e6 they lie on a
+    # grid of 1/16, so many distances are 0 or a few grid steps).
+    F32, front32 = np.float32(F), np.float32(front)
+    expected = theirs(np.float64(front32)).do(np.float64(F32))
+    assert float(jax.jit(ours)(F32, front32)) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("n_obj", [2, 3, 5])
+def test_host_calls_compute_in_float64_and_traced_ones_in_the_input_dtype(n_obj):
+    rng = np.random.default_rng(n_obj)
+    F, front = rng.random((40, n_obj)), rng.random((60, n_obj))
+    for ours, theirs in INDICATORS:
+        expected = theirs(front).do(F)
+        value = ours(np.float32(F), jnp.float32(front))
+        assert isinstance(value, np.float64)
+        assert value == pytest.approx(theirs(np.float64(np.float32(front))).do(
+            np.float64(np.float32(F))), rel=1e-13)
+        traced = jax.jit(ours)(np.float32(F), np.float32(front))
+        assert traced.dtype == jnp.float32
+        assert float(traced) == pytest.approx(expected, rel=1e-5)
 
 
 def test_plus_variants_only_count_inferiority():
