@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from evo.checks import check_int
+from evo.metrics.precision import float64_on_host
 
 # Elements of one `(chunk, n)` block of samples against rows: bounds the memory of the MC loop.
 _BLOCK_ELEMENTS = 1 << 22
@@ -96,6 +97,7 @@ def _hypervolume_host(F: np.ndarray, ref: np.ndarray) -> np.float64:
     return np.float64(moocore.hypervolume(F, ref=ref))
 
 
+@float64_on_host
 def hypervolume(
     F: jax.Array | np.ndarray, ref_point: jax.Array | np.ndarray
 ) -> jax.Array | np.float64:
@@ -104,8 +106,10 @@ def hypervolume(
     See the module docstring for the convention (minimisation; rows that are not finite or
     do not strictly dominate the reference point are ignored; an empty set gives 0).
 
-    For m <= 3 the computation is JAX and jittable; it returns a scalar array in the
-    promoted float dtype of the inputs (use float64 for ~1e-15 relative accuracy). m = 2
+    For m <= 3 the computation is JAX and jittable. Called on concrete arrays it computes in
+    float64 and returns a NumPy float64 (~1e-15 relative accuracy), whatever
+    `jax_enable_x64` says, as for m >= 4; traced, it returns a scalar array in the promoted
+    float dtype of the inputs. m = 2
     sorts and sweeps in O(n log n). m = 3 sweeps over f3 in a `lax.scan` of n steps with
     O(n^2) work and O(n) memory: about 0.05 s at n = 5000 on two CPU cores, so practical
     up to n of a few 10^4.
@@ -147,6 +151,7 @@ class HVEstimate(NamedTuple):
     stderr: jax.Array
 
 
+@float64_on_host
 @functools.partial(jax.jit, static_argnames=("n_samples", "chunk_size"))
 def hypervolume_mc(
     key: jax.Array,
@@ -162,11 +167,15 @@ def hypervolume_mc(
     Draws `n_samples` points uniformly in the box `[lower, ref_point]` and counts those
     dominated by a row of `F` `(n, m)` (same convention as `hypervolume`). `lower` `(m,)`
     defaults to the per-objective minimum of the counted rows, the tightest box that holds
-    the whole dominated region; a `lower` above that minimum leaves volume out. With hit
-    fraction p in a box of volume V, returns `HVEstimate(value=V p,
-    stderr=V sqrt(p (1 - p) / n_samples))`.
+    the whole dominated region; a `lower` above that minimum leaves volume out. With h hits
+    of n samples in a box of volume V, returns `HVEstimate(value=V h / n, stderr=V sqrt(q
+    (1 - q) / (n + 4)))` with q = (h + 2) / (n + 4), the Agresti-Coull interval's centre
+    (Agresti & Coull, 1998): unlike the plain binomial error sqrt(p (1 - p) / n), it is not 0
+    when every sample hits or none does, so `value +- 3 stderr` holds the true hypervolume
+    about as often at a hit fraction near 1 as at 1/2.
 
-    Jittable with `n_samples` and `chunk_size` static. Samples are drawn and tested
+    Jittable with `n_samples` and `chunk_size` static; on concrete arrays it computes in
+    float64 and returns NumPy float64 values, as `hypervolume` does. Samples are drawn and tested
     `chunk_size` at a time in a `lax.map`, so memory is O(chunk_size * n); by default the
     chunk holds about 4 million (sample, row) pairs.
     """
@@ -195,6 +204,8 @@ def hypervolume_mc(
 
     starts = jnp.arange(n_chunks) * chunk
     total = jnp.sum(jax.lax.map(hits, (jax.random.split(key, n_chunks), starts)))
-    p = total.astype(dtype) / n_samples
+    hits_fraction = total.astype(dtype) / n_samples
+    centre = (total.astype(dtype) + 2) / (n_samples + 4)
     volume = jnp.prod(ref - lower)
-    return HVEstimate(volume * p, volume * jnp.sqrt(p * (1 - p) / n_samples))
+    return HVEstimate(volume * hits_fraction,
+                      volume * jnp.sqrt(centre * (1 - centre) / (n_samples + 4)))

@@ -200,14 +200,39 @@ def test_mc_error_shrinks_with_samples():
     assert fine_error < coarse_error / 2.5
 
 
+@pytest.mark.parametrize("hit_fraction", [0.5, 0.99, 0.999, 1.0])
+def test_mc_three_standard_errors_cover_the_true_value(hit_fraction):
+    # One point at (a, a) in the unit box: it dominates (1 - a)^2 of it, the hit fraction.
+    a = 1 - np.sqrt(hit_fraction)
+    F, ref, lower = np.array([[a, a]]), np.ones(2), np.zeros(2)
+    keys = jax.random.split(jax.random.key(0), 2000)
+    value, stderr = jax.vmap(lambda key: hypervolume_mc(key, F, ref, 1000, lower))(keys)
+    covered = np.abs(np.asarray(value, float) - hit_fraction) <= 3 * np.asarray(stderr, float)
+    assert covered.mean() >= 0.93
+
+
+@pytest.mark.parametrize("m", [2, 3, 4])
+def test_host_calls_compute_in_float64(m):
+    F, ref = np.float32(mixed_set(m, m)), np.full(m, 1.1, np.float32)
+    expected = moocore.hypervolume(np.float64(F[np.all(F < ref, axis=1)]), ref=np.float64(ref))
+    value = hypervolume(F, ref)
+    assert isinstance(value, np.float64)
+    assert value == pytest.approx(expected, rel=1e-13)
+    estimate = hypervolume_mc(jax.random.key(0), F, ref, 100)
+    assert isinstance(estimate.value, np.float64) and isinstance(estimate.stderr, np.float64)
+    if m <= 3:
+        assert jax.jit(hypervolume)(F, ref).dtype == jnp.float32
+
+
 def test_mc_counts_exactly_n_samples_across_chunks():
     # One point at the lower corner dominates the whole box, so every sample hits; samples
     # padding the last chunk must not be counted (p would exceed 1).
     F = np.array([[0.0, 0.0, 0.0], [0.5, 0.5, 0.5]])
     ref = np.array([1.0, 2.0, 0.5])
     value, stderr = hypervolume_mc(jax.random.key(0), F, ref, 1000, chunk_size=300)
-    assert float(value) == pytest.approx(1.0, rel=1e-6)
-    assert float(stderr) == 0
+    assert float(value) == pytest.approx(1.0, rel=1e-12)
+    centre = 1002 / 1004  # Agresti-Coull: two hits and two misses added
+    assert float(stderr) == pytest.approx(np.sqrt(centre * (1 - centre) / 1004), rel=1e-12)
     # No row dominates the reference point: the box is empty and so is the estimate.
     value, stderr = hypervolume_mc(jax.random.key(0), F + 2, ref, 1000, chunk_size=300)
     assert float(value) == 0 and float(stderr) == 0
