@@ -15,6 +15,9 @@ from hypothesis.extra.numpy import arrays
 from pymoo.indicators.hv import HV
 
 from evo.metrics import dominated_by, hypervolume, hypervolume_mc
+from evo.metrics.hypervolume import hypervolume_contributions
+
+from compile_options import QUICK
 
 
 def sphere_front(rng: np.random.Generator, n: int, m: int) -> np.ndarray:
@@ -238,3 +241,104 @@ def test_mc_counts_exactly_n_samples_across_chunks():
     assert float(value) == 0 and float(stderr) == 0
     with pytest.raises(ValueError, match="n_samples"):
         hypervolume_mc(jax.random.key(0), F, ref, 0)
+
+
+# Exclusive contributions (hypervolume_contributions) against moocore's hv_contributions,
+# whose default ignore_dominated=True is the same convention. Compiled once per shape with
+# XLA's quick options, in float64.
+contributions = jax.jit(hypervolume_contributions, static_argnames="n_samples",
+                        compiler_options=QUICK)
+
+
+def moocore_contributions(F: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """moocore's contributions of the finite rows of `F`, 0 for the others."""
+    finite = np.all(np.isfinite(F), axis=1)
+    expected = np.zeros(len(F))
+    if finite.any():
+        expected[finite] = moocore.hv_contributions(F[finite], ref=ref)
+    return expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), m=st.sampled_from([2, 3]))
+def test_contributions_match_moocore_with_ties_and_duplicates(data, m):
+    F = data.draw(arrays(np.float64, (8, m), elements=coordinate))
+    ref = np.ones(m)
+    with jax.enable_x64(True):
+        ours = np.asarray(contributions(F, ref))
+        # Every row doubled: every copy contributes 0, as in moocore.
+        doubled = np.asarray(contributions(np.concatenate([F, F[::-1]]), ref))
+    np.testing.assert_allclose(ours, moocore_contributions(F, ref), rtol=1e-12, atol=1e-15)
+    assert np.all(doubled == 0)
+
+
+@pytest.mark.parametrize("m", [2, 3])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_contributions_match_moocore_on_random_fronts(m, seed):
+    # A front, dominated points, duplicates of front rows, rows beyond the reference point
+    # and a NaN row.
+    F = mixed_set(seed, m)
+    F = np.concatenate([F, F[[3, 7]], 1.5 * F[:2]])
+    ref = np.full(m, 1.1)
+    mask = np.random.default_rng(seed).random(len(F)) < 0.6
+    with jax.enable_x64(True):
+        ours = np.asarray(contributions(F, ref, np.ones(len(F), bool)))
+        masked = np.asarray(contributions(F, ref, mask))
+    expected = moocore_contributions(F, ref)
+    assert np.count_nonzero(expected) >= 15
+    np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-16)
+    # Rows outside the mask count for nothing, neither for themselves nor for the others.
+    assert np.all(masked[~mask] == 0)
+    np.testing.assert_allclose(masked[mask], moocore_contributions(F[mask], ref), rtol=1e-12,
+                               atol=1e-16)
+
+
+def test_contributions_of_one_objective_and_of_nothing():
+    ref = np.array([1.0])
+    # On host arrays: float64 and NumPy, whatever jax_enable_x64 says.
+    best = hypervolume_contributions(np.array([[0.5], [0.2], [0.3]]), ref)
+    assert isinstance(best, np.ndarray) and best.dtype == np.float64
+    np.testing.assert_allclose(best, [0.0, 0.8, 0.0], rtol=1e-15)
+    assert np.all(hypervolume_contributions(np.array([[0.5], [0.2], [0.2]]), ref) == 0)
+    for m in (2, 3):
+        assert np.all(np.asarray(contributions(np.full((4, m), 2.0), np.ones(m))) == 0)
+        assert contributions(np.zeros((0, m)), np.ones(m)).shape == (0,)
+
+
+def test_contributions_batched_under_jit_in_float32():
+    rng = np.random.default_rng(5)
+    fronts = np.stack([sphere_front(rng, 30, 3) for _ in range(3)])
+    ref = np.full(3, 1.1)
+    batched = jax.jit(jax.vmap(hypervolume_contributions, in_axes=(0, None)),
+                      compiler_options=QUICK)(jnp.float32(fronts), jnp.float32(ref))
+    assert batched.dtype == jnp.float32
+    expected = np.stack([moocore.hv_contributions(F, ref=ref) for F in fronts])
+    # float32 coordinates near 1 carry ~6e-8 absolute error into every cell edge.
+    np.testing.assert_allclose(np.asarray(batched), expected, rtol=1e-3,
+                               atol=1e-5 * expected.max())
+
+
+@pytest.mark.parametrize("m", [4, 5])
+def test_contributions_monte_carlo_within_four_standard_errors(m):
+    F = sphere_front(np.random.default_rng(m), 12, m)
+    ref = np.full(m, 1.1)
+    n_samples = 200_000
+    with jax.enable_x64(True):
+        ours = np.asarray(contributions(F, ref, key=jax.random.key(m), n_samples=n_samples))
+    expected = moocore.hv_contributions(F, ref=ref)
+    volume = np.prod(ref - F.min(axis=0))
+    p = np.clip(expected / volume, 1e-9, 1.0)
+    stderr = volume * np.sqrt(p * (1 - p) / n_samples)
+    assert np.all(np.abs(ours - expected) <= 4 * stderr), (ours, expected, stderr)
+
+
+def test_contributions_bad_input_raises():
+    with pytest.raises(ValueError, match="Monte Carlo estimate: pass key"):
+        hypervolume_contributions(np.ones((3, 4)), np.full(4, 2.0))
+    with pytest.raises(ValueError, match=r"mask must have shape \(3,\)"):
+        hypervolume_contributions(np.ones((3, 2)), np.full(2, 2.0), np.ones(2, bool))
+    with pytest.raises(ValueError, match="ref_point"):
+        hypervolume_contributions(np.ones((3, 2)), np.full(3, 2.0))
+    with pytest.raises(ValueError, match="n_samples must be an integer >= 1"):
+        hypervolume_contributions(np.ones((3, 4)), np.full(4, 2.0), key=jax.random.key(0),
+                                  n_samples=0)
