@@ -5,7 +5,8 @@ variation settings (SBX and polynomial mutation), `init`, the checks of its inpu
 binary-tournament `ask` and the frame of `tell`. An algorithm on this base writes only
 what is its own:
 
-- `mating_scores(state)`: the two keys of the binary tournament (or its own `ask`);
+- `mating_scores(state)`: the two keys of the binary tournament, or `select_parents` for
+  a mating selection of its own (or its own `ask`);
 - `survive(state, F, violation)`: the next population from the offspring's objectives
   `F` `(pop_size, n_obj)` and total constraint violations `(pop_size,)`, checked and cast
   by `tell`, which then counts the generation;
@@ -94,15 +95,19 @@ class GeneticAlgorithm(Algorithm):
         return {}
 
     def ask(self, state: GAState) -> tuple[jax.Array, GAState]:
-        """Offspring `(pop_size, n_var)` of binary-tournament parents (smaller first score,
-        then larger second score from `mating_scores`), SBX and polynomial mutation; the
-        initial population before the first tell."""
+        """Offspring `(pop_size, n_var)` of the parents `select_parents` picks, by SBX and
+        polynomial mutation; the initial population before the first tell."""
         key, select_key, mate_key = jax.random.split(state.key, 3)
-        primary, secondary = self.mating_scores(state)
-        parents = binary_tournament(select_key, primary, secondary, offspring_count(self.pop_size))
+        parents = self.select_parents(select_key, state, offspring_count(self.pop_size))
         children = self.variation(mate_key, state.X, parents)[: self.pop_size]
         offspring = jnp.where(state.generation == 0, state.X, children)
         return offspring, state.replace(key=key, offspring=offspring)
+
+    def select_parents(self, key: jax.Array, state: GAState, n: int) -> jax.Array:
+        """Indices `(n,)` into the population, paired consecutively: winners of binary
+        tournaments on `mating_scores`."""
+        primary, secondary = self.mating_scores(state)
+        return binary_tournament(key, primary, secondary, n)
 
     def mating_scores(self, state: GAState) -> tuple[jax.Array, jax.Array]:
         """The tournament's keys `(pop_size,)` each: the smaller first one wins, then the

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from evo.algorithm import state_class
-from evo.checks import frozen_setattr, settings_class
+from evo.checks import check_choice, frozen_setattr, settings_class
 from evo.genetic import GAState, GeneticAlgorithm, merged
 from evo.ref_dirs import (
     DirectionLattice,
@@ -26,6 +26,9 @@ class NSGA3State(GAState):
     ideal: jax.Array  # (n_obj,) best value seen per objective
     worst: jax.Array  # (n_obj,) worst finite value seen per objective
     extremes: jax.Array  # (n_obj, n_obj) row i: the point closest to objective axis i
+    rank: jax.Array  # (pop_size,) constrained Pareto rank within the merged population
+    niche: jax.Array  # (pop_size,) index of the nearest reference direction
+    distance: jax.Array  # (pop_size,) perpendicular distance to that direction's line
 
 
 class Normalization(NamedTuple):
@@ -196,6 +199,37 @@ def niching_order(
     return jnp.where(candidate, score, jnp.inf)
 
 
+def niching_tournament(
+    key: jax.Array, violation: jax.Array, rank: jax.Array, niche: jax.Array,
+    distance: jax.Array, n: int,
+) -> jax.Array:
+    """Indices `(n,)` of the winners of `n` binary tournaments between random rows of a
+    population of `N` with `violation`, `rank`, `niche` and `distance` `(N,)` each
+    (U-NSGA-III, Seada & Deb 2015, as pymoo's `comp_by_rank_and_ref_line_dist`).
+
+    If either row is infeasible the smaller violation wins. Two feasible rows compete
+    only within one niche: the smaller rank wins, then the smaller distance to the
+    niche's line. Every other pair, and every tie, goes to either at random.
+    """
+    pair_key, coin_key = jax.random.split(key)
+    pairs = jax.random.randint(pair_key, (n, 2), 0, violation.shape[0])
+    a, b = pairs[:, 0], pairs[:, 1]
+
+    def beats(x, y):
+        return jnp.where(
+            (violation[x] > 0) | (violation[y] > 0),
+            violation[x] < violation[y],
+            (niche[x] == niche[y]) & ((rank[x] < rank[y])
+                                      | ((rank[x] == rank[y]) & (distance[x] < distance[y]))),
+        )
+
+    coin = jax.random.bernoulli(coin_key, 0.5, (n,))
+    return jnp.where(beats(b, a) | (~beats(a, b) & coin), b, a)
+
+
+MATINGS = ("random", "niching")
+
+
 @settings_class
 class NSGA3(GeneticAlgorithm):
     """NSGA-III: Pareto rank, then niching around reference directions (hyperplane
@@ -208,13 +242,18 @@ class NSGA3(GeneticAlgorithm):
             `pop_size` of them (Das-Dennis, two layers for many objectives).
         pop_size: population size, at least R; defaults to R, and to about 100 directions
             when neither is given.
+        mating: "random" (default, as pymoo's NSGA-III): the less infeasible of two random
+            parents, else either; "niching": U-NSGA-III's tournament
+            (`niching_tournament`), which also compares two feasible parents of the same
+            niche by rank, then by distance to its line.
         sbx_eta, sbx_prob, mutation_eta: SBX (30, 1.0) and polynomial mutation (20), as
-            pymoo's NSGA-III; mating picks the less infeasible of two random parents.
+            pymoo's NSGA-III.
         lb, ub, n_obj: box bounds `(n_var,)` and number of objectives.
     """
 
     ref_dirs: np.ndarray | None = None
     pop_size: int | None = None
+    mating: str = "random"
     sbx_eta: float = 30.0
     sbx_prob: float = 1.0
 
@@ -225,6 +264,7 @@ class NSGA3(GeneticAlgorithm):
         pop_size = len(ref_dirs) if self.pop_size is None else self.pop_size
         frozen_setattr(self, ref_dirs=ref_dirs, pop_size=pop_size)
         super().__post_init__()
+        check_choice(f"{type(self).__name__}: mating", self.mating, MATINGS)
         if pop_size < len(ref_dirs):
             raise ValueError(
                 f"NSGA3: pop_size={pop_size} is smaller than the {len(ref_dirs)} reference "
@@ -242,7 +282,16 @@ class NSGA3(GeneticAlgorithm):
             "ideal": jnp.full(m, jnp.inf, X.dtype),
             "worst": jnp.full(m, -jnp.inf, X.dtype),
             "extremes": jnp.full((m, m), jnp.inf, X.dtype),
+            "rank": jnp.zeros(self.pop_size, jnp.int32),
+            "niche": jnp.zeros(self.pop_size, jnp.int32),
+            "distance": jnp.zeros(self.pop_size, X.dtype),
         }
+
+    def select_parents(self, key: jax.Array, state: NSGA3State, n: int) -> jax.Array:
+        if self.mating == "niching":
+            return niching_tournament(key, state.violation, state.rank, state.niche,
+                                      state.distance, n)
+        return super().select_parents(key, state, n)
 
     def survive(self, state: NSGA3State, F: jax.Array, violation: jax.Array) -> NSGA3State:
         """`pop_size` of population and offspring: whole fronts, then niching on the last.
@@ -270,5 +319,17 @@ class NSGA3(GeneticAlgorithm):
         chosen = lexsort((priority,))[: self.pop_size]
         return state.replace(
             key=key, X=X[chosen], F=F[chosen], violation=violation[chosen],
-            ideal=norm.ideal, worst=norm.worst, extremes=norm.extremes,
+            ideal=norm.ideal, worst=norm.worst, extremes=norm.extremes, rank=rank[chosen],
+            niche=niche[chosen], distance=distance[chosen],
         )
+
+
+@settings_class
+class UNSGA3(NSGA3):
+    """U-NSGA-III: NSGA-III with the niching tournament for mating (Seada & Deb, 2015),
+    as pymoo's UNSGA3; `NSGA3(mating="niching")` under its own name.
+
+    Args: as `NSGA3`, with `mating` "niching" by default.
+    """
+
+    mating: str = "niching"
