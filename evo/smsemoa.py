@@ -1,0 +1,196 @@
+"""SMS-EMOA (Beume, Naujoks & Emmerich, 2007): the last front loses its least hypervolume
+contributors, one at a time."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from evo.algorithm import Population, check_objectives, state_class, violation_of
+from evo.checks import check_float, check_int, frozen_setattr, settings_class
+from evo.genetic import GAState, GeneticAlgorithm, merged, offspring_count
+from evo.metrics.hypervolume import hypervolume_contributions
+from evo.operators import uniform_sample
+from evo.sorting import lexsort, non_dominated_rank
+
+
+@state_class
+class SMSEMOAState(GAState):
+    held: jax.Array  # (pop_size,) bool: a filled slot; the first asks fill the population
+
+
+def dominance_tournament(
+    key: jax.Array, F: jax.Array, violation: jax.Array, n: int
+) -> jax.Array:
+    """Indices `(n,)` of `n` winners of binary tournaments between random rows of `F`
+    `(N, m)`, as pymoo's `cv_and_dom_tournament`: when either row is infeasible
+    (`violation` `(N,)` > 0) the smaller violation wins; between feasible rows one that
+    Pareto-dominates the other wins. Anything else goes to the first of the pair, which
+    is itself random."""
+    pairs = jax.random.randint(key, (n, 2), 0, F.shape[0])
+    a, b = pairs[:, 0], pairs[:, 1]
+    fa, fb = F[a], F[b]
+    b_dominates = jnp.all(fb <= fa, axis=1) & jnp.any(fb < fa, axis=1)
+    both_feasible = (violation[a] == 0) & (violation[b] == 0)
+    b_wins = jnp.where(both_feasible, b_dominates, violation[b] < violation[a])
+    return jnp.where(b_wins, b, a)
+
+
+def normalized(F: jax.Array, usable: jax.Array) -> jax.Array:
+    """`F` `(n, m)` scaled so that the `usable` `(n,)` rows span [0, 1] in every objective;
+    an objective in which they do not vary is only shifted, as pymoo's `normalize`."""
+    ideal = jnp.min(jnp.where(usable[:, None], F, jnp.inf), axis=0)
+    nadir = jnp.max(jnp.where(usable[:, None], F, -jnp.inf), axis=0)
+    return (F - ideal) / jnp.where(nadir > ideal, nadir - ideal, 1.0)
+
+
+def remove_least_contributors(
+    key: jax.Array, F: jax.Array, alive: jax.Array, n_remove: jax.Array, ref_point: jax.Array,
+    n_samples: int,
+) -> jax.Array:
+    """`alive` `(n,)` after removing `n_remove` of its rows one at a time, each time the row
+    of least exclusive hypervolume contribution to the `alive` rows of `F` `(n, m)` up to
+    `ref_point` `(m,)` (ties: the first row). Contributions are recomputed after every
+    removal; with 4+ objectives they are Monte Carlo estimates from `n_samples` samples."""
+
+    def drop(carry: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+        alive, left = carry
+        contribution = hypervolume_contributions(
+            F, ref_point, alive, key=jax.random.fold_in(key, left), n_samples=n_samples
+        )
+        worst = jnp.argmin(jnp.where(alive, contribution, jnp.inf))
+        return alive.at[worst].set(False), left - 1
+
+    return jax.lax.while_loop(lambda carry: carry[1] > 0, drop, (alive, n_remove))[0]
+
+
+def hypervolume_survivors(
+    key: jax.Array, F: jax.Array, violation: jax.Array, n_keep: int, ref_point: jax.Array,
+    n_samples: int, held: jax.Array | None = None,
+) -> jax.Array:
+    """Indices `(n_keep,)` of the rows of `F` `(n, m)` that survive, listed front by front:
+    whole fronts of the constrained non-dominated sort (total constraint `violation`
+    `(n,)`), then the last front, when it is feasible, without its least contributors to
+    the hypervolume up to `ref_point` `(m,)` (`remove_least_contributors`); an infeasible
+    last level keeps its first rows. Rows not `held` `(n,)` (default: all are) come after
+    every other row, failed ones included."""
+    n = F.shape[0]
+    if held is not None:
+        violation = jnp.where(held, violation, jnp.inf)
+    tier = non_dominated_rank(F, n_stop=n_keep, violation=violation)
+    if held is not None:
+        tier = jnp.where(held, tier, n + 1)
+    last = jnp.sort(tier)[n_keep - 1]
+    last_front = (tier == last) & (violation == 0)
+    n_remove = jnp.where(jnp.any(last_front), jnp.sum(tier <= last) - n_keep, 0)
+    kept = remove_least_contributors(key, F, last_front, n_remove, ref_point, n_samples)
+    return lexsort((last_front & ~kept, tier))[:n_keep]
+
+
+@settings_class
+class SMSEMOA(GeneticAlgorithm):
+    """SMS-EMOA: non-dominated sorting, then the last front loses its least exclusive
+    hypervolume contributors one at a time (exact for 2-3 objectives); steady state with
+    `n_offspring=1`, generational by default as pymoo's.
+
+    Args:
+        pop_size: population size (default 100).
+        n_offspring: rows each `ask` returns (default `pop_size`, as pymoo's SMSEMOA, whose
+            `n_offsprings` defaults to the population size); 1 is the paper's steady-state
+            (mu + 1) scheme. The first `ceil(pop_size / n_offspring)` asks return uniform
+            random rows that fill the population; later ones return offspring.
+        ref_offset: the reference point is `1 + ref_offset` in every objective after the
+            objectives are normalised by the population's ideal and nadir points (default
+            10, pymoo's `eps`).
+        n_samples: Monte Carlo samples per contribution estimate, used with 4 or more
+            objectives only (default 10,000).
+        sbx_eta, sbx_prob, mutation_eta: SBX (15, 0.9) and polynomial mutation (20), as
+            pymoo's SMSEMOA.
+        lb, ub, n_obj: box bounds `(n_var,)` and number of objectives.
+
+    As pymoo 0.6.2: parents by binary tournament (the less infeasible row, else a
+    dominating one, else at random), SBX and polynomial mutation, and survival of the
+    population and its offspring together: whole fronts of the constrained
+    non-dominated sort, the last feasible one trimmed by removing the least contributor
+    and recomputing (`remove_least_contributors`); an infeasible last level keeps its
+    first rows. Objectives are normalised by the minimum and maximum of the population
+    before the offspring join it. pymoo's removal of duplicate offspring is not done.
+
+    Cost: one removal with 3 objectives is an n-step `lax.scan` over the last front's n
+    rows, so a generation of pop_size offspring costs up to pop_size of them; with 2
+    objectives a removal is a sort.
+    """
+
+    n_offspring: int | None = None
+    ref_offset: float = 10.0
+    n_samples: int = 10_000
+
+    state_type = SMSEMOAState
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        n_offspring = self.pop_size if self.n_offspring is None else self.n_offspring
+        check_int("SMSEMOA: n_offspring", n_offspring)
+        ref_offset = check_float("SMSEMOA: ref_offset", self.ref_offset, 0.0, open_low=True)
+        if not math.isfinite(ref_offset):
+            raise ValueError(f"SMSEMOA: ref_offset must be finite, got {self.ref_offset!r}")
+        check_int("SMSEMOA: n_samples", self.n_samples)
+        frozen_setattr(self, n_offspring=n_offspring)
+
+    @property
+    def filling_generations(self) -> int:
+        """The first asks, which return uniform random rows: `ceil(pop_size / n_offspring)`."""
+        return -(-self.pop_size // self.n_offspring)
+
+    def init(self, key: jax.Array) -> SMSEMOAState:
+        state = super().init(key)
+        return state.replace(offspring=jnp.zeros((self.n_offspring, self.n_var), state.X.dtype))
+
+    def extra_state(self, X: jax.Array) -> dict[str, jax.Array]:
+        return {"held": jnp.zeros(self.pop_size, bool)}
+
+    def ask(self, state: SMSEMOAState) -> tuple[jax.Array, SMSEMOAState]:
+        """`n_offspring` rows `(n_offspring, n_var)`: uniform random ones while the
+        population fills, then children of tournament winners."""
+        key, select_key, mate_key, sample_key = jax.random.split(state.key, 4)
+        lb, ub = jnp.asarray(self.lb), jnp.asarray(self.ub)
+        parents = dominance_tournament(select_key, state.F, state.violation,
+                                       offspring_count(self.n_offspring))
+        children = self.variation(mate_key, state.X, parents)[: self.n_offspring]
+        fresh = uniform_sample(sample_key, lb, ub, self.n_offspring)
+        offspring = jnp.where(state.generation < self.filling_generations, fresh, children)
+        return offspring, state.replace(key=key, offspring=offspring)
+
+    def tell(self, state: SMSEMOAState, F: jax.Array, G: jax.Array | None = None) -> SMSEMOAState:
+        """Survival after the rows of the last ask got objectives `F` `(n_offspring, n_obj)`
+        and optional constraint values `G` `(n_offspring, n_constr)`."""
+        F = jnp.asarray(F)
+        check_objectives(F, self.n_offspring, self.n_obj)
+        F = F.astype(state.F.dtype)
+        state = self.survive(state, F, violation_of(F, G))
+        return state.replace(generation=state.generation + 1)
+
+    def survive(self, state: SMSEMOAState, F: jax.Array, violation: jax.Array) -> SMSEMOAState:
+        """`pop_size` rows of the population and the offspring: whole fronts, then the
+        last front without its least contributors."""
+        key, removal_key = jax.random.split(state.key)
+        X, F, violation = merged(state, F, violation)
+        held = jnp.concatenate([state.held, jnp.ones(self.n_offspring, bool)])
+        # Normalised by the population's finite rows (by all, while it has none).
+        finite = jnp.all(jnp.isfinite(F), axis=1) & held
+        from_population = finite & (jnp.arange(F.shape[0]) < self.pop_size)
+        usable = jnp.where(jnp.any(from_population), from_population, finite)
+        ref_point = jnp.full(self.n_obj, 1.0 + self.ref_offset, F.dtype)
+        chosen = hypervolume_survivors(removal_key, normalized(F, usable), violation,
+                                       self.pop_size, ref_point, self.n_samples, held)
+        return state.replace(key=key, X=X[chosen], F=F[chosen], violation=violation[chosen],
+                             held=held[chosen])
+
+    def population(self, state: SMSEMOAState) -> Population:
+        return super().population(state)._replace(held=state.held)
+
+    def n_evals(self, state: SMSEMOAState) -> jax.Array:
+        return state.generation * self.n_offspring
+
