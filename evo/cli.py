@@ -69,6 +69,8 @@ def build(args: argparse.Namespace) -> tuple[Any, Problem]:
                                                                          "--problem-arg"))
         if args.ref_point is not None and "ref_point" in cls.__dataclass_fields__:
             settings["ref_point"] = reference_point(problem, args.ref_point)
+        if "n_gen" in cls.__dataclass_fields__:  # a run-length schedule (RVEA's penalty)
+            settings.setdefault("n_gen", args.gens)
         return cls.for_problem(problem, **settings), problem
     except TypeError as error:
         raise ValueError(str(error)) from None

@@ -19,6 +19,7 @@ ALGORITHMS: dict[str, str] = {
     "nsga3": "evo.nsga3:NSGA3",
     "moead": "evo.moead:MOEAD",
     "hype": "evo.hype:HypE",
+    "rvea": "evo.rvea:RVEA",
     "cmaes": "evo.cmaes:CMAES",
     "sep-cmaes": "evo.cmaes:SepCMAES",
     "evosax": "evo.evosax_bridge:EvosaxAlgorithm",

@@ -34,7 +34,13 @@ def small(name: str):
                     "n_candidates": 32}
     else:
         settings = {"pop_size": 8}
-    return cls.for_problem(problem, **settings), problem
+    return cls.for_problem(problem, **settings | run_length(cls)), problem
+
+
+def run_length(cls: type, n_gen: int = 10) -> dict[str, int]:
+    """`{"n_gen": n_gen}` for an algorithm whose schedule needs the run's length (RVEA),
+    else nothing."""
+    return {"n_gen": n_gen} if "n_gen" in cls.__dataclass_fields__ else {}
 
 
 def every_algorithm():

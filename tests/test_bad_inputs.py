@@ -13,7 +13,7 @@ from evo.genetic import GeneticAlgorithm
 from evo.problems import ZDT1, Problem
 from evo.registry import algorithm_class
 
-from registered import IMPORTABLE, takes_a_batch_size
+from registered import IMPORTABLE, run_length, takes_a_batch_size
 
 LB, UB = np.zeros(4), np.ones(4)
 
@@ -24,7 +24,7 @@ def build(name, lb=LB, ub=UB, **settings):
     n_obj = 1 if cls.single_objective else 2
     box = types.SimpleNamespace(n_obj=n_obj, lb=lb, ub=ub, n_constr=0,
                                 ref_point=np.full(n_obj, 1.1))
-    return cls.for_problem(box, **{"pop_size": 8} | settings)
+    return cls.for_problem(box, **{"pop_size": 8} | run_length(cls) | settings)
 
 
 @pytest.mark.parametrize("name", IMPORTABLE)
