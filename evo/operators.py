@@ -146,3 +146,88 @@ def mate(
     c1, c2 = sbx(k_cross, a, b, lb, ub, eta=sbx_eta, prob=sbx_prob)
     children = jnp.stack([c1, c2], axis=1).reshape(-1, X.shape[1])
     return polynomial_mutation(k_mut, children, lb, ub, eta=mutation_eta)
+
+
+DE_REPAIRS = ("bounce-back", "clip")
+
+
+def distinct_donors(key: jax.Array, pool: int | jax.Array, n_donors: int) -> jax.Array:
+    """Donors `(N, n_donors)` for differential evolution: for every target row i, indices
+    drawn uniformly without replacement from its candidates, never i itself.
+
+    `pool` is either the population size N (every row is a candidate) or an integer table
+    `(N, T)` of candidate indices per row, such as MOEA/D's neighbourhoods; its rows must
+    hold distinct indices, and i is left out wherever it appears in row i. There must be
+    more than `n_donors` candidates per row.
+    """
+    table = None if isinstance(pool, int) else jnp.asarray(pool)
+    n, size = (pool, pool) if table is None else table.shape
+    if size <= n_donors:
+        raise ValueError(
+            f"distinct_donors: {n_donors} donors besides the target need more than "
+            f"{n_donors} candidates per row, got {size}"
+        )
+    target = jnp.arange(n)
+    if table is None:
+        excluded = target[:, None]
+    else:
+        is_target = table == target[:, None]
+        # Position `size` stands for "not in the row": it is above every draw.
+        excluded = jnp.where(jnp.any(is_target, axis=1), jnp.argmax(is_target, axis=1), size)
+        excluded = excluded[:, None]
+    n_excluded = jnp.sum(excluded < size, axis=1)
+    drawn = []
+    for j, draw_key in enumerate(jax.random.split(key, n_donors)):
+        # Uniform over the positions left, then shifted past each excluded position in
+        # ascending order: a bijection onto [0, size) without them.
+        position = jax.random.randint(draw_key, (n,), 0, size - n_excluded - j)
+        for k in range(j + 1):
+            position = position + (position >= excluded[:, k])
+        drawn.append(position)
+        excluded = jnp.sort(jnp.concatenate([excluded, position[:, None]], axis=1), axis=1)
+    positions = jnp.stack(drawn, axis=1)
+    return positions if table is None else jnp.take_along_axis(table, positions, axis=1)
+
+
+def de_binomial(
+    key: jax.Array,
+    target: jax.Array,
+    base: jax.Array,
+    first: jax.Array,
+    second: jax.Array,
+    scale: float | jax.Array,
+    cr: float,
+    lb: jax.Array,
+    ub: jax.Array,
+    repair: str = "bounce-back",
+) -> jax.Array:
+    """Trial vectors `(n, d)` of differential evolution with binomial crossover (Storn &
+    Price, 1997).
+
+    The donor `base + scale * (first - second)` (all `(n, d)`; `scale` broadcasts to
+    `(n, d)`) is repaired into `[lb, ub]` `(d,)`, then the trial takes variable j from the
+    donor when a uniform draw is below `cr` or j is the row's `j_rand`, drawn uniformly
+    (so at least one variable comes from the donor), and from `target` otherwise. With the
+    base a random donor this is DE/rand/1/bin; with the base the target itself, the
+    operator of Li & Zhang's MOEA/D-DE (2009).
+
+    `repair` of a donor variable outside the box: "bounce-back" (pymoo's default for DE)
+    draws it uniformly between the violated bound and the base's value, which must lie
+    in the box; "clip" (jmetalpy's) sets it to the bound.
+    """
+    if repair not in DE_REPAIRS:
+        raise ValueError(f"de_binomial: repair must be one of {DE_REPAIRS}, got {repair!r}")
+    k_cross, k_rand, k_repair = jax.random.split(key, 3)
+    n, d = target.shape
+    donor = base + scale * (first - second)
+    if repair == "clip":
+        donor = jnp.clip(donor, lb, ub)
+    else:
+        u = jax.random.uniform(k_repair, (n, d), dtype=target.dtype)
+        donor = jnp.where(donor < lb, lb + u * (base - lb), donor)
+        donor = jnp.where(donor > ub, ub - u * (ub - base), donor)
+    j_rand = jax.random.randint(k_rand, (n, 1), 0, d)
+    crossed = (jax.random.uniform(k_cross, (n, d), dtype=target.dtype) < cr) | (
+        jnp.arange(d) == j_rand
+    )
+    return jnp.where(crossed, donor, target)

@@ -1,11 +1,19 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from pymoo.operators.crossover.sbx import cross_sbx
 from pymoo.operators.mutation.pm import mut_pm
-from scipy.stats import ks_2samp
+from scipy.stats import chisquare, ks_2samp
 
-from evo.operators import binary_tournament, polynomial_mutation, sbx, uniform_sample
+from evo.operators import (
+    binary_tournament,
+    de_binomial,
+    distinct_donors,
+    polynomial_mutation,
+    sbx,
+    uniform_sample,
+)
 
 N = 20_000
 LB, UB = jnp.zeros(3), jnp.ones(3)
@@ -68,7 +76,8 @@ def test_polynomial_mutation_rates_per_row_and_per_variable():
     Y = pm_jit(jax.random.key(6), X, jnp.zeros(50), jnp.ones(50), eta=20.0, prob=0.9, prob_var=None)
     changed = np.asarray(Y != X)
     assert abs(changed.mean() - 0.9 / 50) < 0.002
-    # Rows left alone by the 0.9 row draw: with 50 variables at 1/50, P(no change) = 0.1 + 0.9 * 0.98^50.
+    # Rows left alone by the 0.9 row draw: with 50 variables at 1/50,
+    # P(no change) = 0.1 + 0.9 * 0.98^50.
     assert abs((~changed.any(axis=1)).mean() - (0.1 + 0.9 * 0.98**50)) < 0.025
 
 
@@ -86,3 +95,116 @@ def test_uniform_sample_fills_the_box():
     assert X.shape == (5_000, 2)
     assert X[:, 0].min() >= -5 and X[:, 0].max() <= 5 and abs(X[:, 0].mean()) < 0.2
     np.testing.assert_array_equal(X[:, 1], 2.0)
+
+
+def many_donors(seed, n_draws, pool, n_donors):
+    """`n_draws` independent draws of `distinct_donors(key, pool, n_donors)` `(n_draws, N, k)`."""
+    draw = jax.jit(jax.vmap(lambda key: distinct_donors(key, pool, n_donors)))
+    return np.asarray(draw(jax.random.split(jax.random.key(seed), n_draws)))
+
+
+de_jit = jax.jit(de_binomial, static_argnames=("cr", "repair"))
+
+
+def ordered_tuples(donors):
+    """Counts of each distinct ordered tuple of one row's donors `(draws, k)`."""
+    _, counts = np.unique(donors, axis=0, return_counts=True)
+    return counts
+
+
+def test_distinct_donors_from_the_whole_population_are_uniform_and_never_the_target():
+    donors = many_donors(10, 12_000, 5, 3)
+    assert donors.shape == (12_000, 5, 3)
+    for i in range(5):
+        row = donors[:, i]
+        assert np.all(row != i)
+        assert np.all(np.sort(row, axis=1)[:, 1:] != np.sort(row, axis=1)[:, :-1])
+        counts = ordered_tuples(row)
+        assert len(counts) == 4 * 3 * 2  # every ordered triple of the other four rows
+        assert chisquare(counts).pvalue > 1e-3
+
+
+def test_distinct_donors_from_a_neighbourhood_table():
+    # Row 0 holds itself at position 1, row 1 at the end, row 2 not at all.
+    table = np.array([[3, 0, 5, 1], [2, 4, 5, 1], [5, 3, 4, 1], [3, 1, 2, 0], [0, 1, 2, 4],
+                      [5, 2, 4, 3]])
+    donors = many_donors(11, 12_000, table, 2)
+    for i, candidates in enumerate(table):
+        allowed = set(candidates) - {i}  # the brute-force candidate set
+        row = donors[:, i]
+        assert set(np.unique(row)) == allowed
+        assert np.all(row[:, 0] != row[:, 1])
+        counts = ordered_tuples(row)
+        assert len(counts) == len(allowed) * (len(allowed) - 1)
+        assert chisquare(counts).pvalue > 1e-3
+    with pytest.raises(ValueError, match="3 donors besides the target need more than 3"):
+        distinct_donors(jax.random.key(0), table[:, :3], 3)
+    with pytest.raises(ValueError, match="more than 3 candidates per row, got 3"):
+        distinct_donors(jax.random.key(0), 3, 3)
+
+
+def de_in_unit_box(seed, n, d, cr):
+    """Trials `(n, d)` in [0, 1]^d of targets 0 and donors 1 (base 1 and a zero difference)."""
+    zeros, ones = jnp.zeros((n, d)), jnp.ones((n, d))
+    trial = de_jit(jax.random.key(seed), zeros, ones, ones, ones, 0.5, cr, zeros[0], ones[0])
+    return np.asarray(trial)
+
+
+def test_de_binomial_with_cr_zero_takes_exactly_the_j_rand_variable():
+    n, d = 20_000, 6
+    trial = de_in_unit_box(12, n, d, cr=0.0)
+    from_donor = trial == 1.0
+    np.testing.assert_array_equal(from_donor.sum(axis=1), 1)
+    np.testing.assert_array_equal(trial[~from_donor], 0.0)
+    assert chisquare(from_donor.sum(axis=0)).pvalue > 1e-3  # j_rand uniform over variables
+
+
+def test_de_binomial_with_cr_one_is_the_donor():
+    key = jax.random.key(13)
+    n, d = 500, 4
+    X = uniform_sample(key, jnp.zeros(d), jnp.ones(d), 4 * n)
+    target, base, first, second = X[:n], X[n:2 * n], X[2 * n:3 * n], X[3 * n:]
+    scale = jax.random.uniform(jax.random.key(14), (n, 1))
+    wide = jnp.full(d, 10.0)
+    trial = de_jit(jax.random.key(15), target, base, first, second, scale, 1.0, -wide, wide)
+    # The donor formula in float64; values are within [-1, 2], where float32 rounds at 2e-7.
+    expected = np.asarray(base, float) + np.asarray(scale, float) * (
+        np.asarray(first, float) - np.asarray(second, float)
+    )
+    np.testing.assert_allclose(np.asarray(trial), expected, rtol=0, atol=1e-5)
+
+
+def test_de_binomial_takes_each_variable_with_probability_cr_plus_the_j_rand_share():
+    # P(donor) = CR + (1 - CR) / d: 0.44 here; without j_rand it would be 0.3, with
+    # pymoo's "only when no variable crossed" 0.3 + 0.7^5 / 5 = 0.334.
+    n, d, cr = 40_000, 5, 0.3
+    trial = de_in_unit_box(16, n, d, cr)
+    expected = cr + (1 - cr) / d
+    sigma = np.sqrt(expected * (1 - expected) / n)
+    assert np.all(np.abs(trial.mean(axis=0) - expected) < 4 * sigma), trial.mean(axis=0)
+
+
+@pytest.mark.parametrize("repair", ["bounce-back", "clip"])
+def test_de_binomial_repair_keeps_the_bounds(repair):
+    n = 20_000
+    lb, ub = jnp.array([0.0, -1.0, 2.0]), jnp.array([1.0, 1.0, 2.0])
+    base = jnp.tile(jnp.array([0.6, 0.5, 2.0]), (n, 1))
+    # Differences pushing variable 0 below lb, variable 1 above ub; variable 2 has lb = ub.
+    step = jnp.tile(jnp.array([-1.0, 1.0, 1.0]), (n, 1))
+    trial = de_jit(jax.random.key(17), base, base, step, -step, 2.0, 1.0, lb, ub, repair=repair)
+    trial = np.asarray(trial)
+    assert np.all((trial >= np.asarray(lb)) & (trial <= np.asarray(ub)))
+    np.testing.assert_array_equal(trial[:, 2], 2.0)
+    if repair == "clip":
+        np.testing.assert_array_equal(trial[:, :2], np.tile([0.0, 1.0], (n, 1)))
+    else:
+        # Uniform between the violated bound and the base: [0, 0.6] and [0.5, 1].
+        assert np.all(trial[:, 0] <= 0.6) and np.all(trial[:, 1] >= 0.5)
+        assert ks_2samp(trial[:, 0], np.random.default_rng(2).uniform(0.0, 0.6, n)).pvalue > 1e-3
+        assert ks_2samp(trial[:, 1], np.random.default_rng(3).uniform(0.5, 1.0, n)).pvalue > 1e-3
+    # A donor inside the box is left as it is.
+    inside = de_jit(jax.random.key(18), base, base, 0.1 * step, 0 * step, 1.0, 1.0, lb, ub,
+                    repair=repair)
+    np.testing.assert_allclose(np.asarray(inside[:, :2]), np.tile([0.5, 0.6], (n, 1)), atol=1e-6)
+    with pytest.raises(ValueError, match="repair must be one of"):
+        de_binomial(jax.random.key(0), base, base, step, step, 1.0, 1.0, lb, ub, repair="wrap")
