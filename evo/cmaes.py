@@ -10,12 +10,17 @@ max(1, 3 (1 - 0.5^(n/9))) inside d_sigma, E||N(0, I)|| exact up to n = 100, h_si
 squared form, and (||z|| + 1e-9)^2 in the scaling of the negative weights.
 
 Box bounds. The strategy samples `g = m + sigma y`; the point handed out for evaluation is
-its periodic mirror image in `[lb, ub]` (reflection at the bounds, repeated until inside;
-points already inside are returned unchanged, bit for bit). As with pycma's default
-`BoundTransform`, the updates use `g`, so no penalty is needed and an optimum on the
-boundary is still reached. The mirror map is invariant under reflections of `g` at the
-bounds, so the mean is moved back into the box after each update (paths and `C` mirrored
-along), which keeps it where floats are finest. `mean`, `best_x` and `X` lie in the box.
+`box_map(g)`, a map of the real line onto `[lb, ub]` per coordinate. By default
+(`boundary="linquad"`) it is pycma's `BoundTransform` (its `BoxConstraintsLinQuadTransformation`):
+the identity on `[lb + a_l, ub - a_u]`, quadratic from there out to `lb - a_l` and
+`ub + a_u`, where it turns, and periodic beyond, with margins `a = min((ub - lb) / 2,
+max(1, |bound|) / 20)` (0.25 on [-5, 5]). With `boundary="mirror"` the margins are 0: the
+point is the periodic mirror image of `g` in the box. Either way points inside the identity
+part are returned unchanged, bit for bit, and the updates use `g`, so no penalty is needed
+and an optimum on the boundary is still reached (with the quadratic part as on a smooth
+function). The map is invariant under reflections of `g` at `lb - a_l` and `ub + a_u`, so
+the mean is moved back into `[lb - a_l, ub + a_u]` after each update (paths and `C`
+mirrored along), which keeps it where floats are finest. `X` and `best_x` lie in the box.
 
 Failed evaluations. Rows whose fitness is NaN or +-inf rank after every finite row; the
 update uses the sampled steps `y`, never the fitness values, so such rows cannot put NaN
@@ -23,28 +28,39 @@ into the mean, `sigma` or `C`. A generation without any finite value leaves the
 distribution unchanged, and an update that would make it non-finite is discarded and
 treated as a termination.
 
-Precision. JAX computes in float32 unless x64 is enabled; the criteria `noeffectcoord` and
-`noeffectaxis` then hold once a step no longer changes the float32 mean, which near an
-optimum away from 0 is at f of roughly 1e-8 to 1e-7 (40-D Rosenbrock). IPOP / BIPOP
-restart there; enable x64 for finer targets.
+Precision. JAX computes in float32 unless x64 is enabled, and fitness values are compared
+in the state's dtype, which resolves them only to about eps |f| (1.2e-7 |f| in float32).
+Once a generation's values and the recent best values all lie within 10 eps |f| of each
+other, selection sees rounding rather than f, and the criterion `tolfun_resolution` ends
+the run. The first time in a run that this happens while the spread is still above
+`tolfun`, a `PrecisionWarning` says so and names `jax_enable_x64` (a host callback, under
+`evo.run`'s scan as in a hand-written loop). An optimum value far from 0 (BBOB's f_opt of
+79.48, say) then caps float32 at a regret of about 1e-5; subtract a known offset
+(`BBOB(..., subtract_optimum=True)`) or enable x64. The criteria `noeffectcoord` and
+`noeffectaxis` hold once a step no longer changes the float32 mean, which near an optimum
+away from 0 is at f of roughly 1e-8 to 1e-7 (40-D Rosenbrock).
 
 Restarts. With `restart="ipop"` (Auger & Hansen 2005) or `"bipop"` (Hansen 2009, with the
 budget rules of pycma's `fmin`), the termination criteria of the tutorial's appendix B.3
 are checked after every `tell`, and when one holds the distribution is re-initialised
 there, inside the jitted step (`lax.cond`): new random mean in the box, `C = I`, new
-population size. Shapes are static, so `ask` always returns `max_pop_size` rows; only the
-first `state.lam` of them are sampled (the rest repeat the mean and are ignored by
-`tell`). `state.n_evals` counts the active evaluations only, and `evo.run`'s
-`history["n_evals"]` records it. With
-`restart="none"`, `state.terminated` records that a criterion has held (like pycma's
-`stop()`) and the run goes on, refusing only updates that would exceed `tolconditioncov`
-or `tolupsigma`.
+population size. As in pycma's `fmin`, the k-th doubled population is
+`floor(lambda_0 2^k)` of the unrounded default `lambda_0 = 4 + 3 ln n` (8, 17, 35, 70 for
+n = 5), or of `pop_size` where it is given. Shapes are static, so `ask` always returns
+`max_pop_size` rows; only the first `state.lam` of them are sampled (the rest hold the image
+of the mean and are ignored by `tell`, so a caller may leave them unevaluated).
+`state.n_evals` counts the active evaluations only, and `evo.run`'s `history["n_evals"]`
+records it. With `restart="none"`, `state.terminated` records that a criterion has held
+(like pycma's `stop()`) and the run goes on, refusing only updates that would exceed
+`tolconditioncov` or `tolupsigma`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
+import warnings
 from collections.abc import Callable
 from typing import ClassVar, NamedTuple
 
@@ -64,18 +80,19 @@ from evo.checks import check_choice, check_float, check_int, frozen_setattr, set
 from evo.sorting import effective_violation
 
 RESTARTS = ("none", "ipop", "bipop")
+BOUNDARIES = ("linquad", "mirror")
 DISTRIBUTION = ("mean", "sigma", "C", "B", "D", "p_sigma", "p_c")
 
 
 @state_class
 class CMAESState(State):
-    X: jax.Array  # (max_pop, n) population of the last tell, in the box; unused rows: mean
+    X: jax.Array  # (max_pop, n) population of the last tell, in the box; unused rows: mean's
     F: jax.Array  # (max_pop, 1) its fitness; +inf for unused rows and before the first tell
     last_lam: jax.Array  # int32 () rows of X and F the last tell scored (0 before it)
     offspring: jax.Array  # (max_pop, n) the points handed out by the last ask
     Z: jax.Array  # (max_pop, n) the standard normal draws behind them
     Y: jax.Array  # (max_pop, n) their steps B D Z, with the B and D of that ask
-    mean: jax.Array  # (n,) distribution mean, kept in the box (see _update)
+    mean: jax.Array  # (n,) distribution mean, kept in [lb - a_l, ub + a_u] (see _update)
     sigma: jax.Array  # () step size
     C: jax.Array  # (n, n) covariance; (n,) its diagonal for SepCMAES
     B: jax.Array | None  # (n, n) eigenvectors of C (columns); None for SepCMAES
@@ -99,6 +116,7 @@ class CMAESState(State):
     small_regime: jax.Array  # bool () BIPOP: the current run is in the small regime
     evals_large: jax.Array  # int32 () BIPOP: evaluations spent in the large regime
     evals_small: jax.Array  # int32 () BIPOP: evaluations spent in the small regime
+    precision_warned: jax.Array  # bool () tolfun_resolution has held above tolfun (warned)
 
 
 class StrategyParameters(NamedTuple):
@@ -113,9 +131,22 @@ class StrategyParameters(NamedTuple):
     c_mu: jax.Array
 
 
+class PrecisionWarning(UserWarning):
+    """CMA-ES: a generation's fitness values lie closer together than their dtype resolves."""
+
+
 def default_pop_size(n: int) -> int:
     """`4 + floor(3 ln n)` (tutorial, eq. 48)."""
     return 4 + math.floor(3 * math.log(n))
+
+
+def linquad_margins(lb: np.ndarray, ub: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Margins `(a_l, a_u)` `(n,)` of pycma's BoundTransform: `min((ub - lb) / 2,
+    max(1, |b|) / 20)` at each bound `b` (pycma 4.5, `transformations.margin_width2`, the
+    default of `BoxConstraintsLinQuadTransformation`)."""
+    half = (ub - lb) / 2
+    return (np.minimum(half, np.maximum(1.0, np.abs(lb)) / 20),
+            np.minimum(half, np.maximum(1.0, np.abs(ub)) / 20))
 
 
 def box_phase(x: jax.Array, lb: jax.Array, ub: jax.Array) -> jax.Array:
@@ -133,6 +164,53 @@ def reflect(x: jax.Array, lb: jax.Array, ub: jax.Array) -> jax.Array:
     mirrored = ub - jnp.abs(box_phase(x, lb, ub) - width)
     inside = (x >= lb) & (x <= ub)
     return jnp.where(inside, x, jnp.where(width > 0, mirrored, lb))
+
+
+def box_map(
+    g: jax.Array, lb: jax.Array, ub: jax.Array, a_l: jax.Array, a_u: jax.Array
+) -> jax.Array:
+    """The point in `[lb, ub]` `(..., n)` of the sample `g` `(..., n)`, for margins `a_l`,
+    `a_u` `(n,)`: `g` mirrored periodically into `[lb - a_l, ub + a_u]`, then quadratic
+    within `a_l` of `lb` and `a_u` of `ub`, so that the map is smooth where it turns
+    (pycma's `BoxConstraintsLinQuadTransformation`); the identity on `[lb + a_l, ub - a_u]`.
+    With zero margins it is `reflect(g, lb, ub)`."""
+    lo, hi = lb - a_l, ub + a_u
+    y = reflect(g, lo, hi)
+    low = lb + (y - lo) ** 2 / (4 * jnp.where(a_l > 0, a_l, 1.0))
+    high = ub - (y - hi) ** 2 / (4 * jnp.where(a_u > 0, a_u, 1.0))
+    return jnp.where(y < lb + a_l, low, jnp.where(y > ub - a_u, high, y))
+
+
+def box_unmap(
+    x: jax.Array, lb: jax.Array, ub: jax.Array, a_l: jax.Array, a_u: jax.Array
+) -> jax.Array:
+    """The `g` in `[lb - a_l, ub + a_u]` `(..., n)` with `box_map(g) = x` for `x` `(..., n)`
+    in the box."""
+    low = lb - a_l + 2 * jnp.sqrt(a_l * jnp.maximum(x - lb, 0.0))
+    high = ub + a_u - 2 * jnp.sqrt(a_u * jnp.maximum(ub - x, 0.0))
+    return jnp.where(x < lb + a_l, low, jnp.where(x > ub - a_u, high, x))
+
+
+def fitness_spread(f: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The range of the fitness values `f` `(k,)` (NaN where not finite) and their
+    largest magnitude; NaN when none is finite."""
+    return jnp.nanmax(f) - jnp.nanmin(f), jnp.nanmax(jnp.abs(f))
+
+
+def warn_resolution(hit, scale, *, dtype: str) -> None:
+    """Host side of `tell`'s check that the fitness is resolved at `|f| = scale`: warn when
+    `hit` holds (under `vmap` the callback runs for every batch member, most without a hit)."""
+    if hit:
+        bound = 10 * np.finfo(dtype).eps * float(scale)
+        warnings.warn(
+            f"CMA-ES: the fitness values of a generation and the recent best ones lie within "
+            f"{bound:.3g} of each other, 10 eps of |f| = {float(scale):.6g} in {dtype}; "
+            "closer, selection would see rounding, so the run ends (criterion "
+            "tolfun_resolution) without resolving f further. Enable float64 with "
+            "jax.config.update('jax_enable_x64', True) at start-up, or subtract a known "
+            "offset from f (e.g. BBOB(..., subtract_optimum=True)).",
+            PrecisionWarning,
+        )
 
 
 def rank_mu(Y: jax.Array, w: jax.Array) -> jax.Array:
@@ -173,12 +251,14 @@ class _CMABase(Algorithm):
     mean0: np.ndarray | None = None
     restart: str = "none"
     max_pop_size: int | None = None
+    boundary: str = "linquad"
     n_obj: int = 1
-    tolfun: float = 1e-12
+    tolfun: float = 1e-11
     tolx: float = 1e-12
     tolconditioncov: float = 1e14
     tolupsigma: float = 1e20
     tolstagnation: int | None = None
+    lambda0: float = dataclasses.field(init=False)
 
     single_objective: ClassVar[bool] = True
     takes_constraints: ClassVar[bool] = False
@@ -188,9 +268,12 @@ class _CMABase(Algorithm):
         name = type(self).__name__
         lb, ub = self.lb, self.ub
         n = lb.shape[0]
-        pop_size = default_pop_size(n) if self.pop_size is None else self.pop_size
-        check_int(f"{name}: pop_size", pop_size, 2)
+        if self.pop_size is not None:
+            check_int(f"{name}: pop_size", self.pop_size, 2)
+        lambda0 = 4 + 3 * math.log(n) if self.pop_size is None else self.pop_size
+        pop_size = math.floor(lambda0)
         check_choice(f"{name}: restart", self.restart, RESTARTS)
+        check_choice(f"{name}: boundary", self.boundary, BOUNDARIES)
         if self.restart == "none":
             if self.max_pop_size not in (None, pop_size):
                 raise ValueError(
@@ -199,7 +282,7 @@ class _CMABase(Algorithm):
                 )
             max_pop = pop_size
         else:
-            max_pop = 32 * pop_size if self.max_pop_size is None else self.max_pop_size
+            max_pop = math.floor(32 * lambda0) if self.max_pop_size is None else self.max_pop_size
             check_int(f"{name}: max_pop_size", max_pop)
             if max_pop < pop_size:
                 raise ValueError(
@@ -219,11 +302,26 @@ class _CMABase(Algorithm):
                 raise ValueError(
                     f"{name}: mean0 must be {n} finite numbers, got shape {mean0.shape}"
                 )
+            if np.any((mean0 < lb) | (mean0 > ub)):
+                raise ValueError(f"{name}: mean0 must lie in the box [lb, ub]")
         for field in ("tolfun", "tolx", "tolconditioncov", "tolupsigma"):
             check_float(f"{name}: {field}", getattr(self, field), 0.0)
         if self.tolstagnation is not None:
             check_int(f"{name}: tolstagnation", self.tolstagnation)
-        frozen_setattr(self, pop_size=pop_size, max_pop_size=max_pop, sigma0=sigma0, mean0=mean0)
+        frozen_setattr(self, pop_size=pop_size, max_pop_size=max_pop, sigma0=sigma0, mean0=mean0,
+                       lambda0=float(lambda0))
+
+    @property
+    def margins(self) -> tuple[np.ndarray, np.ndarray]:
+        """`(a_l, a_u)` `(n,)` of `box_map`: pycma's (`linquad_margins`), or 0 with
+        `boundary="mirror"`."""
+        if self.boundary == "mirror":
+            return np.zeros(self.n_var), np.zeros(self.n_var)
+        return linquad_margins(self.lb, self.ub)
+
+    def _box(self, dtype) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+        """`lb, ub, a_l, a_u` `(n,)` in `dtype`: the box and margins of `box_map`."""
+        return tuple(jnp.asarray(v, dtype) for v in (self.lb, self.ub, *self.margins))
 
     @property
     def history_length(self) -> int:
@@ -281,13 +379,13 @@ class _CMABase(Algorithm):
         dtype = jnp.result_type(float)
         n, P = self.n_var, self.max_pop_size
         key, mean_key = jax.random.split(key)
-        lb, ub = jnp.asarray(self.lb, dtype), jnp.asarray(self.ub, dtype)
         if self.mean0 is None:
-            mean = jax.random.uniform(mean_key, (n,), dtype, lb, ub)
+            x = self._uniform_in_box(mean_key, dtype)
         else:
-            mean = jnp.asarray(self.mean0, dtype)
+            x = jnp.asarray(self.mean0, dtype)
+        mean = box_unmap(x, *self._box(dtype))
         C, B = self._identity(dtype)
-        X = jnp.broadcast_to(reflect(mean, lb, ub), (P, n))
+        X = jnp.broadcast_to(x, (P, n))
         inf = jnp.full((), jnp.inf, dtype)
         count = jnp.zeros((), jnp.int32)
         return CMAESState(
@@ -302,19 +400,26 @@ class _CMABase(Algorithm):
             run_sigma0=jnp.asarray(self.sigma0, dtype), run_budget=inf,
             f_hist=jnp.full(self.history_length, jnp.inf, dtype), large_runs=count,
             small_regime=jnp.ones((), bool), evals_large=count, evals_small=count,
+            precision_warned=jnp.zeros((), bool),
         )
 
+    def _uniform_in_box(self, key: jax.Array, dtype) -> jax.Array:
+        """A point `(n,)` drawn uniformly from the box."""
+        lb, ub = jnp.asarray(self.lb, dtype), jnp.asarray(self.ub, dtype)
+        return jax.random.uniform(key, (self.n_var,), dtype, lb, ub)
+
     def ask(self, state: CMAESState) -> tuple[jax.Array, CMAESState]:
-        """Sample the population: `(max_pop_size, n)`; rows past `state.lam` hold the mean."""
+        """Sample the population: `(max_pop_size, n)`; rows past `state.lam` hold the image of
+        the mean and need no evaluation (`tell` ignores their fitness)."""
         dtype = state.mean.dtype
         key, sample_key = jax.random.split(state.key)
         # Drawn flat: the same numbers, with less counter arithmetic.
         Z = jax.random.normal(sample_key, (math.prod(state.Z.shape),), dtype).reshape(state.Z.shape)
         Y = self._scale(Z, state)
-        lb, ub = jnp.asarray(self.lb, dtype), jnp.asarray(self.ub, dtype)
-        X = reflect(state.mean + state.sigma * Y, lb, ub)
+        box = self._box(dtype)
+        X = box_map(state.mean + state.sigma * Y, *box)
         active = jnp.arange(self.max_pop_size) < self._lam(state)
-        X = jnp.where(active[:, None], X, reflect(state.mean, lb, ub))
+        X = jnp.where(active[:, None], X, box_map(state.mean, *box))
         return X, state.replace(key=key, Z=Z, Y=Y, offspring=X)
 
     def tell(
@@ -363,9 +468,15 @@ class _CMABase(Algorithm):
         # A generation without a single finite fitness carries no information: no update.
         refused = ~sane | ~jnp.any(finite)
         # The criteria look at the distribution that will be kept (only C's diagonal is read).
+        scored = jnp.where(finite, f, jnp.nan)
         criteria = self.termination_criteria(
-            self._keep_distribution(refused, state, candidate), jnp.where(finite, f, jnp.nan)
+            self._keep_distribution(refused, state, candidate), scored
         )
+        unresolved = criteria["tolfun_resolution"] & ~criteria["tolfun"]
+        warn = unresolved & ~state.precision_warned
+        callback = functools.partial(warn_resolution, dtype=str(dtype))
+        scale = fitness_spread(scored)[1]
+        jax.lax.cond(warn, lambda: jax.debug.callback(callback, warn, scale), lambda: None)
         settle = functools.partial(self._settle, state, candidate, refused)
         B, D, refused, factor_stop = self._factorize(
             state, candidate, refused, flip, params, settle
@@ -373,6 +484,7 @@ class _CMABase(Algorithm):
         stop = ~sane | factor_stop | jnp.any(jnp.stack(list(criteria.values())))
         moving = tuple(name for name in DISTRIBUTION if name not in ("B", "D"))
         updated = self._keep_distribution(refused, state, candidate.replace(B=B, D=D), moving)
+        updated = updated.replace(precision_warned=state.precision_warned | unresolved)
         if self.restart == "none":
             return updated.replace(terminated=state.terminated | stop)
         key, restart_key = jax.random.split(updated.key)
@@ -458,15 +570,16 @@ class _CMABase(Algorithm):
         # eq. (44); the exponent is capped at 1 as in Hansen's purecma.
         log_change = c_s / d_s * (ps_norm / expected_norm(n) - 1)
         sigma = state.sigma * jnp.exp(jnp.minimum(1.0, log_change))
-        # f(reflect(g)) is unchanged by g -> 2 ub - g, g -> 2 lb - g and g -> g + 2 (ub - lb),
-        # so moving the mean back into the box, with the paths and C (and B, in _factorize)
-        # mirrored along the flipped coordinates, changes nothing but keeps the mean where
-        # floats are finest.
-        lb, ub = jnp.asarray(self.lb, mean.dtype), jnp.asarray(self.ub, mean.dtype)
-        mirrored = box_phase(mean, lb, ub) > ub - lb
+        # f(box_map(g)) is unchanged by g -> 2 hi - g, g -> 2 lo - g and g -> g + 2 (hi - lo)
+        # for lo = lb - a_l, hi = ub + a_u, so moving the mean back into [lo, hi], with the
+        # paths and C (and B, in _factorize) mirrored along the flipped coordinates, changes
+        # nothing but keeps the mean where floats are finest.
+        lb, ub, a_l, a_u = self._box(mean.dtype)
+        lo, hi = lb - a_l, ub + a_u
+        mirrored = box_phase(mean, lo, hi) > hi - lo
         flip = jnp.where(mirrored, -1.0, 1.0).astype(mean.dtype)
         return state.replace(
-            mean=reflect(mean, lb, ub), sigma=sigma, C=self._mirror(C, flip),
+            mean=reflect(mean, lo, hi), sigma=sigma, C=self._mirror(C, flip),
             p_sigma=flip * p_sigma, p_c=flip * p_c,
         ), flip
 
@@ -475,20 +588,24 @@ class _CMABase(Algorithm):
         but for those of `factor_criteria`.
 
         `f` `(max_pop,)` holds the generation's finite fitness values and NaN elsewhere.
-        Returns a bool scalar per criterion.
+        Returns a bool scalar per criterion. `tolfun_resolution` is `tolfun` with the bound
+        10 eps |f| for the dtype's eps: differences below the float resolution of f carry no
+        information either.
         """
         n, L = self.n_var, self.history_length
         lam = jnp.asarray(self._lam(state), state.sigma.dtype)
         any_finite = jnp.any(~jnp.isnan(f))
-        f_range = jnp.nanmax(f) - jnp.nanmin(f)
+        f_range, f_scale = fitness_spread(f)
         window = 10 + jnp.ceil(30 * n / lam)
         age = ((state.run_generation - 1) % L - jnp.arange(L)) % L
         recent = (age < window) & (age < state.run_generation)
         hist_range = jnp.max(jnp.where(recent, state.f_hist, -jnp.inf)) - jnp.min(
             jnp.where(recent, state.f_hist, jnp.inf)
         )
-        # Differences below the float resolution of f carry no information either.
-        tol_f = self.tolfun + 10 * jnp.finfo(f.dtype).eps * jnp.nanmax(jnp.abs(f))
+
+        def flat(tol):
+            return any_finite & (f_range < tol) & (hist_range < tol)
+
         sd = state.sigma * jnp.sqrt(self._diag(state.C))
         tol_x = self.tolx * state.run_sigma0
         if self.tolstagnation is None:
@@ -496,7 +613,8 @@ class _CMABase(Algorithm):
         else:
             patience = self.tolstagnation
         return {
-            "tolfun": any_finite & (f_range < tol_f) & (hist_range < tol_f),
+            "tolfun": flat(self.tolfun),
+            "tolfun_resolution": flat(10 * jnp.finfo(f.dtype).eps * f_scale),
             "tolx": jnp.all(sd < tol_x) & jnp.all(state.sigma * jnp.abs(state.p_c) < tol_x),
             "noeffectcoord": jnp.any(state.mean + 0.2 * sd == state.mean),
             "tolstagnation": state.run_stall > patience,
@@ -515,15 +633,17 @@ class _CMABase(Algorithm):
         """A new run: random mean in the box, `C = I`, population size by the restart rule."""
         dtype = state.mean.dtype
         mean_key, uniform_key = jax.random.split(key)
-        lb, ub = jnp.asarray(self.lb, dtype), jnp.asarray(self.ub, dtype)
-        lam0, cap = self.pop_size, self.max_pop_size
+        lam0, cap = self.lambda0, self.max_pop_size
         sigma0 = jnp.asarray(self.sigma0, dtype)
         evals_large, evals_small = state.evals_large, state.evals_small
         run_budget = jnp.asarray(jnp.inf, dtype)
+        # pycma 4.5's fmin sets `opts['popsize'] = popsize0 * popsize_multiplier` from the
+        # unrounded option `popsize0` (default '4 + 3 * math.log(N)'), and
+        # `CMAParameters.set` samples `int(popsize)` of them.
         if self.restart == "ipop":
             small = jnp.zeros((), bool)
             large_runs = state.large_runs + 1
-            lam = jnp.minimum(lam0 * 2.0**large_runs, cap)
+            lam = jnp.minimum(jnp.floor(lam0 * 2.0**large_runs), cap)
         else:
             # BIPOP as in pycma's fmin: the first run counts as small; a small run follows
             # whenever the small regime has used fewer evaluations than the large one.
@@ -533,17 +653,15 @@ class _CMABase(Algorithm):
             large_runs = state.large_runs + jnp.where(small, 0, 1)
             u_lam, u_sigma = jax.random.uniform(uniform_key, (2,), dtype)
             multiplier = 2.0**large_runs
-            lam = jnp.where(
-                small, jnp.floor(lam0 * multiplier ** (u_lam**2)), lam0 * multiplier
-            )
-            lam = jnp.minimum(lam, cap)
+            exponent = jnp.where(small, u_lam**2, 1.0)
+            lam = jnp.minimum(jnp.floor(lam0 * multiplier**exponent), cap)
             sigma0 = jnp.where(small, sigma0 * 0.01**u_sigma, sigma0)
             run_budget = jnp.where(small, 0.5 * evals_large.astype(dtype), run_budget)
         C, B = self._identity(dtype)
         zero_path = jnp.zeros(self.n_var, dtype)
         count = jnp.zeros((), jnp.int32)
         return state.replace(
-            mean=jax.random.uniform(mean_key, (self.n_var,), dtype, lb, ub),
+            mean=box_unmap(self._uniform_in_box(mean_key, dtype), *self._box(dtype)),
             sigma=sigma0, C=C, B=B, D=jnp.ones(self.n_var, dtype), p_sigma=zero_path,
             p_c=zero_path, lam=lam.astype(jnp.int32), n_restarts=state.n_restarts + 1,
             run_generation=count, run_evals=count, run_best_f=jnp.asarray(jnp.inf, dtype),
@@ -557,24 +675,29 @@ class _CMABase(Algorithm):
 class CMAES(_CMABase):
     """CMA-ES with full covariance: weighted recombination with active negative weights,
     CSA, rank-one and rank-mu updates, eigendecomposition every few generations under
-    `lax.cond`, mirrored box bounds, NaN rows ranked last; `restart="ipop"` or `"bipop"`
-    restarts run inside the compiled loop, with a fixed `max_pop_size` and masked rows.
+    `lax.cond`, box bounds through pycma's BoundTransform, NaN rows ranked last;
+    `restart="ipop"` or `"bipop"` restarts run inside the compiled loop, with a fixed
+    `max_pop_size` and masked rows.
 
     Args:
-        lb, ub: box bounds `(n,)`; evaluated points are mirrored into them (module docs).
+        lb, ub: box bounds `(n,)`; evaluated points are mapped into them (module docs).
         pop_size: population size lambda (of the first run); default `4 + floor(3 ln n)`.
         sigma0: initial step size; default 0.3 times the mean box width.
-        mean0: initial mean `(n,)` of the first run; default uniform in the box. Restarts
-            always draw a new mean uniformly in the box.
+        mean0: initial mean `(n,)` of the first run, in the box; default uniform in the box.
+            Restarts always draw a new mean uniformly in the box.
         restart: "none", "ipop" (double lambda at each restart) or "bipop" (interleave
-            doubled runs with small-population, small-step runs, Hansen 2009).
+            doubled runs with small-population, small-step runs, Hansen 2009); doubled
+            from `lambda0`, the unrounded `4 + 3 ln n` or `pop_size`, as pycma's `fmin`.
         max_pop_size: rows returned by `ask` with restarts (lambda stops doubling there);
-            default 32 * pop_size. Without restarts it is pop_size.
+            default `floor(32 lambda0)`, five doublings. Without restarts it is pop_size.
+        boundary: "linquad" (pycma's default BoundTransform, smooth at the bounds) or
+            "mirror" (periodic reflection), how samples are mapped into the box.
         eigen_interval: generations between eigendecompositions of C; default
             `ceil(1 / (10 n (c_1 + c_mu)))` as pycma, 1 up to a few dozen dimensions.
         tolfun, tolx, tolconditioncov, tolupsigma, tolstagnation: termination criteria
             (tutorial, appendix B.3; see `termination_criteria` and `factor_criteria`).
-            `tolfun` bounds the range of f (plus 10 float eps of |f|); `tolx` is relative
+            `tolfun` (1e-11 as pycma) bounds the range of f and of the recent best f
+            (`tolfun_resolution` does the same at 10 float eps of |f|); `tolx` is relative
             to the run's initial sigma; `tolstagnation` counts generations without
             improving the run's best f, default pycma's `100 + 100 n^1.5 / lambda`.
             `tolx = 0` or `tolupsigma = inf` switch a criterion off. They trigger
@@ -582,7 +705,8 @@ class CMAES(_CMABase):
             updates past `tolconditioncov` or `tolupsigma` are refused.
 
     The state exposes `X`, `F`, `best_x`, `best_f`, `lam`, `n_evals` (active evaluations),
-    `n_restarts` and `terminated`. Under `jax_enable_x64` the whole state is float64.
+    `n_restarts` and `terminated`. Under `jax_enable_x64` the whole state is float64; in
+    float32 a `PrecisionWarning` says once per run when f is no longer resolved.
     """
 
     eigen_interval: int | None = None

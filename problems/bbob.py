@@ -11,6 +11,17 @@ function, dimension and instance.
 
 Instance data (x_opt, f_opt, rotations, Gallagher peaks) are computed once per
 `(function, n_var, instance)` in NumPy float64; evaluation is in JAX in the dtype of `X`.
+
+Precision. Where COCO's formula cancels near the optimum, an algebraically equal form is
+used (`n - sum cos(2 pi z) = 2 sum sin^2(pi z)` in the Rastrigin terms, the same in f16
+and f19, `expm1` and `log1p` in f21-f23, `5 - |z|` in f5, Rosenbrock in `z - 1` in f8,
+f9 and f19), so that float32 values stay relative to the regret; f20 (Schwefel) still
+cancels. f_opt is added last, and float32 resolves f_opt + regret only to about 1e-7
+|f_opt| (|f_opt| reaches 1000): with `subtract_optimum=True` the values are the regret
+f - f_opt itself, ranked as before, and a float32 run can reach 1e-8 where the float32
+grid of x allows it. That grid (spacing 4.8e-7 at |x| = 4) bounds the regret of f13, f17,
+f18 and f23 above 1e-8 at every float32 point near x_opt in 5-D, and leaves f2 and
+f10-f14 within a few grid steps of it.
 """
 
 from __future__ import annotations
@@ -128,16 +139,20 @@ def _round(x: jax.Array) -> jax.Array:
     return jnp.floor(x + 0.5)
 
 
+def _cosine_deficit(z: jax.Array) -> jax.Array:
+    """`sum (1 - cos(2 pi z))` over the last axis, without cancellation near integers."""
+    return 2.0 * jnp.sum(jnp.sin(jnp.pi * z) ** 2, axis=-1)
+
+
 def _rastrigin(z: jax.Array) -> jax.Array:
-    d = z.shape[-1]
-    return 10.0 * (d - jnp.sum(jnp.cos(2.0 * jnp.pi * z), axis=-1)) + jnp.sum(
-        z**2, axis=-1
-    )
+    return 10.0 * _cosine_deficit(z) + jnp.sum(z**2, axis=-1)
 
 
-def _rosenbrock(z: jax.Array) -> jax.Array:
-    a, b = z[..., :-1], z[..., 1:]
-    return jnp.sum(100.0 * (a**2 - b) ** 2 + (a - 1.0) ** 2, axis=-1)
+def _rosenbrock_terms(u: jax.Array) -> jax.Array:
+    """Rosenbrock's `100 (a^2 - b)^2 + (a - 1)^2` `(..., D - 1)` over consecutive pairs
+    `a, b` of `z = 1 + u`, computed from `u` `(..., D)`: no cancellation near z = 1."""
+    a, b = u[..., :-1], u[..., 1:]
+    return 100.0 * (a * (2.0 + a) - b) ** 2 + a**2
 
 
 def _ellipsoid(z: jax.Array) -> jax.Array:
@@ -185,9 +200,9 @@ def _f4(x, d):
 
 def _f5(x, d):
     xo = d["xopt"]  # +-5
-    s = jnp.sign(xo) * d["lam100"]
     z = jnp.where(x * xo < 25.0, x, xo)
-    return jnp.sum(5.0 * jnp.abs(s) - s * z, axis=-1)
+    # COCO's sum 5 |s| - s z for s = sign(x_opt) lam100, as sum |s| (5 - sign(x_opt) z)
+    return jnp.sum(d["lam100"] * (5.0 - jnp.sign(xo) * z), axis=-1)
 
 
 def _f6(x, d):
@@ -207,11 +222,12 @@ def _f7(x, d):
 
 
 def _f8(x, d):
-    return _rosenbrock(d["scale"] * (x - d["xopt"]) + 1.0)
+    return jnp.sum(_rosenbrock_terms(d["scale"] * (x - d["xopt"])), axis=-1)
 
 
 def _f9(x, d):
-    return _rosenbrock(_mv(d["M"], x) + 0.5)
+    # COCO's z = M x + 1/2 is 1 + M (x - x_opt), as M x_opt = 1/2.
+    return jnp.sum(_rosenbrock_terms(_mv(d["M"], x - d["xopt"])), axis=-1)
 
 
 def _f10(x, d):
@@ -246,18 +262,17 @@ def _f15(x, d):
 
 
 _WEIERSTRASS_K = np.arange(12)
-_WEIERSTRASS_F0 = float(
-    np.sum(0.5**_WEIERSTRASS_K * np.cos(np.pi * 3.0**_WEIERSTRASS_K))
-)
 
 
 def _f16(x, d):
     z = _mv(d["M"], _t_osz(_mv(d["R"], x - d["xopt"])))
     a = jnp.asarray(0.5**_WEIERSTRASS_K, x.dtype)
     b = jnp.asarray(3.0**_WEIERSTRASS_K, x.dtype)
-    s = jnp.sum(a * jnp.cos(2.0 * jnp.pi * (z[..., None] + 0.5) * b), axis=(-1, -2))
+    # COCO's sum a cos(2 pi b (z + 1/2)) / n - sum a cos(pi b): as b = 3^k is odd, each
+    # term is a (1 - cos(2 pi b z)) = 2 a sin^2(pi b z), which does not cancel near z = 0.
+    s = 2.0 * jnp.sum(a * jnp.sin(jnp.pi * z[..., None] * b) ** 2, axis=(-1, -2))
     n = x.shape[-1]
-    return 10.0 * (s / n - _WEIERSTRASS_F0) ** 3 + 10.0 / n * _f_pen(x)
+    return 10.0 * (s / n) ** 3 + 10.0 / n * _f_pen(x)
 
 
 def _f17(x, d):
@@ -269,10 +284,9 @@ _f18 = _f17
 
 
 def _f19(x, d):
-    z = _mv(d["M"], x) + 0.5
-    a, b = z[..., :-1], z[..., 1:]
-    s = 100.0 * (a**2 - b) ** 2 + (1.0 - a) ** 2
-    return 10.0 + 10.0 * jnp.mean(s / 4000.0 - jnp.cos(s), axis=-1)
+    s = _rosenbrock_terms(_mv(d["M"], x - d["xopt"]))  # as in f9
+    # 10 + 10 mean(s / 4000 - cos s), with 1 - cos s = 2 sin^2(s / 2)
+    return 10.0 * jnp.mean(s / 4000.0 + 2.0 * jnp.sin(0.5 * s) ** 2, axis=-1)
 
 
 def _f20(x, d):
@@ -294,8 +308,11 @@ def _gallagher(x, d):
     rx = _mv(d["R"], x)  # (..., D)
     diff = rx[..., None, :] - d["peaks"]  # (..., P, D); peaks are R y_i
     q = jnp.sum(d["scales"] * diff**2, axis=-1)  # (..., P)
-    best = jnp.max(d["heights"] * jnp.exp(-0.5 / n * q), axis=-1)
-    return _t_osz(10.0 - best) ** 2 + _f_pen(x)
+    # COCO's 10 - max h exp(-q / 2n), as min (10 - h) - h expm1(-q / 2n): exact where the
+    # best peak is the global one (h = 10).
+    h = d["heights"]
+    deficit = jnp.min((10.0 - h) - h * jnp.expm1(-0.5 / n * q), axis=-1)
+    return _t_osz(deficit) ** 2 + _f_pen(x)
 
 
 _f21 = _gallagher
@@ -308,10 +325,9 @@ def _f23(x, d):
     p = jnp.asarray(2.0 ** np.arange(1, 33), x.dtype)
     t = z[..., None] * p
     s = jnp.sum(jnp.abs(t - _round(t)) / p, axis=-1)  # (..., D)
-    prod = jnp.prod(
-        (1.0 + jnp.arange(1, n + 1, dtype=x.dtype) * s) ** (10.0 / n**1.2), axis=-1
-    )
-    return 10.0 / n**2 * (prod - 1.0) + _f_pen(x)
+    # COCO's prod (1 + i s_i)^(10 / n^1.2) - 1, through expm1 and log1p
+    log_prod = jnp.sum(jnp.log1p(jnp.arange(1, n + 1, dtype=x.dtype) * s), axis=-1)
+    return 10.0 / n**2 * jnp.expm1(10.0 / n**1.2 * log_prod) + _f_pen(x)
 
 
 def _f24(x, d):
@@ -323,8 +339,7 @@ def _f24(x, d):
     z = _mv(d["M"], xh - mu0)
     s1 = jnp.sum((xh - mu0) ** 2, axis=-1)
     s2 = jnp.sum((xh - mu1) ** 2, axis=-1)
-    s3 = jnp.sum(jnp.cos(2.0 * jnp.pi * z), axis=-1)
-    return jnp.minimum(s1, n + s * s2) + 10.0 * (n - s3) + 1e4 * _f_pen(x)
+    return jnp.minimum(s1, n + s * s2) + 10.0 * _cosine_deficit(z) + 1e4 * _f_pen(x)
 
 
 _FUNCTIONS = {i: globals()[f"_f{i}"] for i in range(1, 25)}
@@ -464,11 +479,16 @@ class BBOB(SingleObjective):
     `optimum_x` is COCO's x_opt and `optimum_value` its f_opt; for f20 (Schwefel) the
     value at `optimum_x` is f_opt only up to ~1e-12, as in COCO.
 
+    With `subtract_optimum=True` the values are COCO's less f_opt (the regret; ranking
+    unchanged) and `optimum_value` is 0, so that float32 resolves them near the optimum
+    (module docs); `f_opt` is COCO's f_opt either way.
+
     Example: `get_problem("bbob", function=3, n_var=10, instance=1)`.
     """
 
     function: int = 1
     instance: int = 1
+    subtract_optimum: bool = False
 
     _lower = -5.0
     _upper = 5.0
@@ -478,6 +498,9 @@ class BBOB(SingleObjective):
         if check_int("BBOB function", self.function) > 24:
             raise ValueError(f"BBOB function must be an integer in 1..24, got {self.function!r}")
         check_int("instance", self.instance)
+        if not isinstance(self.subtract_optimum, bool):
+            raise ValueError(f"BBOB: subtract_optimum must be True or False, got "
+                             f"{self.subtract_optimum!r}")
         super().__post_init__()
 
     @property
@@ -494,11 +517,17 @@ class BBOB(SingleObjective):
         return np.array(self._data()[0]["xopt"])
 
     @property
-    def optimum_value(self) -> float:
+    def f_opt(self) -> float:
         """COCO's f_opt of this instance."""
         return self._data()[1]
 
+    @property
+    def optimum_value(self) -> float:
+        """The least value: `f_opt`, or 0 with `subtract_optimum`."""
+        return 0.0 if self.subtract_optimum else self.f_opt
+
     def _f(self, X: jax.Array) -> jax.Array:
-        data, fopt = self._data()
+        data, _ = self._data()
         d = {k: jnp.asarray(v, X.dtype) for k, v in data.items()}
-        return _FUNCTIONS[int(self.function)](X, d) + fopt
+        regret = _FUNCTIONS[int(self.function)](X, d)
+        return regret + self.optimum_value

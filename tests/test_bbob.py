@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from evo.problems import BBOB, get_problem
-from evo.problems.bbob import _fopt, _unif, _xopt
+from evo.problems.bbob import _FUNCTIONS, _fopt, _instance_data, _unif, _xopt
 
 FUNCTIONS = list(range(1, 25))
 DIMS = (2, 5, 10)
@@ -117,3 +117,50 @@ def test_bad_arguments(kwargs, match):
 def test_bad_shape():
     with pytest.raises(ValueError, match=r"shape \(n, 3\)"):
         BBOB(n_var=3).evaluate(jnp.zeros((2, 4)))
+
+
+def test_subtract_optimum_gives_the_values_less_f_opt():
+    rng = np.random.default_rng(3)
+    with jax.enable_x64(True):
+        for function in FUNCTIONS:
+            plain = BBOB(n_var=5, function=function, instance=2)
+            less = BBOB(n_var=5, function=function, instance=2, subtract_optimum=True)
+            X = jnp.asarray(rng.uniform(-6.0, 6.0, (6, 5)))
+            np.testing.assert_allclose(
+                np.asarray(less.evaluate(X)) + plain.f_opt, np.asarray(plain.evaluate(X)),
+                rtol=1e-14, atol=1e-12, err_msg=f"f{function}",
+            )
+            assert less.f_opt == plain.f_opt == plain.optimum_value != 0.0
+            assert less.optimum_value == 0.0
+            np.testing.assert_array_equal(less.pareto_front(3), [[0.0]])
+    with pytest.raises(ValueError, match="subtract_optimum"):
+        BBOB(subtract_optimum=1)
+
+
+@pytest.mark.parametrize("function", [f for f in FUNCTIONS if f != 20])
+def test_float32_arithmetic_resolves_regrets_of_1e_7(function):
+    # Points at a float64 regret of about 1e-7 along a random direction from x_opt, and the
+    # instance data rounded to float32: float32 arithmetic must give the regret to 1e-3
+    # relative, as float64 does (no cancellation; f20, Schwefel, still cancels).
+    n = 5
+    data, _ = _instance_data(function, n, 1)
+    rounded = {k: np.asarray(v, np.float32) for k, v in data.items()}
+    f = _FUNCTIONS[function]
+    x_opt = BBOB(n_var=n, function=function).optimum_x
+    direction = np.random.default_rng(function).normal(size=n)
+    if function == 5:  # the optimum is a corner: step into the box
+        direction = -np.sign(x_opt) * np.abs(direction)
+    with jax.enable_x64(True):
+        data64 = {k: jnp.asarray(v, jnp.float64) for k, v in rounded.items()}
+
+        def regret64(X):
+            return np.asarray(f(jnp.asarray(X, jnp.float64), data64))
+
+        steps = np.logspace(-9, 0, 200)
+        X = (x_opt + steps[:, None] * direction).astype(np.float32)
+        X = X[np.argmax(regret64(X) >= 1e-7)][None]
+        expected = regret64(X)
+    got = np.asarray(f(jnp.asarray(X), {k: jnp.asarray(v) for k, v in rounded.items()}))
+    # (f13's least regret at float32 points near x_opt is about 1e-5, module docs.)
+    assert got.dtype == np.float32 and 1e-7 <= expected[0] < 1e-4, expected
+    np.testing.assert_allclose(got, expected, rtol=1e-3)
