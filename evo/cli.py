@@ -28,6 +28,8 @@ import evo
 from evo.problems import Problem, get_problem, problem_names
 from evo.registry import ALGORITHMS, algorithm_class, markdown_table, summary, with_table
 
+TRUE_FRONT = "true_front.csv"  # a sample of the problem's true front, for the plots
+
 
 def reference_point(problem: Problem, given: list[float] | None) -> np.ndarray | None:
     """`given`, else the problem's own `ref_point` (None when it has no known front)."""
@@ -35,6 +37,27 @@ def reference_point(problem: Problem, given: list[float] | None) -> np.ndarray |
     if point is not None and np.shape(point) != (problem.n_obj,):
         raise ValueError(f"--ref-point needs {problem.n_obj} numbers, got {list(given)}")
     return point
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def output_folder(text: str) -> Path:
+    """`--out` as a folder that is or can become a directory; ValueError otherwise."""
+    out = Path(text)
+    for path in (out, *out.parents):
+        if path.exists() and not path.is_dir():
+            where = "is a file" if path == out else f"is inside {path}, which is a file"
+            raise ValueError(f"--out {out} {where}; give a folder")
+    return out
 
 
 def parse_value(text: str) -> Any:
@@ -99,11 +122,32 @@ def history_table(history: dict[str, np.ndarray]) -> tuple[list[str], np.ndarray
     return header, np.stack(columns, axis=1)
 
 
-def read_history(path: Path) -> dict[str, np.ndarray]:
+def read_csv(path: Path) -> np.ndarray:
+    """The numbers of a CSV file with one header row `(rows, columns)`."""
     with open(path, newline="") as file:
         rows = list(csv.reader(file))
-    data = np.array(rows[1:], dtype=float).reshape(-1, len(rows[0]))
-    return {name: data[:, j] for j, name in enumerate(rows[0])}
+    return np.array(rows[1:], dtype=float).reshape(-1, len(rows[0]))
+
+
+def read_history(path: Path) -> dict[str, np.ndarray]:
+    with open(path, newline="") as file:
+        header = next(csv.reader(file))
+    data = read_csv(path)
+    return {name: data[:, j] for j, name in enumerate(header)}
+
+
+def claim(out: Path, config: dict[str, Any]) -> None:
+    """Raise ValueError, writing nothing, when `out` holds the config of another run (other
+    settings than `config`; a different `gens` is the same run, extended or shortened)."""
+    path = out / "config.json"
+    if not path.exists():
+        return
+    saved = json.loads(path.read_text())
+    changed = [f"{name} {saved.get(name)!r} there, {value!r} here" for name, value in config.items()
+               if name != "gens" and saved.get(name) != value]
+    if changed:
+        raise ValueError(f"--out {out} holds another run ({'; '.join(changed)}); give another "
+                         "folder or remove that one")
 
 
 def draw(out: Path) -> list[Path]:
@@ -120,15 +164,16 @@ def draw(out: Path) -> list[Path]:
     title = f"{config['algorithm']} on {config['problem']}"
     written = []
     if F.shape[1] in (2, 3):
-        true_front = np.asarray(config["true_front"]) if config.get("true_front") else None
+        true_front = read_csv(out / TRUE_FRONT) if (out / TRUE_FRONT).exists() else None
         written.append(out / "front.png")
         plot_front(F, true_front, title=title, path=written[-1])
     elif F.shape[1] > 3:
         written.append(out / "parallel.png")
         plot_parallel(F, title=title, path=written[-1])
-    curves = {key: history[key] for key in ("n_evals", "igd", "hv") if key in history}
-    if config["n_obj"] == 1 and "f_min_0" in history:
-        curves["f_min"] = history["f_min_0"]
+    if config["n_obj"] == 1:  # the distance to the optimum is no IGD: show the best value
+        curves = {key: history[key] for key in ("n_evals", "f_min_0") if key in history}
+    else:
+        curves = {key: history[key] for key in ("n_evals", "igd", "hv") if key in history}
     if len(curves) >= 2:
         # The rows where every curve was computed (the indicators are NaN elsewhere).
         rows = ~np.any(np.isnan(np.stack(list(curves.values()))), axis=0)
@@ -138,11 +183,30 @@ def draw(out: Path) -> list[Path]:
     return written
 
 
+def summary_line(result: evo.Result, n_obj: int) -> str:
+    """What the run found, numbers to 6 significant digits (no "-0")."""
+
+    def numbers(values: np.ndarray) -> str:
+        return "[" + ", ".join(f"{value + 0.0:.6g}" for value in values) + "]"
+
+    if n_obj == 1:
+        finite = np.isfinite(result.F[:, 0]) & (result.violation <= 0)
+        if not finite.any():
+            return "no feasible finite row"
+        best = int(np.argmin(np.where(finite, result.F[:, 0], np.inf)))
+        return f"best f {result.F[best, 0] + 0.0:.6g} at x = {numbers(result.X[best])}"
+    rows = result.pareto_F if len(result.pareto_F) else result.F
+    return (f"{len(result.pareto_F)} non-dominated rows; best per objective "
+            f"{numbers(rows.min(axis=0))}")
+
+
 def command_run(args: argparse.Namespace) -> int:
+    out = output_folder(args.out)
     algorithm, problem = build(args)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    front = problem.pareto_front(500)
+    if args.ref_point is not None and problem.n_obj not in (2, 3) \
+            and "ref_point" not in algorithm.__dataclass_fields__:
+        raise ValueError(f"--ref-point sets the hypervolume of 2 or 3 objectives; "
+                         f"{args.problem} has {problem.n_obj}")
     ref_point = reference_point(problem, args.ref_point) if problem.n_obj in (2, 3) else None
     config = {
         "algorithm": args.algorithm, "problem": args.problem, "n_obj": problem.n_obj,
@@ -150,11 +214,17 @@ def command_run(args: argparse.Namespace) -> int:
         "seed": args.seed, "record": args.record, "record_every": args.record_every,
         "indicators_every": args.indicators_every,
         "ref_point": None if ref_point is None else ref_point.tolist(),
-        "true_front": None if front is None or problem.n_obj > 3 else front.tolist(),
+        "problem_args": keyword_arguments(args.problem_arg, "--problem-arg"),
+        "algorithm_args": keyword_arguments(args.algorithm_arg, "--algorithm-arg"),
     }
+    claim(out, config)
+    out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(config, indent=1))
+    front = problem.pareto_front(500) if problem.n_obj in (2, 3) else None
+    if front is not None:
+        write_csv(out / TRUE_FRONT, [f"f{j}" for j in range(problem.n_obj)], front)
     checkpointing = {}
-    if args.checkpoint_every:
+    if args.checkpoint_every is not None:
         checkpointing = {"checkpoint": out / "checkpoint.npz",
                          "checkpoint_every": args.checkpoint_every}
     result = evo.run(
@@ -169,9 +239,8 @@ def command_run(args: argparse.Namespace) -> int:
     write_csv(out / "front.csv", columns, np.hstack([result.pareto_X, result.pareto_F]))
     write_csv(out / "history.csv", *history_table(result.history))
     written = draw(out) if not args.no_plots else []
-    best = result.pareto_F.min(axis=0) if len(result.pareto_F) else result.F.min(axis=0)
-    print(f"{len(result.pareto_F)} non-dominated rows; best per objective {np.round(best, 6)}; "
-          f"wrote {', '.join(p.name for p in [out / 'front.csv', out / 'history.csv', *written])}"
+    print(f"{summary_line(result, n_obj)}; wrote "
+          f"{', '.join(p.name for p in [out / 'front.csv', out / 'history.csv', *written])}"
           f" in {out}")
     return 0
 
@@ -221,47 +290,52 @@ def parser() -> argparse.ArgumentParser:
                      help="another keyword of the problem (repeatable), e.g. episode_length=100")
     run.add_argument("--algorithm-arg", action="append", metavar="NAME=VALUE",
                      help="another setting of the algorithm (repeatable), e.g. sbx_eta=20")
-    run.add_argument("--pop", type=int,
+    run.add_argument("--pop", type=positive_int,
                      help="population size, or batch size q of a Bayesian optimiser "
                           "(default: the algorithm's own)")
-    run.add_argument("--gens", type=int, default=100, help="generations (default 100)")
+    run.add_argument("--gens", type=positive_int, default=100,
+                     help="generations (default 100)")
     run.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     run.add_argument("--out", required=True, help="output folder")
     run.add_argument("--ref-point", type=float, nargs="+",
                      help="hypervolume reference point (HypE and the hypervolume history)")
-    run.add_argument("--chunk-size", type=int, default=10,
+    run.add_argument("--chunk-size", type=positive_int, default=10,
                      help="generations per compiled chunk (default 10)")
-    run.add_argument("--record", default="all",
+    run.add_argument("--record", default="all", choices=("none", "stats", "all"),
                      help="what history.csv holds: none (generations and evaluations), stats "
                           "(also best and mean objectives, feasible fraction) or all (also "
                           "IGD and hypervolume) (default all)")
-    run.add_argument("--record-every", type=int, default=1, metavar="K",
+    run.add_argument("--record-every", type=positive_int, default=1, metavar="K",
                      help="a history row every K generations and at the last (default 1)")
-    run.add_argument("--indicators-every", type=int, default=50, metavar="K",
+    run.add_argument("--indicators-every", type=positive_int, default=50, metavar="K",
                      help="with --record all, IGD and hypervolume every K generations and at "
                           "the last, empty (nan) in the other rows (default 50)")
-    run.add_argument("--checkpoint-every", type=int, default=0, metavar="K",
-                     help="save out/checkpoint.npz every K generations; rerunning resumes")
+    run.add_argument("--checkpoint-every", type=positive_int, metavar="K",
+                     help="save out/checkpoint.npz every K generations; the same command "
+                          "run again resumes from it")
     run.add_argument("--no-plots", action="store_true", help="write the CSVs only")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
-    run.set_defaults(handler=command_run)
+    run.set_defaults(handler=command_run, command_parser=run)
 
     plot = commands.add_parser("plot", help="redraw the plots of a saved run",
                                description="Redraw front.png and history.png of a saved run.")
     plot.add_argument("run_dir", help="the --out folder of `evo run`")
-    plot.set_defaults(handler=command_plot)
+    plot.set_defaults(handler=command_plot, command_parser=plot)
 
     listing = commands.add_parser("list", help="list algorithms and problems",
                                   description="List the algorithms and problems, one per line.")
     listing.add_argument("--markdown", nargs="?", const="", metavar="FILE",
                          help="print the algorithm table as Markdown, or write it into FILE "
                               "between its <!-- algorithms --> markers")
-    listing.set_defaults(handler=command_list)
+    listing.set_defaults(handler=command_list, command_parser=listing)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    args, unknown = top.parse_known_args(argv)
+    if unknown:  # a misspelled flag: the usage of the command it was given to
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args.handler(args)
     except (ValueError, FileNotFoundError) as error:  # CheckpointError is a ValueError

@@ -78,6 +78,8 @@ class GeneticAlgorithm(Algorithm):
         check_float(f"{name}: mutation_eta", self.mutation_eta, 0.0)
 
     def init(self, key: jax.Array) -> GAState:
+        """The state before the first ask: `pop_size` rows drawn uniformly in the box, their
+        objectives +inf until the first tell."""
         key, sample_key = jax.random.split(key)
         X = uniform_sample(sample_key, jnp.asarray(self.lb), jnp.asarray(self.ub), self.pop_size)
         return self.state_type(

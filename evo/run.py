@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -203,7 +204,7 @@ def run(
     - "stats": also `f_min`, `f_mean` and, for constrained problems, `feasible`; they cost
       little and are computed every generation.
     - "all" (default): also the indicators, `igd` against `problem.pareto_front(front_size)`
-      when the problem knows its front and `hv`, the hypervolume up to `ref_point`
+      when the problem has several objectives and knows its front and `hv`, the hypervolume up to `ref_point`
       `(n_obj,)` when one is given (2 or 3 objectives). IGD costs about as much as an
       NSGA-III generation at populations of thousands (the hypervolume more), so they are
       computed only every `indicators_every` generations and at the last (NaN in the other
@@ -235,7 +236,8 @@ def run(
         if ref_point.shape != (problem.n_obj,) or not 2 <= problem.n_obj <= 3:
             raise ValueError(f"ref_point must have shape (n_obj,) with n_obj 2 or 3, got shape "
                              f"{ref_point.shape} for n_obj={problem.n_obj}")
-    front = problem.pareto_front(front_size)
+    # One objective has an optimum, not a front: its history's measure is `f_min`.
+    front = problem.pareto_front(front_size) if problem.n_obj > 1 else None
     run_chunk = compiled_chunk(
         algorithm, problem, chunk_size, record, front is not None, ref_point is not None
     )
@@ -251,6 +253,9 @@ def run(
             saved = resumable(checkpoint, states, identity, n_gen)
             states, chunks, first = saved.state, [saved.history], saved.generation
             n_evals = saved.history["n_evals"][-1]
+            if progress:
+                print(f"resuming from generation {first} of {n_gen} ({checkpoint})",
+                      file=sys.stderr)
     bar = ProgressBar(n_gen) if progress else None
     for start in range(first, n_gen, chunk_size):
         states, records = run_chunk(states, start, n_gen, cadence["indicators_every"], front,
@@ -259,7 +264,7 @@ def run(
         chunks.append(generation_rows(jax.device_get(records), start, done, n_evals))
         n_evals = chunks[-1]["n_evals"][-1]
         if bar is not None:
-            bar.update(done, **latest_indicators(chunks[-1]))
+            bar.update(done, **latest_indicators(chunks[-1], problem.n_obj))
         if checkpoint is not None and (done // checkpoint_every > start // checkpoint_every
                                        or done == n_gen):
             save_checkpoint(checkpoint, states, thinned(joined(chunks), done, **cadence), done,
@@ -320,8 +325,12 @@ def thinned(
     return rows
 
 
-def latest_indicators(rows: dict[str, np.ndarray]) -> dict[str, float]:
-    """The last value of each indicator computed in `rows`, by name."""
+def latest_indicators(rows: dict[str, np.ndarray], n_obj: int) -> dict[str, float]:
+    """The last value of each indicator computed in `rows`, by name; for one objective the
+    best value (`f_min`) when it was recorded."""
+    if n_obj == 1:
+        best = rows.get("f_min", np.empty((0, 1)))
+        return {"f_min": float(best[-1, 0])} if len(best) else {}
     latest = {}
     for name in INDICATORS:
         computed = rows.get(name, np.empty(0))

@@ -96,6 +96,10 @@ def problem_names() -> dict[str, str]:
     }
 
 
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 __all__ = [
     "Ackley",
     "BBOB",

@@ -1,7 +1,10 @@
 """The `evo` command line: run, plot, list, and its errors."""
 
 import csv
+import inspect
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jax
@@ -113,15 +116,82 @@ def test_run_builds_any_registered_algorithm_from_its_settings(tmp_path, capsys)
      "NSGA2 has no setting 'eta'; its settings are lb, ub, n_obj, pop_size, sbx_eta"),
     (["--algorithm", "nsga2", "--problem", "zdt1", "--problem-arg", "foo=1"],
      "ZDT1 has no setting 'foo'"),
-    (["--algorithm", "nsga2", "--problem", "zdt1", "--record", "most"],
-     "record must be one of 'none', 'stats', 'all', got 'most'"),
-    (["--algorithm", "nsga2", "--problem", "zdt1", "--record-every", "0"],
-     "record_every must be an integer >= 1, got 0"),
+    (["--algorithm", "moead", "--problem", "dtlz2", "--n-obj", "3", "--pop", "1000"],
+     "MOEAD: pop_size=1000 but there are 990 weight vectors"),
+    (["--algorithm", "cmaes", "--problem", "sphere", "--ref-point", "1"],
+     "--ref-point sets the hypervolume of 2 or 3 objectives; sphere has 1"),
 ])
 def test_bad_arguments_give_one_clear_line(tmp_path, capsys, argv, message):
-    assert main(["run", *argv, "--out", str(tmp_path), "--quiet"]) == 2
+    assert main(["run", *argv, "--out", str(tmp_path / "out"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("evo run: error:") and message in err
+    assert not (tmp_path / "out").exists()
+
+
+def evo_command(*argv, cwd):
+    """`evo ARGV` in a fresh process: its exit status and standard error."""
+    done = subprocess.run([sys.executable, "-m", "evo.cli", *argv], cwd=cwd,
+                          capture_output=True, text=True, timeout=300)
+    return done.returncode, done.stderr
+
+
+RUN = ["run", "--algorithm", "nsga2", "--problem", "zdt1", "--n-var", "4", "--pop", "8",
+       "--gens", "4", "--quiet", "--no-plots"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--out", "afile"], "--out afile is a file; give a folder"),
+    (["--out", "afile/sub"], "--out afile/sub is inside afile, which is a file"),
+    (["--out", "new", "--checkpoint-every", "0"], "argument --checkpoint-every: must be an "
+                                                  "integer >= 1, got '0'"),
+    (["--out", "new", "--record", "most"], "argument --record: invalid choice: 'most'"),
+    (["--out", "new", "--record-every", "0"], "argument --record-every: must be an integer"),
+    (["--out", "new", "--algoritm", "x"], "unrecognized arguments: --algoritm x"),
+])
+def test_command_line_errors_are_one_line_with_status_2_and_write_nothing(tmp_path, argv,
+                                                                           message):
+    (tmp_path / "afile").write_text("mine")
+    code, err = evo_command(*RUN, *argv, cwd=tmp_path)
+    assert code == 2 and err.count("error:") == 1 and message in err, err
+    # argparse's errors show the usage of `evo run`, not of `evo`.
+    assert "usage: evo run" in err or err.startswith("evo run: error:")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+    assert (tmp_path / "afile").read_text() == "mine"
+
+
+def test_a_refused_resume_leaves_the_folder_as_it_was(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*RUN, "--out", str(out), "--checkpoint-every", "2"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main([*RUN, "--out", str(out), "--checkpoint-every", "2", "--seed", "1"]) == 2
+    assert "holds another run (seed 0 there, 1 here)" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    # The same command again resumes, says so, and extends the run.
+    assert main([*RUN[:-2], "--out", str(out), "--checkpoint-every", "2", "--gens", "6",
+                 "--no-plots"]) == 0
+    assert "resuming from generation 4 of 6" in capsys.readouterr().err
+    assert json.loads((out / "config.json").read_text())["gens"] == 6
+
+
+def test_single_objective_runs_report_the_best_value_not_igd(tmp_path, capsys):
+    assert main(["run", "--algorithm", "cmaes", "--problem", "sphere", "--n-var", "3",
+                 "--gens", "6", "--out", str(tmp_path), "--no-plots"]) == 0
+    captured = capsys.readouterr()
+    assert "igd" not in captured.err and "f_min=" in captured.err
+    assert captured.out.startswith("best f ") and "non-dominated" not in captured.out
+    header, _ = read_csv(tmp_path / "history.csv")
+    assert "igd" not in header
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert "true_front" not in config and not (tmp_path / "true_front.csv").exists()
+
+
+def test_summary_prints_no_negative_zero(tmp_path, capsys):
+    assert main(["run", "--algorithm", "nsga2", "--problem", "dtlz2", "--n-obj", "3",
+                 "--n-var", "4", "--pop", "8", "--gens", "3", "--out", str(tmp_path),
+                 "--quiet", "--no-plots"]) == 0
+    assert "-0," not in capsys.readouterr().out
+    _, front = read_csv(tmp_path / "true_front.csv")
+    assert front.shape[1] == 3 and len(front) > 100
 
 
 def test_plot_of_a_folder_without_a_run(tmp_path, capsys):
@@ -150,3 +220,16 @@ def test_run_on_a_brax_task(tmp_path):
     assert "hv" in header and np.all(history[:, header.index("hv")] >= 0)
     for name in ("front.png", "history.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_public_names_are_documented_and_only_public():
+    import evo.problems
+
+    assert not {"Any", "Callable", "functools"} & set(dir(evo.problems))
+    for name in ALGORITHMS:
+        try:
+            cls = evo.algorithm_class(name)
+        except ImportError:
+            continue
+        for method in ("init", "ask", "tell"):  # what help() shows, inherited or its own
+            assert inspect.getdoc(getattr(cls, method)), f"{cls.__name__}.{method}: no docs"

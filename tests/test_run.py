@@ -200,6 +200,9 @@ def test_progress_bar_reports_generations():
 def test_progress_shows_the_last_indicators_a_chunk_computed():
     rows = {"generation": np.arange(5), "igd": np.array([0.5, 0.25, np.nan, np.inf, np.nan]),
             "hv": np.full(5, np.nan)}
-    assert latest_indicators(rows) == {"igd": np.inf}
+    assert latest_indicators(rows, 2) == {"igd": np.inf}
     rows["igd"][3] = np.nan
-    assert latest_indicators(rows) == {"igd": 0.25} and latest_indicators({}) == {}
+    assert latest_indicators(rows, 2) == {"igd": 0.25} and latest_indicators({}, 2) == {}
+    # One objective: the best value, never a distance to the optimum labelled IGD.
+    best = {"generation": np.arange(2), "f_min": np.array([[3.0], [2.5]])}
+    assert latest_indicators(best, 1) == {"f_min": 2.5} and latest_indicators({}, 1) == {}
