@@ -205,10 +205,10 @@ def run(
       little and are computed every generation.
     - "all" (default): also the indicators, `igd` against `problem.pareto_front(front_size)`
       when the problem has several objectives and knows its front and `hv`, the
-      hypervolume up to `ref_point` `(n_obj,)` when one is given (2 or 3 objectives). IGD costs about as much as an
-      NSGA-III generation at populations of thousands (the hypervolume more), so they are
-      computed only every `indicators_every` generations and at the last (NaN in the other
-      rows).
+      hypervolume up to `ref_point` `(n_obj,)` when one is given (2 or 3 objectives). IGD
+      costs about as much as an NSGA-III generation at populations of thousands (the
+      hypervolume more), so they are computed only every `indicators_every` generations
+      and at the last (NaN in the other rows).
 
     A row is kept every `record_every` generations and at the last, and wherever the
     indicators were computed; `history["generation"]` says which generations the rows
