@@ -5,7 +5,14 @@ Plotting functions need matplotlib (`pip install "evo[plot]"`) and import it on 
 
 from evo.metrics.hypervolume import HVEstimate, dominated_by, hypervolume, hypervolume_mc
 from evo.metrics.indicators import gd, gd_plus, igd, igd_plus
-from evo.metrics.plot import plot_front, plot_history, plot_parallel
+from evo.metrics.plot import (
+    plot_attainment,
+    plot_front,
+    plot_heatmap,
+    plot_history,
+    plot_parallel,
+    plot_radar,
+)
 
 __all__ = [
     "HVEstimate",
@@ -16,7 +23,10 @@ __all__ = [
     "hypervolume_mc",
     "igd",
     "igd_plus",
+    "plot_attainment",
     "plot_front",
+    "plot_heatmap",
     "plot_history",
     "plot_parallel",
+    "plot_radar",
 ]
