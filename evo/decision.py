@@ -73,7 +73,7 @@ def pseudo_weights(F: Any) -> np.ndarray:
 
     Row i's weight for objective j is `(nadir_j - F_ij) / (nadir_j - ideal_j)`, the rows
     scaled to sum to 1 (Deb, "Multi-Objective Optimization using Evolutionary Algorithms",
-    2001, section 8.3): how much each objective was favoured to reach that point. A constant
+    2001): how much each objective was favoured to reach that point. A constant
     objective weighs 0; a row at the nadir in every objective gets equal weights 1/m; rows
     with NaN or inf get NaN. Equals pymoo's `PseudoWeights` where all objectives vary.
     """
