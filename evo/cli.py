@@ -39,6 +39,13 @@ def reference_point(problem: Problem, given: list[float] | None) -> np.ndarray |
     return point
 
 
+def optimum_value(problem: Problem) -> float | None:
+    """The optimum of a single-objective problem that knows it (the test functions and
+    BBOB do; a wrapped function does not), else None."""
+    value = getattr(problem, "optimum_value", None) if problem.n_obj == 1 else None
+    return None if value is None else float(value)
+
+
 def positive_int(text: str) -> int:
     """An argparse type: an integer >= 1."""
     try:
@@ -171,15 +178,17 @@ def draw(out: Path) -> list[Path]:
         written.append(out / "parallel.png")
         plot_parallel(F, title=title, path=written[-1])
     if config["n_obj"] == 1:  # the distance to the optimum is no IGD: show the best value
-        curves = {key: history[key] for key in ("n_evals", "f_min_0") if key in history}
+        curves = {key: history[column] for key, column in (("n_evals", "n_evals"),
+                                                            ("f_min", "f_min_0"))
+                  if column in history}
     else:
         curves = {key: history[key] for key in ("n_evals", "igd", "hv") if key in history}
     if len(curves) >= 2:
         # The rows where every curve was computed (the indicators are NaN elsewhere).
         rows = ~np.any(np.isnan(np.stack(list(curves.values()))), axis=0)
         written.append(out / "history.png")
-        plot_history({key: values[rows] for key, values in curves.items()}, title=title,
-                     path=written[-1])
+        plot_history({key: values[rows] for key, values in curves.items()},
+                     f_opt=config.get("f_opt"), title=title, path=written[-1])
     return written
 
 
@@ -214,6 +223,7 @@ def command_run(args: argparse.Namespace) -> int:
         "seed": args.seed, "record": args.record, "record_every": args.record_every,
         "indicators_every": args.indicators_every,
         "ref_point": None if ref_point is None else ref_point.tolist(),
+        "f_opt": optimum_value(problem),
         "problem_args": keyword_arguments(args.problem_arg, "--problem-arg"),
         "algorithm_args": keyword_arguments(args.algorithm_arg, "--algorithm-arg"),
     }

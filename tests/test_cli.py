@@ -175,7 +175,7 @@ def test_a_refused_resume_leaves_the_folder_as_it_was(tmp_path, capsys):
 
 def test_single_objective_runs_report_the_best_value_not_igd(tmp_path, capsys):
     assert main(["run", "--algorithm", "cmaes", "--problem", "sphere", "--n-var", "3",
-                 "--gens", "6", "--out", str(tmp_path), "--no-plots"]) == 0
+                 "--gens", "6", "--out", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert "igd" not in captured.err and "f_min=" in captured.err
     assert captured.out.startswith("best f ") and "non-dominated" not in captured.out
@@ -183,6 +183,7 @@ def test_single_objective_runs_report_the_best_value_not_igd(tmp_path, capsys):
     assert "igd" not in header
     config = json.loads((tmp_path / "config.json").read_text())
     assert "true_front" not in config and not (tmp_path / "true_front.csv").exists()
+    assert config["f_opt"] == 0 and (tmp_path / "history.png").stat().st_size > 1000
 
 
 def test_summary_prints_no_negative_zero(tmp_path, capsys):
