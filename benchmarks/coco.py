@@ -19,12 +19,13 @@ which only the active rows of `ask` (the first `state.lam`) are evaluated.
 `evo.problems.BBOB(..., subtract_optimum=True)` at the float32 points, computed in float32,
 while COCO evaluates (and records) the same points in float64.
 
-Each solver's results (evaluations to the target per pair, or null) are written to
-`OUT/<solver>.json`; the tables at the end are computed from every such file in `OUT`, so
-runs made by separate invocations (float32 and float64 need separate processes) are
-compared. Per dimension: pairs solved by each solver, the median evaluations of each on
-the pairs both solved, and their ratio, against the reference `--reference`
-(default pycma's run).
+`--seeds 1 2 3` solves every pair once per seed (COCO records them as repeated trials of
+the instance). Each solver's results (evaluations to the target per pair and seed, or
+null) are written to `OUT/<solver>.json`; the tables at the end are computed from every
+such file in `OUT`, so runs made by separate invocations (float32 and float64 need
+separate processes) are compared. Per dimension: runs solved by each solver, the median
+evaluations of each on the runs (pair and seed) both solved, and their ratio, against the
+reference `--reference` (default pycma's run).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ parser.add_argument("--solvers", nargs="+", default=["pycma", "evo"], choices=["
 parser.add_argument("--float32", action="store_true", help="evo in float32 (module docs)")
 parser.add_argument("--boundary", default="linquad", help="evo's CMAES(boundary=...)")
 parser.add_argument("--sigma0", type=float, default=2.0)
+parser.add_argument("--seeds", type=int, nargs="+", default=[1])
 parser.add_argument("--reference", default="pycma-ipop", help="solver the ratios refer to")
 parser.add_argument("--table", action="store_true", help="print the tables of OUT only")
 parser.add_argument("--per-function", action="store_true", help="also a table per function")
@@ -104,16 +106,17 @@ def budget(problem) -> int:
     return BUDGET_MULTIPLIER * problem.dimension
 
 
-def seed_of(problem) -> int:
-    return 100_000 * problem.dimension + 100 * problem.id_function + problem.id_instance
+def seed_of(problem, seed: int) -> int:
+    return (10_000_000 * seed + 100_000 * problem.dimension + 100 * problem.id_function
+            + problem.id_instance)
 
 
-def solve_pycma(tracker: Tracker) -> None:
+def solve_pycma(tracker: Tracker, seed: int) -> None:
     problem = tracker.problem
     d = problem.dimension
-    rng = np.random.default_rng(seed_of(problem))
+    rng = np.random.default_rng(seed_of(problem, seed))
     options = {
-        "bounds": [-5, 5], "maxfevals": budget(problem), "seed": seed_of(problem),
+        "bounds": [-5, 5], "maxfevals": budget(problem), "seed": seed_of(problem, seed),
         "verbose": -9, "termination_callback": [lambda es: tracker.hit_at is not None],
     }
     cma.fmin2(tracker, lambda: rng.uniform(-5, 5, d), ARGS.sigma0, options, restarts=999,
@@ -131,12 +134,12 @@ class EvoSolver:
         self.dtype = jnp.result_type(float)
         self.largest = 0
 
-    def __call__(self, tracker: Tracker) -> None:
+    def __call__(self, tracker: Tracker, seed: int) -> None:
         problem = tracker.problem
         evo_problem = BBOB(n_var=problem.dimension, function=problem.id_function,
                            instance=problem.id_instance, subtract_optimum=True)
         evaluate = jax.jit(evo_problem.evaluate) if ARGS.float32 else None
-        state = self.algorithm.init(jax.random.key(seed_of(problem)))
+        state = self.algorithm.init(jax.random.key(seed_of(problem, seed)))
         F = np.full(self.algorithm.max_pop_size, np.inf)
         while not tracker.done:
             X, state = self.ask(state)
@@ -169,18 +172,20 @@ def run_solver(name: str) -> None:
     try:
         observer = cocoex.Observer("bbob", f"result_folder: {label} algorithm_name: {label}")
         for d in ARGS.dims:
-            suite = cocoex.Suite(
-                "bbob", f"instances: {','.join(map(str, ARGS.instances))}",
-                f"dimensions: {d} function_indices: {','.join(map(str, ARGS.functions))}",
-            )
             solve = solve_pycma if name == "pycma" else EvoSolver(d)
             start = time.perf_counter()
-            for problem in suite:
-                problem.observe_with(observer)
-                tracker = Tracker(problem)
-                solve(tracker)
-                results[problem.id] = tracker.hit_at
-                problem.free()
+            for seed in ARGS.seeds:
+                suite = cocoex.Suite(
+                    "bbob", f"instances: {','.join(map(str, ARGS.instances))}",
+                    f"dimensions: {d} function_indices: {','.join(map(str, ARGS.functions))}",
+                )
+                for problem in suite:
+                    problem.observe_with(observer)
+                    tracker = Tracker(problem)
+                    solve(tracker, seed)
+                    results[run_key(problem.id_function, problem.id_instance, d, seed)] = (
+                        tracker.hit_at)
+                    problem.free()
             note = f", largest lambda {solve.largest}" if name == "evo" else ""
             print(f"{label} d={d}: {time.perf_counter() - start:.0f} s{note}", file=sys.stderr)
     finally:
@@ -192,8 +197,8 @@ def load_results() -> dict[str, dict[str, int | None]]:
     return {path.stem: json.loads(path.read_text()) for path in sorted(ARGS.out.glob("*.json"))}
 
 
-def pair_key(function: int, instance: int, d: int) -> str:
-    return f"bbob_f{function:03d}_i{instance:02d}_d{d:02d}"
+def run_key(function: int, instance: int, d: int, seed: int) -> str:
+    return f"bbob_f{function:03d}_i{instance:02d}_d{d:02d}_s{seed}"
 
 
 def median(values: list[int]) -> float:
@@ -202,13 +207,14 @@ def median(values: list[int]) -> float:
 
 def print_tables(all_results: dict[str, dict[str, int | None]]) -> None:
     reference = all_results.get(ARGS.reference)
-    print(f"\nbbob, instances {ARGS.instances[0]}-{ARGS.instances[-1]}, budget "
-          f"{BUDGET_MULTIPLIER} d, target f_opt + {TARGET:g}; medians over the pairs solved by "
-          f"both the solver and {ARGS.reference}\n")
-    print("| d | solver | pairs solved | both solved | median evals | reference median | ratio |")
+    print(f"\nbbob, instances {ARGS.instances[0]}-{ARGS.instances[-1]}, seeds "
+          f"{' '.join(map(str, ARGS.seeds))}, budget {BUDGET_MULTIPLIER} d, target f_opt + "
+          f"{TARGET:g}; medians over the runs solved by both the solver and {ARGS.reference}\n")
+    print("| d | solver | runs solved | both solved | median evals | reference median | ratio |")
     print("|---|---|---|---|---|---|---|")
     for d in ARGS.dims:
-        keys = [pair_key(f, i, d) for f in ARGS.functions for i in ARGS.instances]
+        keys = [run_key(f, i, d, s) for f in ARGS.functions for i in ARGS.instances
+                for s in ARGS.seeds]
         for label, results in all_results.items():
             if not all(key in results for key in keys):
                 continue
@@ -226,13 +232,13 @@ def print_tables(all_results: dict[str, dict[str, int | None]]) -> None:
 
 
 def print_per_function(all_results: dict[str, dict[str, int | None]]) -> None:
-    """Per function and dimension: instances solved and median evaluations, per solver."""
+    """Per function and dimension: runs solved and their median evaluations, per solver."""
     labels = list(all_results)
     print("\n| d | f | " + " | ".join(labels) + " |")
     print("|---|---|" + "---|" * len(labels))
     for d in ARGS.dims:
         for f in ARGS.functions:
-            keys = [pair_key(f, i, d) for i in ARGS.instances]
+            keys = [run_key(f, i, d, s) for i in ARGS.instances for s in ARGS.seeds]
             cells = []
             for label in labels:
                 results = all_results[label]
