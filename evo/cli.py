@@ -25,6 +25,7 @@ import jax
 import numpy as np
 
 import evo
+from evo.decision import pick_rule
 from evo.problems import Problem, get_problem, problem_names
 from evo.registry import ALGORITHMS, algorithm_class, markdown_table, summary, with_table
 
@@ -217,6 +218,12 @@ def command_run(args: argparse.Namespace) -> int:
         raise ValueError(f"--ref-point sets the hypervolume of 2 or 3 objectives; "
                          f"{args.problem} has {problem.n_obj}")
     ref_point = reference_point(problem, args.ref_point) if problem.n_obj in (2, 3) else None
+    chosen = None
+    if args.pick is not None:
+        if problem.n_obj == 1:
+            raise ValueError("--pick chooses among the front of 2 or more objectives; "
+                             f"{args.problem} has 1")
+        chosen = pick_rule(args.pick, problem.n_obj)
     config = {
         "algorithm": args.algorithm, "problem": args.problem, "n_obj": problem.n_obj,
         "n_var": problem.n_var, "pop": algorithm.pop_size, "gens": args.gens,
@@ -252,7 +259,18 @@ def command_run(args: argparse.Namespace) -> int:
     print(f"{summary_line(result, n_obj)}; wrote "
           f"{', '.join(p.name for p in [out / 'front.csv', out / 'history.csv', *written])}"
           f" in {out}")
+    if chosen is not None:
+        print_picked(result, chosen(result.pareto_F) if len(result.pareto_F) else [], args.pick)
     return 0
+
+
+def print_picked(result: evo.Result, rows: Any, how: str) -> None:
+    """The front rows `rows` chose by `--pick how`, one line each, as front.csv numbers them."""
+    print(f"--pick {how}: {len(rows)} of the {len(result.pareto_F)} front rows")
+    for row in rows:
+        objectives = ", ".join(f"{value + 0.0:.6g}" for value in result.pareto_F[row])
+        variables = ", ".join(f"{value + 0.0:.6g}" for value in result.pareto_X[row])
+        print(f"  row {row}: f = [{objectives}]  x = [{variables}]")
 
 
 def command_plot(args: argparse.Namespace) -> int:
@@ -323,6 +341,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--checkpoint-every", type=positive_int, metavar="K",
                      help="save out/checkpoint.npz every K generations; the same command "
                           "run again resumes from it")
+    run.add_argument("--pick", metavar="HOW",
+                     help="print the front rows chosen by evo.decision.pick: knee, "
+                          "weights=w1,...,wm (closest pseudo-weights) or compromise[=w1,...]")
     run.add_argument("--no-plots", action="store_true", help="write the CSVs only")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=command_run, command_parser=run)

@@ -17,6 +17,7 @@ nadir (maximum); an objective that is constant over the front maps to 0 and weig
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -191,6 +192,32 @@ def compromise(F: Any, weights: Any = None, *, p: float = 2.0, rho: float = 0.0)
     return int(rows[np.argmin(distance + rho * G.sum(axis=1))])
 
 
+def pick_rule(how: str, n_obj: int) -> Callable[[Any], np.ndarray]:
+    """The rule `how` names, for fronts of `n_obj` objectives, as a function from a front
+    `(n, n_obj)` to indices `(k,)` of its chosen rows (see `pick`). ValueError, before any
+    front is at hand, for a form `pick` does not know or weights of the wrong length."""
+    name, _, values = str(how).partition("=")
+    name = name.strip()
+    if name == "knee" and not values:
+        return high_tradeoff
+    if name in ("weights", "compromise") and (values or name == "compromise"):
+        weights = None
+        if values:
+            try:
+                numbers = [float(value) for value in values.split(",")]
+            except ValueError:
+                raise ValueError(f"pick: weights must be numbers separated by commas, "
+                                 f"got {values!r}") from None
+            try:
+                weights = check_weights(numbers, n_obj)
+            except ValueError as error:
+                raise ValueError(f"pick: {error}") from None
+        if name == "weights":
+            return lambda F: np.array([closest_to_weights(F, weights)])
+        return lambda F: np.array([compromise(F, weights)])
+    raise ValueError(f"pick: how must be {', '.join(PICKS)}, got {how!r}")
+
+
 def pick(F: Any, how: str) -> np.ndarray:
     """Indices `(k,)` of the rows of the front `F` `(n, m)` chosen by `how`:
 
@@ -202,19 +229,4 @@ def pick(F: Any, how: str) -> np.ndarray:
 
     ValueError, naming the accepted forms, for anything else.
     """
-    name, _, values = str(how).partition("=")
-    name = name.strip()
-    if name == "knee" and not values:
-        return high_tradeoff(F)
-    if name in ("weights", "compromise") and (values or name == "compromise"):
-        weights = None
-        if values:
-            try:
-                weights = [float(value) for value in values.split(",")]
-            except ValueError:
-                raise ValueError(f"pick: weights must be numbers separated by commas, "
-                                 f"got {values!r}") from None
-        if name == "weights":
-            return np.array([closest_to_weights(F, weights)])
-        return np.array([compromise(F, weights)])
-    raise ValueError(f"pick: how must be {', '.join(PICKS)}, got {how!r}")
+    return pick_rule(how, np.shape(F)[-1])(F)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import evo
+import evo.decision
 from evo.checkpoint import load_checkpoint
 from evo.cli import main
 from evo.registry import ALGORITHMS, with_table
@@ -120,6 +121,9 @@ def test_run_builds_any_registered_algorithm_from_its_settings(tmp_path, capsys)
      "MOEAD: pop_size=1000 but there are 990 weight vectors"),
     (["--algorithm", "cmaes", "--problem", "sphere", "--ref-point", "1"],
      "--ref-point sets the hypervolume of 2 or 3 objectives; sphere has 1"),
+    (["--algorithm", "nsga2", "--problem", "zdt1", "--pick", "weights=1,2,3"],
+     "pick: weights must be 2 numbers"),
+    (["--algorithm", "nsga2", "--problem", "zdt1", "--pick", "middle"], "pick: how must be"),
 ])
 def test_bad_arguments_give_one_clear_line(tmp_path, capsys, argv, message):
     assert main(["run", *argv, "--out", str(tmp_path / "out"), "--quiet"]) == 2
@@ -186,11 +190,17 @@ def test_single_objective_runs_report_the_best_value_not_igd(tmp_path, capsys):
     assert config["f_opt"] == 0 and (tmp_path / "history.png").stat().st_size > 1000
 
 
-def test_summary_prints_no_negative_zero(tmp_path, capsys):
+def test_summary_prints_no_negative_zero_and_pick_prints_the_chosen_rows(tmp_path, capsys):
     assert main(["run", "--algorithm", "nsga2", "--problem", "dtlz2", "--n-obj", "3",
                  "--n-var", "4", "--pop", "8", "--gens", "3", "--out", str(tmp_path),
-                 "--quiet", "--no-plots"]) == 0
-    assert "-0," not in capsys.readouterr().out
+                 "--quiet", "--no-plots", "--pick", "compromise"]) == 0
+    out = capsys.readouterr().out
+    assert "-0," not in out
+    header, front = read_csv(tmp_path / "front.csv")
+    row = int(evo.decision.compromise(front[:, -3:]))
+    lines = out.splitlines()
+    assert lines[1].startswith(f"--pick compromise: 1 of the {len(front)} front rows")
+    assert lines[2].startswith(f"  row {row}: f = [")
     _, front = read_csv(tmp_path / "true_front.csv")
     assert front.shape[1] == 3 and len(front) > 100
 
