@@ -64,14 +64,23 @@ class Reference:
 
 def pymoo(name: str) -> Reference:
     def make(n_obj: int, pop: int, ref_dirs: np.ndarray) -> Any:
+        from pymoo.algorithms.moo.age2 import AGEMOEA2
+        from pymoo.algorithms.moo.gde3 import GDE3
         from pymoo.algorithms.moo.moead import MOEAD
         from pymoo.algorithms.moo.nsga2 import NSGA2
         from pymoo.algorithms.moo.nsga3 import NSGA3
+        from pymoo.algorithms.moo.rvea import RVEA
+        from pymoo.algorithms.moo.sms import SMSEMOA
+        from pymoo.algorithms.moo.spea2 import SPEA2
+        from pymoo.algorithms.moo.unsga3 import UNSGA3
 
-        if name == "nsga2":
-            return NSGA2(pop_size=pop)
-        if name == "nsga3":
-            return NSGA3(ref_dirs=ref_dirs, pop_size=pop)
+        by_population = {"nsga2": NSGA2, "smsemoa": SMSEMOA, "spea2": SPEA2,
+                         "agemoea2": AGEMOEA2, "gde3": GDE3}
+        by_directions = {"nsga3": NSGA3, "unsga3": UNSGA3, "rvea": RVEA}
+        if name in by_population:
+            return by_population[name](pop_size=pop)
+        if name in by_directions:
+            return by_directions[name](ref_dirs=ref_dirs, pop_size=pop)
         if name == "moead":
             return MOEAD(ref_dirs=ref_dirs, n_neighbors=20)
         raise ValueError(f"no pymoo reference for {name}")
@@ -80,9 +89,8 @@ def pymoo(name: str) -> Reference:
 
 
 REFERENCES: dict[str, Reference | None] = {
-    "nsga2": pymoo("nsga2"),
-    "nsga3": pymoo("nsga3"),
-    "moead": pymoo("moead"),
+    **{name: pymoo(name) for name in ("nsga2", "nsga3", "unsga3", "moead", "rvea", "smsemoa",
+                                      "spea2", "agemoea2", "gde3")},
     # HypE's reference is PlatEMO's (MATLAB) and the tensorized HypE (EvoX, jax 0.4): it is
     # compared in speed.py's EvoX table, not here.
     "hype": None,
@@ -129,16 +137,19 @@ def quality(F: np.ndarray, violation: np.ndarray, problem: Any) -> dict[str, flo
 
 
 @functools.lru_cache(maxsize=None)
-def evo_setup(algorithm: str, problem_name: str, pop: int) -> tuple[Any, Any]:
+def evo_setup(algorithm: str, problem_name: str, pop: int, n_gen: int) -> tuple[Any, Any]:
     """evo's algorithm and problem, built once: algorithms compare by identity, and
     `evo.run` reuses its compilation only for the same objects."""
     from evo.registry import algorithm_class
 
     problem = evo_problem(problem_name)
+    cls = algorithm_class(algorithm)
     settings: dict[str, Any] = {} if algorithm == "moead" else {"pop_size": pop}
-    if algorithm in ("nsga3", "moead"):
+    if "ref_dirs" in cls.__dataclass_fields__:
         settings["ref_dirs"] = directions(problem.n_obj, pop)
-    return algorithm_class(algorithm).for_problem(problem, **settings), problem
+    if "n_gen" in cls.__dataclass_fields__:  # RVEA's penalty schedule
+        settings["n_gen"] = n_gen
+    return cls.for_problem(problem, **settings), problem
 
 
 def run_evo(algorithm: str, problem_name: str, seed: int, pop: int, n_gen: int) -> dict:
@@ -146,7 +157,7 @@ def run_evo(algorithm: str, problem_name: str, seed: int, pop: int, n_gen: int) 
 
     import evo
 
-    algo, problem = evo_setup(algorithm, problem_name, pop)
+    algo, problem = evo_setup(algorithm, problem_name, pop, n_gen)
     start = time.perf_counter()
     result = evo.run(algo, problem, jax.random.key(seed), n_gen, progress=False, record="none")
     seconds = time.perf_counter() - start
