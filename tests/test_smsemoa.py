@@ -14,7 +14,7 @@ from pymoo.problems import get_problem as pymoo_problem
 import evo
 from evo.metrics import igd
 from evo.problems import C2DTLZ2, DTLZ2, ZDT1
-from evo.smsemoa import SMSEMOA
+from evo.smsemoa import SMSEMOA, repeats
 
 from compile_options import QUICK
 
@@ -163,6 +163,17 @@ def test_nan_objectives_never_survive(m):
     assert np.all(np.isfinite(np.asarray(survived.F)))
 
 
+def test_repeats_are_the_rows_equal_to_an_earlier_row():
+    rng = np.random.default_rng(0)
+    # Rows on a coarse grid repeat often; some differ from others in one variable only.
+    X = rng.integers(0, 3, (60, 4)).astype(np.float32) / 2
+    X[40:45, 0] += 1e-6
+    ours = np.asarray(jax.jit(repeats, static_argnums=1, compiler_options=QUICK)(X, 20))
+    expected = [np.any(np.all(X[:i] == X[i], axis=1)) for i in range(20, 60)]
+    np.testing.assert_array_equal(ours, expected)
+    assert 5 < ours.sum() < 40
+
+
 def test_constrained_run_ends_with_a_feasible_population():
     problem = C2DTLZ2(n_var=7)
     algo = SMSEMOA.for_problem(problem, pop_size=24)
@@ -180,6 +191,8 @@ def test_bad_input_raises():
         SMSEMOA(ref_offset=0.0, **box)
     with pytest.raises(ValueError, match="SMSEMOA: ref_offset must be finite"):
         SMSEMOA(ref_offset=np.inf, **box)
+    with pytest.raises(ValueError, match="SMSEMOA: eliminate_duplicates must be True or False"):
+        SMSEMOA(eliminate_duplicates=1, **box)
     with pytest.raises(ValueError, match="SMSEMOA: n_samples must be an integer >= 1"):
         SMSEMOA(n_samples=0, **box)
     algo = SMSEMOA(n_offspring=3, pop_size=5, **box)
