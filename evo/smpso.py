@@ -227,7 +227,7 @@ class SMPSO(Algorithm):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_int("SMPSO: pop_size", self.pop_size)
+        check_int("SMPSO: pop_size", self.pop_size, 2)
         archive_size = self.pop_size if self.archive_size is None else self.archive_size
         check_int("SMPSO: archive_size", archive_size)
         for name in ("c1", "c2"):

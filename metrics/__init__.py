@@ -3,7 +3,13 @@
 Plotting functions need matplotlib (`pip install "evo[plot]"`) and import it on first use.
 """
 
-from evo.metrics.hypervolume import HVEstimate, dominated_by, hypervolume, hypervolume_mc
+from evo.metrics.hypervolume import (
+    HVEstimate,
+    dominated_by,
+    hypervolume,
+    hypervolume_contributions,
+    hypervolume_mc,
+)
 from evo.metrics.indicators import gd, gd_plus, igd, igd_plus
 from evo.metrics.plot import (
     plot_attainment,
@@ -20,6 +26,7 @@ __all__ = [
     "gd",
     "gd_plus",
     "hypervolume",
+    "hypervolume_contributions",
     "hypervolume_mc",
     "igd",
     "igd_plus",
