@@ -8,6 +8,8 @@ import pytest
 from evo.problems import BBOB, get_problem
 from evo.problems.bbob import _FUNCTIONS, _fopt, _instance_data, _unif, _xopt
 
+from compile_options import QUICK
+
 FUNCTIONS = list(range(1, 25))
 DIMS = (2, 5, 10)
 INSTANCES = (1, 2, 5)
@@ -120,47 +122,49 @@ def test_bad_shape():
 
 
 def test_subtract_optimum_gives_the_values_less_f_opt():
-    rng = np.random.default_rng(3)
+    X = jnp.asarray(np.random.default_rng(3).uniform(-6.0, 6.0, (6, 5)))
+    pairs = {f: (BBOB(n_var=5, function=f, instance=2),
+                 BBOB(n_var=5, function=f, instance=2, subtract_optimum=True)) for f in FUNCTIONS}
     with jax.enable_x64(True):
-        for function in FUNCTIONS:
-            plain = BBOB(n_var=5, function=function, instance=2)
-            less = BBOB(n_var=5, function=function, instance=2, subtract_optimum=True)
-            X = jnp.asarray(rng.uniform(-6.0, 6.0, (6, 5)))
-            np.testing.assert_allclose(
-                np.asarray(less.evaluate(X)) + plain.f_opt, np.asarray(plain.evaluate(X)),
-                rtol=1e-14, atol=1e-12, err_msg=f"f{function}",
-            )
-            assert less.f_opt == plain.f_opt == plain.optimum_value != 0.0
-            assert less.optimum_value == 0.0
-            np.testing.assert_array_equal(less.pareto_front(3), [[0.0]])
+        values = jax.jit(lambda X: {f: (plain.evaluate(X), less.evaluate(X))
+                                    for f, (plain, less) in pairs.items()},
+                         compiler_options=QUICK)(X)
+    for f, (plain, less) in pairs.items():
+        np.testing.assert_allclose(np.asarray(values[f][1]) + plain.f_opt, values[f][0],
+                                   rtol=1e-14, atol=1e-12, err_msg=f"f{f}")
+        assert less.f_opt == plain.f_opt == plain.optimum_value != 0.0
+        assert less.optimum_value == 0.0
+        np.testing.assert_array_equal(less.pareto_front(3), [[0.0]])
     with pytest.raises(ValueError, match="subtract_optimum"):
         BBOB(subtract_optimum=1)
 
 
-@pytest.mark.parametrize("function", [f for f in FUNCTIONS if f != 20])
-def test_float32_arithmetic_resolves_regrets_of_1e_7(function):
+def test_float32_arithmetic_resolves_regrets_of_1e_7():
     # Points at a float64 regret of about 1e-7 along a random direction from x_opt, and the
     # instance data rounded to float32: float32 arithmetic must give the regret to 1e-3
-    # relative, as float64 does (no cancellation; f20, Schwefel, still cancels).
-    n = 5
-    data, _ = _instance_data(function, n, 1)
-    rounded = {k: np.asarray(v, np.float32) for k, v in data.items()}
-    f = _FUNCTIONS[function]
-    x_opt = BBOB(n_var=n, function=function).optimum_x
-    direction = np.random.default_rng(function).normal(size=n)
-    if function == 5:  # the optimum is a corner: step into the box
-        direction = -np.sign(x_opt) * np.abs(direction)
+    # relative, as float64 does (no cancellation; f20, Schwefel, still cancels). All
+    # functions in one compiled program per dtype.
+    n, functions = 5, [f for f in FUNCTIONS if f != 20]
+    data = {f: {k: np.asarray(v, np.float32) for k, v in _instance_data(f, n, 1)[0].items()}
+            for f in functions}
+    steps = np.logspace(-9, 0, 200)[:, None]
+    X = {}
+    for f in functions:
+        x_opt = BBOB(n_var=n, function=f).optimum_x
+        direction = np.random.default_rng(f).normal(size=n)
+        if f == 5:  # the optimum is a corner: step into the box
+            direction = -np.sign(x_opt) * np.abs(direction)
+        X[f] = (x_opt + steps * direction).astype(np.float32)
+
+    def regrets(X, data):
+        return {f: _FUNCTIONS[f](X[f], data[f]) for f in functions}
+
     with jax.enable_x64(True):
-        data64 = {k: jnp.asarray(v, jnp.float64) for k, v in rounded.items()}
-
-        def regret64(X):
-            return np.asarray(f(jnp.asarray(X, jnp.float64), data64))
-
-        steps = np.logspace(-9, 0, 200)
-        X = (x_opt + steps[:, None] * direction).astype(np.float32)
-        X = X[np.argmax(regret64(X) >= 1e-7)][None]
-        expected = regret64(X)
-    got = np.asarray(f(jnp.asarray(X), {k: jnp.asarray(v) for k, v in rounded.items()}))
-    # (f13's least regret at float32 points near x_opt is about 1e-5, module docs.)
-    assert got.dtype == np.float32 and 1e-7 <= expected[0] < 1e-4, expected
-    np.testing.assert_allclose(got, expected, rtol=1e-3)
+        as64 = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), (X, data))
+        expected = jax.device_get(jax.jit(regrets, compiler_options=QUICK)(*as64))
+    got = jax.device_get(jax.jit(regrets, compiler_options=QUICK)(X, data))
+    for f in functions:
+        i = np.argmax(expected[f] >= 1e-7)
+        # (f13's least regret at float32 points near x_opt is about 1e-5, module docs.)
+        assert got[f].dtype == np.float32 and 1e-7 <= expected[f][i] < 1e-4, (f, expected[f])
+        np.testing.assert_allclose(got[f][i], expected[f][i], rtol=1e-3, err_msg=f"f{f}")
