@@ -124,14 +124,15 @@ def sorted_rows(F) -> list:
     return sorted(map(tuple, np.asarray(F).tolist()))
 
 
-def test_survival_keeps_what_pymoo_keeps_with_its_fitness():
+@pytest.mark.parametrize("normalize", [True, False])
+def test_survival_keeps_what_pymoo_keeps_with_its_fitness(normalize):
     from pymoo.algorithms.moo.spea2 import SPEA2Survival
     from pymoo.core.population import Population
 
     n, n_obj = 20, 3
     rng = np.random.default_rng(0)
-    theirs = SPEA2Survival(normalize=True)  # pymoo's default; it keeps its normalisation
-    algo = SPEA2(pop_size=n, n_obj=n_obj, lb=np.zeros(2), ub=np.ones(2))
+    theirs = SPEA2Survival(normalize=normalize)  # it keeps its normalisation across calls
+    algo = SPEA2(pop_size=n, n_obj=n_obj, lb=np.zeros(2), ub=np.ones(2), normalize=normalize)
     with jax.enable_x64(True):
         survive = jax.jit(algo.survive, compiler_options=QUICK)
         state = algo.init(jax.random.key(0))
