@@ -222,6 +222,9 @@ class AGEMOEA2(NSGA2):
     sequential steps of O(pop_size) each.
     """
 
+    paper = "Panichella 2022"
+    reference = "pymoo `AGEMOEA2`"
+
     def survive(self, state: NSGA2State, F: jax.Array, violation: jax.Array) -> NSGA2State:
         """The best `pop_size` of population and offspring by rank, then survival score
         (kept in the state's `crowding` for mating)."""

@@ -104,6 +104,10 @@ class Algorithm(abc.ABC):
 
     single_objective: ClassVar[bool] = False
     takes_constraints: ClassVar[bool] = True
+    paper: ClassVar[str] = ""
+    """Where the algorithm was published, e.g. "Deb et al. 2002" (the README's table)."""
+    reference: ClassVar[str] = ""
+    """The implementation whose defaults it follows, e.g. "pymoo NSGA2"."""
 
     def __post_init__(self) -> None:
         name = type(self).__name__

@@ -92,6 +92,9 @@ class EvosaxAlgorithm(Algorithm):
     An instance whose solution is a pytree works too: rows of `X` are its flattened form.
     """
 
+    paper = "the strategy's own (evosax's docs)"
+    reference = "evosax 0.3"
+
     strategy: Any = "CMA_ES"
     pop_size: int | None = None
     params: Any = None

@@ -52,6 +52,9 @@ class GDE3(GeneticAlgorithm):
     hypercube, evo uniformly.
     """
 
+    paper = "Kukkonen & Lampinen 2005"
+    reference = "pymoo `GDE3`"
+
     de_cr: float = 0.5
     de_scale: float | tuple[float, float] = (0.0, 1.0)
     de_jitter: float = 1e-4

@@ -161,6 +161,9 @@ class HypE(GeneticAlgorithm):
     1.37x larger IGD, like pymoo's SMS-EMOA (1.42x).
     """
 
+    paper = "Bader & Zitzler 2011"
+    reference = "PlatEMO `HypE`; the tensorized HypE of Liang et al. 2025"
+
     ref_point: np.ndarray
     n_samples: int = 10_000
     trim_fraction: float = 0.5

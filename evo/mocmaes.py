@@ -116,6 +116,9 @@ class MOCMAES(Algorithm):
     over removals) and the mu strategy updates (vmapped, O(mu n^2)).
     """
 
+    paper = "Igel, Hansen & Roth 2007"
+    reference = "DEAP `cma.StrategyMultiObjective`"
+
     pop_size: int = 100
     sigma0: float | None = None
     bound_penalty: float = 1e6

@@ -45,6 +45,9 @@ class NSGA2(GeneticAlgorithm):
         lb, ub, n_obj: box bounds `(n_var,)` and number of objectives.
     """
 
+    paper = "Deb, Pratap, Agarwal & Meyarivan 2002"
+    reference = "pymoo `NSGA2`"
+
     state_type = NSGA2State
 
     def extra_state(self, X: jax.Array) -> dict[str, jax.Array]:

@@ -251,6 +251,9 @@ class NSGA3(GeneticAlgorithm):
         lb, ub, n_obj: box bounds `(n_var,)` and number of objectives.
     """
 
+    paper = "Deb & Jain 2014"
+    reference = "pymoo `NSGA3`"
+
     ref_dirs: np.ndarray | None = None
     pop_size: int | None = None
     mating: str = "random"
@@ -331,5 +334,8 @@ class UNSGA3(NSGA3):
 
     Args: as `NSGA3`, with `mating` "niching" by default.
     """
+
+    paper = "Seada & Deb 2015"
+    reference = "pymoo `UNSGA3`"
 
     mating: str = "niching"

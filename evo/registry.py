@@ -64,14 +64,16 @@ def summary(cls: type) -> str:
 
 
 def markdown_table() -> str:
-    """The README's algorithm table: name, class, objectives, constraints, summary."""
-    rows = ["| `evo run` name | class | objectives | constraints | what |", "|---|---|---|---|---|"]
+    """The README's algorithm table: name, class, objectives, constraints, paper, the
+    reference implementation whose defaults it takes, summary."""
+    rows = ["| `evo run` name | class | objectives | constraints | paper | reference | what |",
+            "|---|---|---|---|---|---|---|"]
     for name in ALGORITHMS:
         cls = algorithm_class(name)
         objectives = "1" if cls.single_objective else "any"
         constraints = "yes" if cls.takes_constraints else "no"
         rows.append(f"| `{name}` | `evo.{cls.__name__}` | {objectives} | {constraints} | "
-                    f"{summary(cls)} |")
+                    f"{cls.paper} | {cls.reference} | {summary(cls)} |")
     return "\n".join(rows)
 
 

@@ -209,6 +209,9 @@ class RVEA(GeneticAlgorithm):
     (which cost DTLZ2 a 1.4x larger IGD).
     """
 
+    paper = "Cheng, Jin, Olhofer & Sendhoff 2016"
+    reference = "pymoo `RVEA`"
+
     n_gen: int
     ref_dirs: np.ndarray | None = None
     pop_size: int | None = None

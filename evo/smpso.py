@@ -213,6 +213,9 @@ class SMPSO(Algorithm):
     vectors within 1e-10 as duplicates (here: equal ones) and ignores constraints.
     """
 
+    paper = "Nebro et al. 2009"
+    reference = "jmetalpy `SMPSO`"
+
     pop_size: int = 100
     archive_size: int | None = None
     c1: tuple[float, float] = (1.5, 2.5)

@@ -149,6 +149,9 @@ class SMSEMOA(GeneticAlgorithm):
     objectives a removal is a sort.
     """
 
+    paper = "Beume, Naujoks & Emmerich 2007"
+    reference = "pymoo `SMSEMOA`"
+
     n_offspring: int | None = None
     ref_offset: float = 10.0
     eliminate_duplicates: bool = True

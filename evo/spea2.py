@@ -206,6 +206,9 @@ class SPEA2(GeneticAlgorithm):
     `(2 pop_size, 2 pop_size)` arrays; a removal usually costs O(pop_size).
     """
 
+    paper = "Zitzler, Laumanns & Thiele 2001"
+    reference = "pymoo `SPEA2`"
+
     normalize: bool = True
 
     state_type = SPEA2State

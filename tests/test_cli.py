@@ -90,6 +90,8 @@ def test_readme_algorithm_table_is_the_registry():
     assert with_table(readme) == readme, "run `evo list --markdown README.md`"
     for name in ALGORITHMS:
         assert f"| `{name}` |" in readme
+        cls = evo.algorithm_class(name)
+        assert cls.paper and cls.reference, f"{cls.__name__} names no paper or reference"
 
 
 def test_run_builds_any_registered_algorithm_from_its_settings(tmp_path, capsys):

@@ -82,6 +82,9 @@ class BayesOpt(BayesianOptimizer):
     finite observations exist after the design, asks return uniform random points.
     """
 
+    paper = "Jones, Schonlau & Welch 1998; Knowles 2006 (ParEGO)"
+    reference = "BoTorch"
+
     n_constr: int = 0
     acquisition: str = "logei"
     ucb_beta: float = 4.0

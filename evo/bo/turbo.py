@@ -75,6 +75,9 @@ class Turbo(BayesianOptimizer):
     distinct minimisers of joint posterior samples over the candidates.
     """
 
+    paper = "Eriksson et al. 2019"
+    reference = "BoTorch's TuRBO-1 tutorial"
+
     n_obj: int = 1
     n_init: int | None = None
     capacity: int = 200
