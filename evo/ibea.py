@@ -140,6 +140,9 @@ class IBEA(GeneticAlgorithm):
     `exp(1 / kappa)`, overflows below.
     """
 
+    paper = "Zitzler & Künzli 2004"
+    reference = "jmetalpy `IBEA`"
+
     kappa: float = 0.05
     sbx_eta: float = 20.0
     sbx_prob: float = 1.0

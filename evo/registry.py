@@ -27,6 +27,7 @@ ALGORITHMS: dict[str, str] = {
     "gde3": "evo.gde3:GDE3",
     "smpso": "evo.smpso:SMPSO",
     "mocmaes": "evo.mocmaes:MOCMAES",
+    "ibea": "evo.ibea:IBEA",
     "cmaes": "evo.cmaes:CMAES",
     "sep-cmaes": "evo.cmaes:SepCMAES",
     "evosax": "evo.evosax_bridge:EvosaxAlgorithm",
