@@ -248,7 +248,7 @@ def quality_table(args: argparse.Namespace, results: Results) -> None:
                 cells += [f"{median(theirs, 'igd'):.4g}",
                           f"{median(ours, 'igd') / median(theirs, 'igd'):.2f}",
                           f"{median(ours, 'hv'):.4g}", f"{median(theirs, 'hv'):.4g}",
-                          f"{ours_ms:.2f}", f"{theirs_ms:.2f}", f"{theirs_ms / ours_ms:.0f}x"]
+                          f"{ours_ms:.2f}", f"{theirs_ms:.2f}", f"{theirs_ms / ours_ms:.2g}x"]
             print("| " + " | ".join(cells) + " |", flush=True)
 
 
@@ -275,7 +275,7 @@ def speed_table(args: argparse.Namespace, results: Results) -> None:
                     f"speed/{reference.library}/{algorithm}/dtlz2/{pop}x{n_gen}/0",
                     lambda: run_reference(reference, "dtlz2", 0, pop, n_gen))
                 theirs_ms = 1000 * theirs["seconds"] / n_gen
-                cells += [f"{theirs_ms:.2f}", f"{theirs_ms / ours_ms:.0f}x",
+                cells += [f"{theirs_ms:.2f}", f"{theirs_ms / ours_ms:.2g}x",
                           f"{ours[-1]['igd']:.4g}", f"{theirs['igd']:.4g}"]
             print("| " + " | ".join(cells) + " |", flush=True)
 
