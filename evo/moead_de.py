@@ -49,6 +49,9 @@ class MOEADDE(MOEAD):
     nr 2, 0.0765 with 5, jmetalpy 0.0765). The SBX settings are not used.
     """
 
+    paper = "Li & Zhang 2009"
+    reference = "jmetalpy `MOEAD` (with DE)"
+
     aggregation: str | None = "tchebycheff"
     max_replacements: int | None = 5
     de_cr: float = 1.0

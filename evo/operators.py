@@ -160,8 +160,8 @@ def distinct_donors(key: jax.Array, pool: int | jax.Array, n_donors: int) -> jax
     hold distinct indices, and i is left out wherever it appears in row i. There must be
     more than `n_donors` candidates per row.
     """
-    table = None if isinstance(pool, int) else jnp.asarray(pool)
-    n, size = (pool, pool) if table is None else table.shape
+    table = None if jnp.ndim(pool) == 0 else jnp.asarray(pool)
+    n, size = (int(pool),) * 2 if table is None else table.shape
     if size <= n_donors:
         raise ValueError(
             f"distinct_donors: {n_donors} donors besides the target need more than "
