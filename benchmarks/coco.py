@@ -9,11 +9,12 @@ Every (function, instance) pair of `cocoex.Suite("bbob", ...)` (functions 1-24, 
 restarts (population doubled at each restart), on the box [-5, 5]^d, with a budget of
 2000 d evaluations; a run stops at COCO's final target f_opt + 1e-8 (`final_target_hit`)
 or at the budget. Every evaluation goes through the COCO problem object, observed by a
-`cocoex.Observer`, so `OUT/exdata/<solver>` is COCO's standard output folder, ready for
-`python -m cocopp OUT/exdata/*`. Both solvers start each run from a mean drawn uniformly
-in the box with sigma0 = `--sigma0`; pycma (float64) runs `cma.fmin2` with its defaults
-(BoundTransform for the box), evo runs a hand-written loop of jitted `ask` / `tell` in
-which only the active rows of `ask` (the first `state.lam`) are evaluated.
+`cocoex.Observer`, so `OUT/exdata/<solver>_d<dims>_s<seeds>` is COCO's standard output
+folder, ready for `python -m cocopp OUT/exdata/*`. Both solvers start each run from a
+mean drawn uniformly in the box with sigma0 = `--sigma0`; pycma (float64) runs
+`cma.fmin2` with its defaults (BoundTransform for the box), evo runs a hand-written loop of
+jitted `ask` / `tell` in which only the active rows of `ask` (the first `state.lam`) are
+evaluated.
 
 `--float32` runs evo with JAX's default float32 state: the algorithm is told the values of
 `evo.problems.BBOB(..., subtract_optimum=True)` at the float32 points, computed in float32,
@@ -164,13 +165,15 @@ def run_solver(name: str) -> None:
     label = solver_name(name)
     path = ARGS.out / f"{label}.json"
     results = json.loads(path.read_text()) if path.exists() else {}
-    folder = ARGS.out / "exdata" / label
-    shutil.rmtree(folder, ignore_errors=True)
+    # One folder per solver, dimensions and seeds, replaced when the same run is repeated.
+    folder_name = f"{label}_d{'-'.join(map(str, ARGS.dims))}_s{'-'.join(map(str, ARGS.seeds))}"
+    shutil.rmtree(ARGS.out / "exdata" / folder_name, ignore_errors=True)
     # COCO writes to exdata/<result_folder> below the working directory.
     cwd = os.getcwd()
     os.chdir(ARGS.out)
     try:
-        observer = cocoex.Observer("bbob", f"result_folder: {label} algorithm_name: {label}")
+        observer = cocoex.Observer("bbob", f"result_folder: {folder_name} "
+                                           f"algorithm_name: {label}")
         for d in ARGS.dims:
             solve = solve_pycma if name == "pycma" else EvoSolver(d)
             start = time.perf_counter()
