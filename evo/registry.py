@@ -19,6 +19,7 @@ ALGORITHMS: dict[str, str] = {
     "nsga3": "evo.nsga3:NSGA3",
     "unsga3": "evo.nsga3:UNSGA3",
     "moead": "evo.moead:MOEAD",
+    "moead-de": "evo.moead_de:MOEADDE",
     "hype": "evo.hype:HypE",
     "rvea": "evo.rvea:RVEA",
     "smsemoa": "evo.smsemoa:SMSEMOA",
