@@ -233,34 +233,44 @@ def test_personal_bests_follow_dominance(personal_best):
         assert 0.4 < replaced[:, 2].mean() < 0.6 and (replaced[:, 2] | kept[:, 2]).all()
 
 
-def test_nan_objectives_and_infeasible_rows_stay_out_of_the_archive():
-    problem = MW13(n_var=6)
-    algo = SMPSO.for_problem(problem, pop_size=12, archive_size=8)
+def runs_with_nan_rows(algo, problem, n_gen):
+    """Yields, after each of `n_gen` generations of `algo` on the constrained `problem` with
+    NaN objectives in every other row, the rows asked, the state, its population's held
+    rows (`X`, `F`, `violation`), and whether a feasible finite row has been told yet;
+    asserts that the held rows are there and have finite objectives."""
     ask = jax.jit(algo.ask, compiler_options=QUICK)
     tell = jax.jit(algo.tell, compiler_options=QUICK)
     state = algo.init(jax.random.key(0))
     any_feasible = False
-    for generation in range(8):
+    for generation in range(n_gen):
         X, state = ask(state)
         F, G = problem.evaluate_constrained(X)
         F = F.at[generation % 2::2].set(jnp.nan)
         state = tell(state, F, G)
-        population = algo.population(state)
-        held = np.asarray(population.held)
         any_feasible |= bool(np.any(np.isfinite(np.asarray(F)).all(axis=1)
                                     & (np.asarray(G) <= 0).all(axis=1)))
-        assert held.any() and np.isfinite(np.asarray(population.F)[held]).all()
-        assert not any_feasible or np.all(np.asarray(population.violation)[held] == 0)
+        population = algo.population(state)
+        held = np.asarray(population.held)
+        held_rows = [np.asarray(a)[held] for a in population[:3]]
+        assert held.any() and np.isfinite(held_rows[1]).all()
+        yield np.asarray(X), state, held_rows, any_feasible
+
+
+def test_nan_objectives_and_infeasible_rows_stay_out_of_the_archive():
+    problem = MW13(n_var=6)
+    algo = SMPSO.for_problem(problem, pop_size=12, archive_size=8)
+    for X, state, (_, _, violation), any_feasible in runs_with_nan_rows(algo, problem, 8):
+        assert not any_feasible or np.all(violation == 0)
+        # Positions stay in the box, velocities within half its width.
+        assert np.all((X >= problem.lb) & (X <= problem.ub))
+        assert np.all(np.abs(np.asarray(state.velocity)) <= (problem.ub - problem.lb) / 2)
     assert any_feasible and int(algo.n_evals(state)) == 8 * 12
-    # Positions stay in the box, velocities within half its width.
-    assert np.all((np.asarray(X) >= problem.lb) & (np.asarray(X) <= problem.ub))
-    assert np.all(np.abs(np.asarray(state.velocity)) <= (problem.ub - problem.lb) / 2)
 
 
 def test_bad_settings_raise_clear_errors():
     lb, ub = np.zeros(3), np.ones(3)
     bad = [
-        ({"pop_size": 0}, "SMPSO: pop_size must be an integer >= 1"),
+        ({"pop_size": 1}, "SMPSO: pop_size must be an integer >= 2"),
         ({"archive_size": 0}, "SMPSO: archive_size must be an integer >= 1"),
         ({"c1": (2.5, 1.5)}, r"SMPSO: c1\[1\] must lie in \[2.5, inf\]"),
         ({"c2": 2.0}, r"SMPSO: c2 must be a pair \(low, high\)"),
