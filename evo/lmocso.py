@@ -130,6 +130,9 @@ class LMOCSO(Algorithm):
     row with NaN or inf objectives survives only when no row with finite ones is left.
     """
 
+    paper = "Tian, Zheng, Zhang & Jin 2020"
+    reference = "PlatEMO `LMOCSO`"
+
     n_gen: int
     ref_dirs: np.ndarray | None = None
     pop_size: int | None = None

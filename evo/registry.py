@@ -27,6 +27,7 @@ ALGORITHMS: dict[str, str] = {
     "agemoea2": "evo.agemoea2:AGEMOEA2",
     "gde3": "evo.gde3:GDE3",
     "smpso": "evo.smpso:SMPSO",
+    "lmocso": "evo.lmocso:LMOCSO",
     "mocmaes": "evo.mocmaes:MOCMAES",
     "ibea": "evo.ibea:IBEA",
     "cmaes": "evo.cmaes:CMAES",
