@@ -110,6 +110,7 @@ class CMAESState(State):
     run_evals: jax.Array  # int32 () active evaluations since the last (re)start
     run_best_f: jax.Array  # () best fitness of the current run
     run_stall: jax.Array  # int32 () generations since run_best_f last improved
+    run_flat: jax.Array  # int32 () consecutive generations whose best ties the 3/4 quantile
     run_sigma0: jax.Array  # () initial step size of the current run
     run_budget: jax.Array  # () evaluations the current run may use (BIPOP small runs)
     f_hist: jax.Array  # (L,) best fitness per generation of the current run, ring buffer
@@ -265,6 +266,8 @@ class _CMABase(Algorithm):
     boundary: str = "linquad"
     n_obj: int = 1
     tolfun: float = 1e-11
+    tolfunhist: float = 1e-12
+    tolflatfitness: int = 1
     tolx: float = 1e-12
     tolconditioncov: float = 1e14
     tolupsigma: float = 1e20
@@ -315,8 +318,9 @@ class _CMABase(Algorithm):
                 )
             if np.any((mean0 < lb) | (mean0 > ub)):
                 raise ValueError(f"{name}: mean0 must lie in the box [lb, ub]")
-        for field in ("tolfun", "tolx", "tolconditioncov", "tolupsigma"):
+        for field in ("tolfun", "tolfunhist", "tolx", "tolconditioncov", "tolupsigma"):
             check_float(f"{name}: {field}", getattr(self, field), 0.0)
+        check_int(f"{name}: tolflatfitness", self.tolflatfitness, 0)
         if self.tolstagnation is not None:
             check_int(f"{name}: tolstagnation", self.tolstagnation)
         frozen_setattr(self, pop_size=pop_size, max_pop_size=max_pop, sigma0=sigma0, mean0=mean0,
@@ -408,6 +412,7 @@ class _CMABase(Algorithm):
             generation=count, n_evals=count, n_restarts=count,
             terminated=jnp.zeros((), bool), best_x=X[0], best_f=inf,
             run_generation=count, run_evals=count, run_best_f=inf, run_stall=count,
+            run_flat=count,
             run_sigma0=jnp.asarray(self.sigma0, dtype), run_budget=inf,
             f_hist=jnp.full(self.history_length, jnp.inf, dtype), large_runs=count,
             small_regime=jnp.ones((), bool), evals_large=count, evals_small=count,
@@ -451,7 +456,10 @@ class _CMABase(Algorithm):
         # Stable: non-finite active rows (indices < lam) stay ahead of the inactive ones.
         order = jnp.argsort(jnp.where(finite, f, jnp.inf), stable=True)
         rank = jnp.zeros(P, jnp.int32).at[order].set(jnp.arange(P, dtype=jnp.int32))
-        f_best = jnp.where(finite[order[0]], f[order[0]], jnp.inf)
+        ranked = jnp.where(finite, f, jnp.inf)[order]
+        f_best = ranked[0]
+        # pycma's flat-fitness test: the best against the value at rank int(0.75 lambda)
+        quantile = ranked[(3 * self._lam(state)) // 4]
 
         params = self.strategy_parameters(self._lam(state), dtype)
         candidate, flip = self._update(state, rank, params)
@@ -469,6 +477,8 @@ class _CMABase(Algorithm):
             run_evals=state.run_evals + state.lam,
             run_best_f=jnp.minimum(f_best, state.run_best_f),
             run_stall=jnp.where(run_improved, 0, state.run_stall + 1),
+            run_flat=jnp.where(jnp.isfinite(f_best) & (f_best >= quantile),
+                               state.run_flat + 1, 0),
             f_hist=state.f_hist.at[(generation - 1) % self.history_length].set(f_best),
         )
         sane = (
@@ -627,6 +637,8 @@ class _CMABase(Algorithm):
             "tolfun": flat(self.tolfun),
             "tolfun_resolution": flat(10 * jnp.finfo(f.dtype).eps * f_scale),
             "tolx": jnp.all(sd < tol_x) & jnp.all(state.sigma * jnp.abs(state.p_c) < tol_x),
+            "tolfunhist": (state.run_generation >= 10) & (hist_range < self.tolfunhist),
+            "tolflatfitness": state.run_flat > self.tolflatfitness,
             "tolstagnation": state.run_stall > patience,
             "budget": state.run_evals >= state.run_budget,
         }
@@ -681,7 +693,7 @@ class _CMABase(Algorithm):
             sigma=sigma0, C=C, B=B, D=jnp.ones(self.n_var, dtype), p_sigma=zero_path,
             p_c=zero_path, lam=lam.astype(jnp.int32), n_restarts=state.n_restarts + 1,
             run_generation=count, run_evals=count, run_best_f=jnp.asarray(jnp.inf, dtype),
-            run_stall=count, run_sigma0=sigma0, run_budget=run_budget,
+            run_stall=count, run_flat=count, run_sigma0=sigma0, run_budget=run_budget,
             f_hist=jnp.full_like(state.f_hist, jnp.inf), large_runs=large_runs,
             small_regime=small, evals_large=evals_large, evals_small=evals_small,
         )
@@ -710,10 +722,14 @@ class CMAES(_CMABase):
             "mirror" (periodic reflection), how samples are mapped into the box.
         eigen_interval: generations between eigendecompositions of C; default
             `ceil(1 / (10 n (c_1 + c_mu)))` as pycma, 1 up to a few dozen dimensions.
-        tolfun, tolx, tolconditioncov, tolupsigma, tolstagnation: termination criteria
-            (tutorial, appendix B.3; see `termination_criteria` and `factor_criteria`).
-            `tolfun` (1e-11 as pycma) bounds the range of f and of the recent best f
-            (`tolfun_resolution` does the same at 10 float eps of |f|); `tolx` is relative
+        tolfun, tolfunhist, tolflatfitness, tolx, tolconditioncov, tolupsigma,
+        tolstagnation: termination criteria (tutorial, appendix B.3, and pycma's; see
+            `termination_criteria` and `factor_criteria`), with pycma's defaults but for
+            `tolx`. `tolfun` (1e-11) bounds the range of f and of the recent best f
+            (`tolfun_resolution` does the same at 10 float eps of |f|), `tolfunhist`
+            (1e-12) that of the recent best f alone, after 10 generations;
+            `tolflatfitness` (1) is the number of consecutive generations tolerated whose
+            best value ties the one at rank `int(0.75 lambda)`; `tolx` is relative
             to the run's initial sigma; `tolstagnation` counts generations without
             improving the run's best f, default pycma's `100 + 100 n^1.5 / lambda`.
             `tolx = 0` or `tolupsigma = inf` switch a criterion off. They trigger

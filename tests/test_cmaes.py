@@ -381,6 +381,33 @@ def test_linquad_bounds_reach_a_linear_optimum_on_the_boundary_as_pycma():
     assert ours <= 1.15 * theirs, (ours, theirs)
 
 
+@pytest.mark.parametrize("criterion", ["tolflatfitness", "tolfunhist"])
+def test_flat_fitness_and_a_flat_history_end_a_run_when_they_end_pycmas(criterion):
+    # The same values every generation, 10 rows: two worst of 1 and the rest 0 tie the best
+    # with the value at rank int(0.75 lambda) (flat fitness); 0, 1, ..., 9 keep the best at
+    # 0 without ties (a flat history, after 10 generations). tolfun holds for neither.
+    n, lam = 4, 10
+    f = np.where(np.arange(lam) < 2, 1.0, 0.0) if criterion == "tolflatfitness" else (
+        np.arange(lam, dtype=float))
+    es = cma.CMAEvolutionStrategy(np.zeros(n), 1.0, {"popsize": lam, "verbose": -9, "seed": 1})
+    theirs = None
+    for generation in range(1, 15):
+        es.tell(es.ask(), list(f))
+        if es.stop():
+            theirs = (generation, list(es.stop()))
+            break
+    algorithm = CMAES(lb=-5 * np.ones(n), ub=5 * np.ones(n), pop_size=lam)
+    ask = jax.jit(algorithm.ask, compiler_options=QUICK)
+    tell = jax.jit(algorithm.tell, compiler_options=QUICK)
+    state = algorithm.init(jax.random.key(0))
+    for generation in range(1, 15):
+        state = tell(ask(state)[1], jnp.asarray(f, state.mean.dtype))
+        if bool(state.terminated):
+            break
+    assert theirs == (generation, [criterion]), theirs
+    assert bool(state.terminated)
+
+
 def test_restart_population_sizes_are_pycmas():
     # pycma's fmin (4.5): run k has popsize `popsize0 * 2^k` of the unrounded option
     # (4 + 3 ln n by default, else as given), and CMAParameters takes int() of it.
