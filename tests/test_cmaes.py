@@ -203,13 +203,13 @@ def test_bipop_solves_rotated_rastrigin():
     problem, evaluate = rotated_rastrigin()
     budget, seeds = 300_000, 5
     bipop = CMAES(lb=problem.lb, ub=problem.ub, restart="bipop")
-    _, (best_f, n_evals) = runs(bipop, evaluate, 6000, lambda s: (s.best_f, s.n_evals))(
+    _, (best_f, n_evals) = runs(bipop, evaluate, 8000, lambda s: (s.best_f, s.n_evals))(
         jax.random.split(jax.random.key(3), seeds)
     )
     n_evals = np.asarray(n_evals)
     assert np.all(n_evals[:, -1] > budget)
     best = np.min(np.where(n_evals <= budget, np.asarray(best_f), np.inf), axis=1)
-    # Measured: every seed at f < 1e-13 (float32) within 300,000 evaluations, 3 of the 5
+    # Measured: every seed at f < 1e-9 (float32) within 300,000 evaluations, 3 of the 5
     # within 150,000, through runs of population up to 349.
     assert np.all(best < 1e-8), best
 
