@@ -60,6 +60,7 @@ class Reference:
 
     library: str
     make: Callable[[int, int, np.ndarray], Any]
+    requires: tuple[str, ...] = ()  # further modules it imports (pymoo's AGEMOEA2: numba)
 
 
 def pymoo(name: str) -> Reference:
@@ -85,7 +86,7 @@ def pymoo(name: str) -> Reference:
             return MOEAD(ref_dirs=ref_dirs, n_neighbors=20)
         raise ValueError(f"no pymoo reference for {name}")
 
-    return Reference("pymoo", make)
+    return Reference("pymoo", make, ("numba",) if name == "agemoea2" else ())
 
 
 REFERENCES: dict[str, Reference | None] = {
@@ -202,11 +203,12 @@ class Results:
         return self.runs[run_id]
 
 
-def missing_library(library: str) -> str | None:
-    try:
-        __import__(library)
-    except ImportError:
-        return f"{library} not installed"
+def missing_library(reference: Reference) -> str | None:
+    for library in (reference.library, *reference.requires):
+        try:
+            __import__(library)
+        except ImportError:
+            return f"{library} not installed"
     return None
 
 
@@ -234,7 +236,7 @@ def quality_table(args: argparse.Namespace, results: Results) -> None:
                     for seed in range(args.seeds)]
             ours_ms = per_generation_ms(ours, n_gen, skip_first=True)
             reference = REFERENCES.get(algorithm)
-            why = "no Python reference" if reference is None else missing_library(reference.library)
+            why = "no Python reference" if reference is None else missing_library(reference)
             cells = [problem_name, algorithm, "-" if reference is None else reference.library,
                      f"{median(ours, 'igd'):.4g}"]
             if why:
@@ -264,7 +266,7 @@ def speed_table(args: argparse.Namespace, results: Results) -> None:
                     for seed in range(2)]
             ours_ms = per_generation_ms(ours, n_gen, skip_first=True)
             reference = REFERENCES.get(algorithm)
-            why = "no Python reference" if reference is None else missing_library(reference.library)
+            why = "no Python reference" if reference is None else missing_library(reference)
             if why is None and pop > args.peer_max_pop:
                 why = f"not run above {args.peer_max_pop}"
             cells = [algorithm, str(pop), f"{ours_ms:.2f}"]
