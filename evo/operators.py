@@ -112,7 +112,10 @@ def polynomial_mutation(
     exponent = 1.0 / (eta + 1.0)
     # Below u = 1/2 the variable moves down, towards lb; above, up towards ub.
     down = u <= 0.5
-    room = power(jnp.where(down, 1.0 - delta_low, 1.0 - delta_high), eta + 1.0)
+    # On a bound, (x - lb) / width can round above 1 (a width such as 1.5 is not exact):
+    # clamped, so that the power's log sees 0, not a negative number (NaN).
+    room = power(jnp.maximum(jnp.where(down, 1.0 - delta_low, 1.0 - delta_high), 0.0),
+                 eta + 1.0)
     base = jnp.where(
         down, 2.0 * u + (1.0 - 2.0 * u) * room, 2.0 * (1.0 - u) + 2.0 * (u - 0.5) * room
     )

@@ -208,3 +208,12 @@ def test_de_binomial_repair_keeps_the_bounds(repair):
     np.testing.assert_allclose(np.asarray(inside[:, :2]), np.tile([0.5, 0.6], (n, 1)), atol=1e-6)
     with pytest.raises(ValueError, match="repair must be one of"):
         de_binomial(jax.random.key(0), base, base, step, step, 1.0, 1.0, lb, ub, repair="wrap")
+
+
+def test_polynomial_mutation_of_rows_on_the_bounds_stays_finite():
+    # (x - lb) / (ub - lb) rounds above 1 for some widths; its power must not become NaN.
+    lb, ub = jnp.zeros(4), jnp.array([1.5, 10.0, 0.3, 7.0])
+    mutate = jax.jit(lambda key, X: polynomial_mutation(key, X, lb, ub, prob=1.0, prob_var=1.0))
+    for X in (jnp.tile(ub, (2000, 1)), jnp.tile(lb, (2000, 1))):
+        Y = mutate(jax.random.key(0), X)
+        assert bool(jnp.all(jnp.isfinite(Y))) and bool(jnp.all((Y >= lb) & (Y <= ub)))
