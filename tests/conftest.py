@@ -1,7 +1,24 @@
-"""Test-session settings that must be in place before NumPy is imported."""
+"""Test-session settings that must be in place before NumPy is imported, and the release of
+compiled programs between test modules."""
 
 import os
+
+import pytest
 
 # OpenBLAS's threads compete with XLA's for the few cores of a CI machine: small
 # triangular solves in the GP tests ran up to 40x slower with them.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def release_compiled_programs():
+    """Drop every compiled program after each test module. Each XLA executable holds
+    memory mappings of its own; the whole suite's thousands of them approached the
+    kernel's per-process map limit (65,530), and a large compile late in the run aborted."""
+    yield
+    import jax
+
+    from evo.run import compiled_chunk
+
+    compiled_chunk.cache_clear()
+    jax.clear_caches()
