@@ -18,7 +18,8 @@ max(1, |bound|) / 20)` (0.25 on [-5, 5]). With `boundary="mirror"` the margins a
 point is the periodic mirror image of `g` in the box. Either way points inside the identity
 part are returned unchanged, bit for bit, and the updates use `g`, so no penalty is needed
 and an optimum on the boundary is still reached (with the quadratic part as on a smooth
-function). The map is invariant under reflections of `g` at `lb - a_l` and `ub + a_u`, so
+function). As in pycma, no coordinate's standard deviation may exceed a third of the box
+width. The map is invariant under reflections of `g` at `lb - a_l` and `ub + a_u`, so
 the mean is moved back into `[lb - a_l, ub + a_u]` after each update (paths and `C`
 mirrored along), which keeps it where floats are finest. `X` and `best_x` lie in the box.
 
@@ -345,8 +346,8 @@ class _CMABase(Algorithm):
 
     # Covariance model hooks, defined by CMAES (full) and SepCMAES (diagonal):
     # _identity(dtype) -> (C, B); _scale(Z, state) -> Y = B D Z; _whiten(z, state) -> B z;
-    # _diag(C); _mirror(C, flip) -> C; _update_cov(...) -> C;
-    # _factorize(old, new, refused, flip, params, settle) -> (B, D, refused, stop);
+    # _diag(C); _rescale(C, scale) -> S C S; _update_cov(...) -> C;
+    # _factorize(old, new, refused, scale, params, settle) -> (B, D, refused, stop);
     # _no_effect_axis(state) -> bool.
 
     # Strategy parameters.
@@ -462,7 +463,7 @@ class _CMABase(Algorithm):
         quantile = ranked[(3 * self._lam(state)) // 4]
 
         params = self.strategy_parameters(self._lam(state), dtype)
-        candidate, flip = self._update(state, rank, params)
+        candidate, scale = self._update(state, rank, params)
         run_improved = f_best < state.run_best_f
         generation = state.run_generation + 1
         candidate = candidate.replace(
@@ -496,11 +497,11 @@ class _CMABase(Algorithm):
         unresolved = criteria["tolfun_resolution"] & ~criteria["tolfun"]
         warn = unresolved & ~state.precision_warned
         callback = functools.partial(warn_resolution, dtype=str(dtype))
-        scale = fitness_spread(scored)[1]
-        jax.lax.cond(warn, lambda: jax.debug.callback(callback, warn, scale), lambda: None)
+        f_scale = fitness_spread(scored)[1]
+        jax.lax.cond(warn, lambda: jax.debug.callback(callback, warn, f_scale), lambda: None)
         settle = functools.partial(self._settle, state, candidate, refused)
         B, D, refused, factor_stop = self._factorize(
-            state, candidate, refused, flip, params, settle
+            state, candidate, refused, scale, params, settle
         )
         stop = ~sane | factor_stop | jnp.any(jnp.stack(list(criteria.values())))
         moving = tuple(name for name in DISTRIBUTION if name not in ("B", "D"))
@@ -566,7 +567,9 @@ class _CMABase(Algorithm):
         """Mean, paths, covariance and step size from the last ask's steps, row `i` ranked
         `rank[i]` `(max_pop,)` (0: best); `B` and `D` are left to `_factorize`.
 
-        Returns the state and `flip` `(n,)`, -1 where the mean was mirrored back into the box.
+        Returns the state and `scale` `(n,)`, the diagonal of `S` in `C -> S C S`: negative
+        where the mean was mirrored back into the box, below 1 in magnitude where a standard
+        deviation was brought back to a third of the box width.
         """
         n = self.n_var
         _, mu_eff, c_s, d_s, c_c, c_1, c_mu = params
@@ -599,10 +602,17 @@ class _CMABase(Algorithm):
         lo, hi = lb - a_l, ub + a_u
         mirrored = box_phase(mean, lo, hi) > hi - lo
         flip = jnp.where(mirrored, -1.0, 1.0).astype(mean.dtype)
+        # pycma's maxstd in a box (maxstd_boundrange = 1/3, `_stds_into_limits`): a
+        # coordinate whose standard deviation passes a third of the box width is scaled back
+        # to it, which keeps sigma from growing where the box map has made f look flat.
+        width = ub - lb
+        sd = sigma * jnp.sqrt(self._diag(C))
+        shrink = jnp.where((width > 0) & (3 * sd > width), width / (3 * sd), 1.0)
+        scale = flip * shrink
         return state.replace(
-            mean=reflect(mean, lo, hi), sigma=sigma, C=self._mirror(C, flip),
-            p_sigma=flip * p_sigma, p_c=flip * p_c,
-        ), flip
+            mean=reflect(mean, lo, hi), sigma=sigma, C=self._rescale(C, scale),
+            p_sigma=flip * p_sigma, p_c=scale * p_c,
+        ), scale
 
     def termination_criteria(self, state: CMAESState, f: jax.Array) -> dict[str, jax.Array]:
         """Termination criteria (tutorial, appendix B.3, as named in pycma) after an update,
@@ -770,9 +780,9 @@ class CMAES(_CMABase):
     def _diag(self, C: jax.Array) -> jax.Array:
         return jnp.diagonal(C)
 
-    def _mirror(self, C: jax.Array, flip: jax.Array) -> jax.Array:
-        """`S C S` for `S = diag(flip)`, `flip` `(n,)` of +-1."""
-        return flip[:, None] * C * flip
+    def _rescale(self, C: jax.Array, scale: jax.Array) -> jax.Array:
+        """`S C S` for `S = diag(scale)`, `scale` `(n,)`."""
+        return scale[:, None] * C * scale
 
     def _update_cov(self, C, decay, c_1, p_c, c_mu, w, Y) -> jax.Array:
         """Eq. (47) with weights `w` `(k,)` over steps `Y` `(k, n)`; exactly symmetric when
@@ -788,17 +798,21 @@ class CMAES(_CMABase):
         return jnp.ceil(1.0 / (10 * self.n_var * (params.c_1 + params.c_mu))).astype(jnp.int32)
 
     def _factorize(
-        self, old: CMAESState, new: CMAESState, refused: jax.Array, flip: jax.Array,
+        self, old: CMAESState, new: CMAESState, refused: jax.Array, scale: jax.Array,
         params: StrategyParameters, settle: Callable,
     ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
         """`(B, D, refused, stop)`: the factors of `new.C`, decomposed every
-        `eigen_interval_for(params)` generations (`B` mirrored along `flip` in between), and
-        `settle(B, D) -> (refused, stop)`; refused updates keep `old`'s factors.
+        `eigen_interval_for(params)` generations and whenever `_update` rescaled `C` (`B`
+        mirrored along the signs of `scale` in between), and `settle(B, D) -> (refused,
+        stop)`; refused updates keep `old`'s factors.
 
         `B` is written only in the branch that changes it, so that the generations between
         decompositions do not copy it.
         """
-        due = new.run_generation % self.eigen_interval_for(params) == 0
+        flip = jnp.sign(scale)
+        due = (new.run_generation % self.eigen_interval_for(params) == 0) | jnp.any(
+            jnp.abs(scale) < 1
+        )
 
         def eigen(C):
             eigenvalues, B = jnp.linalg.eigh(C, symmetrize_input=False)  # C is symmetric
@@ -812,7 +826,7 @@ class CMAES(_CMABase):
         def same(C):
             return old.B, old.D, *settle(old.B, old.D)
 
-        return jax.lax.cond(~refused & (due | jnp.any(flip < 0)), refresh, same, new.C)
+        return jax.lax.cond(~refused & (due | jnp.any(scale < 0)), refresh, same, new.C)
 
     def _no_effect_axis(self, state: CMAESState) -> jax.Array:
         """Adding 0.1 sigma along principal axis `generation mod n` leaves the mean unchanged."""
@@ -846,14 +860,14 @@ class SepCMAES(_CMABase):
     def _diag(self, C: jax.Array) -> jax.Array:
         return C
 
-    def _mirror(self, C: jax.Array, flip: jax.Array) -> jax.Array:
-        return C
+    def _rescale(self, C: jax.Array, scale: jax.Array) -> jax.Array:
+        return scale**2 * C
 
     def _update_cov(self, C, decay, c_1, p_c, c_mu, w, Y) -> jax.Array:
         return decay * C + c_1 * p_c**2 + c_mu * (w @ Y**2)
 
     def _factorize(
-        self, old: CMAESState, new: CMAESState, refused: jax.Array, flip: jax.Array,
+        self, old: CMAESState, new: CMAESState, refused: jax.Array, scale: jax.Array,
         params: StrategyParameters, settle: Callable,
     ) -> tuple[None, jax.Array, jax.Array, jax.Array]:
         D = jnp.sqrt(jnp.maximum(new.C, 0.0))

@@ -21,7 +21,7 @@ from evo.cmaes import (
     linquad_margins,
     reflect,
 )
-from evo.problems import Ellipsoid, Rastrigin, Rosenbrock, RotatedEllipsoid, Sphere
+from evo.problems import BBOB, Ellipsoid, Rastrigin, Rosenbrock, RotatedEllipsoid, Sphere
 
 from compile_options import QUICK
 
@@ -351,6 +351,23 @@ def test_box_map_is_pycmas_bound_transform_and_box_unmap_its_inverse():
         # one.
         middle = jnp.asarray((lb + ub) / 2 + 0.1 * width)
         assert jnp.all((box_map(middle, *box) == middle)[np.array([0, 2])])
+
+
+def test_standard_deviations_stay_within_a_third_of_the_box_as_pycmas():
+    # 2-D Katsuura (bbob f23) is flat to CMA-ES at most scales: without the bound of
+    # pycma's maxstd_boundrange (1/3 of the box width with bounds) sigma grew to 772 on
+    # [-5, 5]; with it the runs end by tolx, as pycma's do.
+    problem = BBOB(n_var=2, function=23, instance=2)
+    es = cma.CMAEvolutionStrategy(np.zeros(2), 2.0, {"bounds": [-5, 5], "verbose": -9})
+    bound = 10 / 3
+    assert np.allclose(es.opts["maxstd"], bound)
+    algorithm = CMAES(lb=problem.lb, ub=problem.ub, sigma0=2.0)
+    with jax.enable_x64(True):
+        _, sd = runs(algorithm, lambda X, g, k: problem.evaluate(X), 400,
+                     lambda s: jnp.max(s.sigma * jnp.sqrt(jnp.diagonal(s.C))), QUICK)(
+            jax.random.split(jax.random.key(4), 4))
+    sd = np.asarray(sd)
+    assert sd.max() <= bound * (1 + 1e-12) and sd.max() >= bound * (1 - 1e-12), sd.max()
 
 
 def test_linquad_bounds_reach_a_linear_optimum_on_the_boundary_as_pycma():
