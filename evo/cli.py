@@ -8,7 +8,9 @@
 (final decision vectors and objectives), `front.csv` (the feasible non-dominated rows),
 `history.csv` (one row per recorded generation, as `--record`, `--record-every` and
 `--indicators-every` choose) and the plots `front.png` (2 or 3 objectives) or
-`parallel.png` (more), and `history.png`. With `--checkpoint-every K` it also keeps
+`parallel.png` (more), and `history.png`. The CSV columns are `x1`, `x2`, ... and the
+problem's `objective_names` (`f1`, `f2`, ... or, for robot tasks, the negated rewards such
+as `-speed reward`), which also name the plots' axes. With `--checkpoint-every K` it also keeps
 `checkpoint.npz`, and the same command run again resumes from it.
 """
 
@@ -167,17 +169,19 @@ def draw(out: Path) -> list[Path]:
         rows = list(csv.reader(file))
     header = rows[0]
     front = np.array(rows[1:], dtype=float).reshape(-1, len(header))
-    F = front[:, [j for j, name in enumerate(header) if name.startswith("f")]]
+    # The objectives are the last n_obj columns, named by the problem.
+    names = header[len(header) - config["n_obj"]:]
+    F = front[:, len(header) - config["n_obj"]:]
     history = read_history(out / "history.csv")
     title = f"{config['algorithm']} on {config['problem']}"
     written = []
     if F.shape[1] in (2, 3):
         true_front = read_csv(out / TRUE_FRONT) if (out / TRUE_FRONT).exists() else None
         written.append(out / "front.png")
-        plot_front(F, true_front, title=title, path=written[-1])
+        plot_front(F, true_front, names=names, title=title, path=written[-1])
     elif F.shape[1] > 3:
         written.append(out / "parallel.png")
-        plot_parallel(F, title=title, path=written[-1])
+        plot_parallel(F, names=names, title=title, path=written[-1])
     if config["n_obj"] == 1:  # the distance to the optimum is no IGD: show the best value
         curves = {key: history[column] for key, column in (("n_evals", "n_evals"),
                                                             ("f_min", "f_min_0"))
@@ -239,7 +243,7 @@ def command_run(args: argparse.Namespace) -> int:
     (out / "config.json").write_text(json.dumps(config, indent=1))
     front = problem.pareto_front(500) if problem.n_obj in (2, 3) else None
     if front is not None:
-        write_csv(out / TRUE_FRONT, [f"f{j}" for j in range(problem.n_obj)], front)
+        write_csv(out / TRUE_FRONT, list(problem.objective_names), front)
     checkpointing = {}
     if args.checkpoint_every is not None:
         checkpointing = {"checkpoint": out / "checkpoint.npz",
@@ -251,7 +255,7 @@ def command_run(args: argparse.Namespace) -> int:
         ref_point=ref_point, **checkpointing,
     )
     n_var, n_obj = result.X.shape[1], result.F.shape[1]
-    columns = [f"x{j}" for j in range(n_var)] + [f"f{j}" for j in range(n_obj)]
+    columns = [f"x{j + 1}" for j in range(n_var)] + list(problem.objective_names)
     write_csv(out / "population.csv", columns, np.hstack([result.X, result.F]))
     write_csv(out / "front.csv", columns, np.hstack([result.pareto_X, result.pareto_F]))
     write_csv(out / "history.csv", *history_table(result.history))

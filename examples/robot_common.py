@@ -63,8 +63,9 @@ def save(result: evo.Result, problem: RobotControl, out: pathlib.Path, title: st
     """Write the final front (objectives, weights, observation statistics), the
     hypervolume curve and the plots of both into `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    names = ",".join(problem.spec.objectives)
-    np.savetxt(out / "front.csv", result.pareto_F, delimiter=",", header=names, comments="")
+    names = problem.objective_names
+    np.savetxt(out / "front.csv", result.pareto_F, delimiter=",", header=",".join(names),
+               comments="")
     stats = result.problem_state.obs_stats
     np.savez(out / "front.npz", X=result.pareto_X, F=result.pareto_F,
              obs_count=np.asarray(stats.count), obs_mean=np.asarray(stats.mean),
@@ -76,9 +77,7 @@ def save(result: evo.Result, problem: RobotControl, out: pathlib.Path, title: st
     try:
         from evo.metrics import plot_front, plot_history
 
-        minimised = ", ".join(name if name == "energy" else f"-{name}"
-                              for name in problem.spec.objectives)
-        plot_front(result.pareto_F, title=f"{title}\nper step: {minimised}",
+        plot_front(result.pareto_F, names=names, title=f"{title}\nper-step means, minimised",
                    path=out / "front.png")
         plot_history(result.history, title=title, path=out / "hv.png")
     except ImportError:

@@ -77,6 +77,12 @@ class Problem:
         return np.ones(self.n_var)
 
     @property
+    def objective_names(self) -> tuple[str, ...]:
+        """What each objective column is, `(n_obj,)`: `f1`, `f2`, ... unless a family knows
+        better; the command line's CSV headers and plot axes use them."""
+        return tuple(f"f{j + 1}" for j in range(self.n_obj))
+
+    @property
     def n_constr(self) -> int:
         """Number of constraint values per row; 0 when unconstrained."""
         return 0

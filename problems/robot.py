@@ -250,6 +250,13 @@ class RobotControl(Problem):
         return np.full(self.n_var, self.bound)
 
     @property
+    def objective_names(self) -> tuple[str, ...]:
+        """The negated per-step mean rewards that `F` holds, e.g. `("-speed reward",
+        "-energy reward")` (survival bonus included where the task pays one)."""
+        return tuple("-reward" if name == "reward" else f"-{name} reward"
+                     for name in self.spec.objectives)
+
+    @property
     def ref_point(self) -> np.ndarray | None:
         """Reference point `(n_obj,)` for hypervolume; None for single-objective tasks."""
         ref = self.spec.ref_point

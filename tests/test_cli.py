@@ -14,6 +14,7 @@ import pytest
 import evo
 import evo.decision
 from evo.checkpoint import load_checkpoint
+from evo import cli
 from evo.cli import main
 from evo.registry import ALGORITHMS, with_table
 
@@ -36,7 +37,7 @@ def run_dir(tmp_path_factory):
 
 def test_run_writes_population_front_history_and_plots(run_dir):
     header, population = read_csv(run_dir / "population.csv")
-    assert header == [f"x{j}" for j in range(6)] + ["f0", "f1"]
+    assert header == [f"x{j}" for j in range(1, 7)] + ["f1", "f2"]
     assert population.shape == (16, 8)
     _, front = read_csv(run_dir / "front.csv")
     # The front is the non-dominated subset of the population.
@@ -76,6 +77,24 @@ def test_plot_redraws_the_saved_run(run_dir):
     assert main(["plot", str(run_dir)]) == 0
     assert (run_dir / "front.png").stat().st_size > 1000
     assert (run_dir / "history.png").stat().st_size > 1000
+
+
+def test_plots_name_their_axes_by_the_saved_columns(tmp_path, monkeypatch):
+    # A front whose objective columns have the problem's names (robot tasks: negated rewards).
+    (tmp_path / "config.json").write_text(json.dumps({"algorithm": "nsga2", "problem": "p",
+                                                      "n_obj": 2}))
+    (tmp_path / "front.csv").write_text("x1,x2,-speed reward,-energy reward\n"
+                                        "0.1,0.2,-3.5,1.25\n0.3,0.4,-1.0,0.5\n")
+    (tmp_path / "history.csv").write_text("generation,n_evals\n1,8\n")
+    drawn = {}
+
+    def plot_front(F, front, *, names, title, path):
+        drawn.update(F=F, names=names)
+
+    monkeypatch.setattr(evo.metrics, "plot_front", plot_front)
+    assert cli.draw(tmp_path) == [tmp_path / "front.png"]
+    assert drawn["names"] == ["-speed reward", "-energy reward"]
+    np.testing.assert_array_equal(drawn["F"], [[-3.5, 1.25], [-1.0, 0.5]])
 
 
 def test_list_names_every_algorithm_and_problem(capsys):
@@ -227,7 +246,7 @@ def test_run_on_a_brax_task(tmp_path):
                  "--quiet"])
     assert code == 0
     header, population = read_csv(tmp_path / "population.csv")
-    assert header[-2:] == ["f0", "f1"] and population.shape[0] == 8
+    assert header[-2:] == ["-speed reward", "-energy reward"] and population.shape[0] == 8
     assert np.all(np.isfinite(population))
     header, history = read_csv(tmp_path / "history.csv")
     assert "hv" in header and np.all(history[:, header.index("hv")] >= 0)

@@ -221,6 +221,7 @@ def test_registry_and_problem_configuration():
     assert (PROBLEM.n_obj, PROBLEM.backend) == (2, TASKS["mo-halfcheetah"].backend)
     assert PROBLEM.n_var == PROBLEM.policy.n_params == (17 + 1) * 16 + (16 + 1) * 6
     np.testing.assert_array_equal(PROBLEM.ub, -PROBLEM.lb)
+    assert PROBLEM.objective_names == ("-speed reward", "-energy reward")
     for name, task in TASKS.items():
         assert (task.ref_point is None) == (task.objectives == ("reward",)), name
         if task.ref_point is not None:
