@@ -195,10 +195,8 @@ class LMOCSO(Algorithm):
                                       state.X[winner])
         X = jnp.clip(jnp.concatenate([moved, state.X[winner]])[: self.pop_size], lb, ub)
         velocity = jnp.concatenate([moved_velocity, state.velocity[winner]])[: self.pop_size]
-        mutated = polynomial_mutation(mutation_key, X, lb, ub, self.mutation_eta, 1.0,
-                                      self.mutation_rate)
-        # A variable at a bound can come out NaN (see SMPSO.ask); it stays put.
-        X = jnp.where(jnp.isnan(mutated), X, mutated)
+        X = polynomial_mutation(mutation_key, X, lb, ub, self.mutation_eta, 1.0,
+                                self.mutation_rate)
         first = state.generation == 0
         X = jnp.where(first, state.offspring, X)
         velocity = jnp.where(first, state.offspring_velocity, velocity)

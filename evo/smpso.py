@@ -282,12 +282,8 @@ class SMPSO(Algorithm):
         )
         X, velocity = bounded_move(state.swarm, velocity, lb, ub, self.bound_velocity)
         step = self.mutation_every
-        mutated = polynomial_mutation(
-            mutation_key, X[::step], lb, ub, self.mutation_eta, 1.0, self.mutation_rate)
-        # Under jit, polynomial_mutation of a variable at a bound of a box whose width has
-        # no exact reciprocal (1.5, 10) can give NaN: 1 - (x - lb) / (ub - lb) rounds to
-        # -3e-8. A NaN position would stay NaN with its velocity; such a variable stays put.
-        X = X.at[::step].set(jnp.where(jnp.isnan(mutated), X[::step], mutated))
+        X = X.at[::step].set(polynomial_mutation(
+            mutation_key, X[::step], lb, ub, self.mutation_eta, 1.0, self.mutation_rate))
         first = state.generation == 0
         X = jnp.where(first, state.swarm, X)
         velocity = jnp.where(first, state.velocity, velocity)
