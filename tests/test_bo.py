@@ -225,7 +225,9 @@ def test_constrained_and_multi_objective_smoke():
         np.isfinite(np.asarray(state.violation[:8]))
     )
     # two objectives with ParEGO scalarisation
-    alg2 = BayesOpt(n_obj=2, lb=[0.0, 0.0], ub=[1.0, 1.0], q=2, n_init=4, **FAST)
+    alg2 = BayesOpt(
+        n_obj=2, lb=[0.0, 0.0], ub=[1.0, 1.0], q=2, n_init=4, mo_acquisition="parego", **FAST
+    )
     problem = evo.problems.ZDT1(n_var=2)
     ask2, _tell2, state2 = _drive(alg2, problem, jax.random.key(6), 4)
     X, _ = ask2(state2)

@@ -1,4 +1,5 @@
-"""Bayesian optimisation: GP surrogates, acquisitions, `BayesOpt` and the trust-region `Turbo`."""
+"""Bayesian optimisation: GP surrogates, acquisitions (qLogNEHVI over exact box
+decompositions for several objectives), `BayesOpt` and the trust-region `Turbo`."""
 
 from evo.bo.acquisition import (
     log_expected_improvement,
@@ -8,6 +9,7 @@ from evo.bo.acquisition import (
     upper_confidence_bound,
 )
 from evo.bo.base import BayesianOptimizer, BOState, latin_hypercube
+from evo.bo.box_decomposition import Boxes, box_decomposition, box_volumes
 from evo.bo.bo import BayesOpt, BayesOptState, best_observation
 from evo.bo.gp import (
     GPParams,
@@ -21,6 +23,14 @@ from evo.bo.gp import (
     standardise,
     to_unit,
 )
+from evo.bo.hypervolume_acquisition import (
+    NoisyFront,
+    expected_hypervolume_improvement,
+    hypervolume_improvement,
+    log_hypervolume_improvement,
+    log_nehvi,
+    noisy_front,
+)
 from evo.bo.turbo import Turbo, TurboState
 
 __all__ = [
@@ -28,21 +38,30 @@ __all__ = [
     "BayesOpt",
     "BayesOptState",
     "BayesianOptimizer",
+    "Boxes",
     "GPParams",
     "GPPosterior",
+    "NoisyFront",
     "Turbo",
     "TurboState",
     "best_observation",
+    "box_decomposition",
+    "box_volumes",
+    "expected_hypervolume_improvement",
     "fit_gp",
     "fit_gp_batch",
     "gp_posterior",
     "gp_predict",
+    "hypervolume_improvement",
     "kernel_matrix",
     "latin_hypercube",
     "log_expected_improvement",
     "log_h",
+    "log_hypervolume_improvement",
+    "log_nehvi",
     "log_probability_of_feasibility",
     "neg_log_marginal_likelihood",
+    "noisy_front",
     "q_expected_improvement",
     "standardise",
     "to_unit",

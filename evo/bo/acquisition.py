@@ -22,7 +22,7 @@ _C1 = 0.5 * math.log(2.0 * math.pi)
 _C2 = 0.5 * math.log(math.pi / 2.0)
 
 
-def _log1mexp(x: jax.Array) -> jax.Array:
+def log1mexp(x: jax.Array) -> jax.Array:
     """log(1 - exp(x)) for x < 0 (Maechler 2012, "Accurately computing log(1 - exp(-|a|))")."""
     x = jnp.minimum(x, -1e-30)
     return jnp.where(
@@ -48,7 +48,7 @@ def log_h(z: jax.Array) -> jax.Array:
     mid = (
         -0.5 * z_mid**2
         - _C1
-        + _log1mexp(jnp.log(erfcx(-z_mid / math.sqrt(2.0)) * jnp.abs(z_mid)) + _C2)
+        + log1mexp(jnp.log(erfcx(-z_mid / math.sqrt(2.0)) * jnp.abs(z_mid)) + _C2)
     )
     z_lo = jnp.minimum(z, big)
     tail = -0.5 * z_lo**2 - _C1 - 2.0 * jnp.log(jnp.abs(z_lo))
@@ -89,18 +89,23 @@ def log_probability_of_feasibility(
     return log_ndtr((threshold - mu) / sigma)
 
 
+def safe_cholesky(cov: jax.Array, jitter: jax.Array) -> jax.Array:
+    """Cholesky factor of `cov` `(..., m, m)` plus `jitter` `(...)` on the diagonal; where
+    that still fails, the diagonal factor of the independent marginals."""
+    eye = jnp.eye(cov.shape[-1], dtype=cov.dtype)
+    L = jnp.linalg.cholesky(cov + jnp.asarray(jitter)[..., None, None] * eye)
+    diag = jnp.sqrt(jnp.maximum(jnp.diagonal(cov, axis1=-2, axis2=-1), 1e-12))
+    ok = jnp.all(jnp.isfinite(L), (-2, -1), keepdims=True)
+    return jnp.where(ok, L, diag[..., None, :] * eye)
+
+
 def joint_samples(
     key: jax.Array, mean: jax.Array, cov: jax.Array, jitter: jax.Array, n: int
 ) -> jax.Array:
     """`n` draws `(n, ..., m)` from N(`mean` `(..., m)`, `cov` `(..., m, m)`) for Thompson
     sampling, with `jitter` `(...)` added to the diagonal; where the Cholesky factorisation
     still fails, the draws fall back to independent marginals."""
-    m = mean.shape[-1]
-    eye = jnp.eye(m, dtype=cov.dtype)
-    L = jnp.linalg.cholesky(cov + jitter[..., None, None] * eye)
-    diag = jnp.sqrt(jnp.maximum(jnp.diagonal(cov, axis1=-2, axis2=-1), 1e-12))
-    ok = jnp.all(jnp.isfinite(L), (-2, -1), keepdims=True)
-    L = jnp.where(ok, L, diag[..., None, :] * eye)
+    L = safe_cholesky(cov, jitter)
     z = jax.random.normal(key, (n, *mean.shape), mean.dtype)
     return mean + jnp.einsum("...ij,n...j->n...i", L, z)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from evo.algorithm import check_objectives, state_class
 from evo.bo.acquisition import (
@@ -29,9 +30,16 @@ from evo.bo.gp import (
     standardise,
     to_unit,
 )
-from evo.checks import check_choice, check_float, check_int, settings_class
+from evo.bo.hypervolume_acquisition import (
+    log_nehvi,
+    noisy_front,
+    reference_point,
+)
+from evo.checks import check_choice, check_float, check_int, frozen_setattr, settings_class
+from evo.sorting import pareto_dominance
 
 BATCH_METHODS = ("believer", "mc")
+MO_ACQUISITIONS = ("lognehvi", "parego")
 
 
 @state_class
@@ -48,9 +56,18 @@ class BayesOpt(BayesianOptimizer):
     feasibility for constraints. Needs `pip install "evo[bo]"`.
 
     Args:
-        n_obj: number of objectives. With more than one, ParEGO (Knowles 2006) is used: each
-            ask scalarises the objectives (normalised to [0, 1] over the observations) with
-            an augmented Tchebycheff function of random simplex weights.
+        n_obj: number of objectives. With more than one, each objective gets its own GP and
+            `mo_acquisition` chooses the points.
+        mo_acquisition: with several objectives, "lognehvi" (the default): qLogNEHVI, the
+            log of the expected hypervolume improvement over joint posterior samples of the
+            observed front (Daulton et al. 2021; log form after Ament et al. 2023), `q`
+            points chosen one after another, each earlier one joining the sampled front as a
+            pending point; or "parego" (Knowles 2006): each ask scalarises the objectives
+            (normalised to [0, 1] over the observations) with an augmented Tchebycheff
+            function of random simplex weights and `acquisition` and `batch` apply to it.
+        ref_point: reference point `(n_obj,)` of the hypervolume ("lognehvi"); by default
+            the nadir of the observed front plus a tenth of its extent, at each ask.
+        hv_samples: posterior samples of the front and candidates ("lognehvi").
         lb, ub: box bounds `(n_var,)`.
         q: points per ask (and per `evo.run` generation).
         n_init: size of the initial Latin-hypercube design, rounded up to a multiple of `q`;
@@ -93,10 +110,13 @@ class BayesOpt(BayesianOptimizer):
     opt_lr: float = 0.02
     batch: str = "believer"
     n_mc: int = 256
+    mo_acquisition: str = "lognehvi"
+    ref_point: Any = None
+    hv_samples: int = 128
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("n_starts", "n_mc"):
+        for name in ("n_starts", "n_mc", "hv_samples"):
             check_int(f"BayesOpt: {name}", getattr(self, name))
         check_int("BayesOpt: n_constr", self.n_constr, 0)
         check_int("BayesOpt: opt_steps", self.opt_steps, 0)
@@ -108,6 +128,30 @@ class BayesOpt(BayesianOptimizer):
             raise ValueError(
                 'BayesOpt: batch="mc" (q-EI) needs acquisition="logei" and no constraints'
             )
+        check_choice("BayesOpt: mo_acquisition", self.mo_acquisition, MO_ACQUISITIONS)
+        if self.hypervolume and (self.acquisition != "logei" or self.batch != "believer"):
+            raise ValueError(
+                f'BayesOpt: acquisition="{self.acquisition}", batch="{self.batch}" with '
+                'several objectives needs mo_acquisition="parego"'
+            )
+        if self.ref_point is not None:
+            ref = np.asarray(self.ref_point, float)
+            if ref.shape != (self.n_obj,) or not np.all(np.isfinite(ref)):
+                raise ValueError(
+                    f"BayesOpt: ref_point must be {self.n_obj} finite numbers, got "
+                    f"{self.ref_point!r}"
+                )
+            frozen_setattr(self, ref_point=ref)
+
+    @property
+    def hypervolume(self) -> bool:
+        """Whether asks maximise qLogNEHVI (several objectives, not ParEGO)."""
+        return self.n_obj > 1 and self.mo_acquisition == "lognehvi"
+
+    @property
+    def n_models(self) -> int:
+        """GPs fitted per ask: the objective(s) modelled, then one per constraint."""
+        return (self.n_obj if self.hypervolume else 1) + self.n_constr
 
     @classmethod
     def for_problem(cls, problem: Any, **settings: Any) -> BayesOpt:
@@ -127,7 +171,7 @@ class BayesOpt(BayesianOptimizer):
         key, design_key = jax.random.split(key)
         fields = self.initial_state(design_key)
         dtype = fields["X"].dtype
-        c, k = self.capacity, 1 + self.n_constr
+        c, k = self.capacity, self.n_models
         params = jax.tree.map(
             lambda t: jnp.broadcast_to(t, (k, *t.shape)), default_params(self.n_var, dtype)
         )
@@ -198,10 +242,13 @@ class BayesOpt(BayesianOptimizer):
         return order[: self.q]
 
     def _targets(self, state: BayesOptState, key: jax.Array) -> jax.Array:
-        """Outputs to model `(capacity, 1 + n_constr)`: objective (ParEGO-scalarised when
-        multi-objective), then constraints. Invalid rows hold 0."""
+        """Outputs to model `(capacity, n_models)`: objectives (ParEGO-scalarised unless
+        `hypervolume`), then constraints. Invalid rows hold 0."""
         valid = self._valid(state)
         F = jnp.where(valid[:, None], state.F, 0.0)
+        G = jnp.where(valid[:, None], state.G, 0.0)
+        if self.hypervolume:
+            return jnp.concatenate([F, G], 1)
         if self.n_obj == 1:
             y = F[:, 0]
         else:
@@ -211,7 +258,6 @@ class BayesOpt(BayesianOptimizer):
             Fn = (F - lo) / jnp.where(hi > lo, hi - lo, 1.0)
             w = jax.random.dirichlet(key, jnp.ones(self.n_obj, F.dtype))
             y = jnp.max(w * Fn, 1) + 0.05 * jnp.sum(w * Fn, 1)
-        G = jnp.where(valid[:, None], state.G, 0.0)
         return jnp.concatenate([y[:, None], G], 1)
 
     def _propose(self, state: BayesOptState, fit_key: jax.Array, key: jax.Array):
@@ -233,9 +279,15 @@ class BayesOpt(BayesianOptimizer):
             learning_rate=self.fit_lr,
             init=state.params,
         )
+        n_out = self.n_models - self.n_constr
         # constraint thresholds g <= 0 in standardised units
-        thresholds = (0.0 - means[1:]) / stds[1:]
+        thresholds = (0.0 - means[n_out:]) / stds[n_out:]
         feasible = valid & (state.violation <= 0)
+        if self.hypervolume:
+            Xq = self._hypervolume_batch(
+                key, params, U, Ys, valid, feasible, thresholds, means, stds
+            )
+            return from_unit(Xq, self.lb, self.ub), params
         any_feasible = jnp.any(feasible)
         best = jnp.min(jnp.where(feasible, Ys[:, 0], jnp.inf))
         cand_key, opt_key, ts_key = jax.random.split(key, 3)
@@ -334,6 +386,56 @@ class BayesOpt(BayesianOptimizer):
             return carry, x
 
         _, Xq = jax.lax.scan(choose, (U, Ys, mask), jnp.arange(q))
+        return Xq
+
+    def _hypervolume_batch(
+        self, key, params, U, Ys, valid, feasible, thresholds, means, stds
+    ):
+        """`q` points `(q, n_var)` maximising qLogNEHVI one after another; each joins the
+        sampled baseline as a pending point."""
+        m, q, cap, kernel = self.n_obj, self.q, self.capacity, self.kernel
+        posts = jax.vmap(gp_posterior, in_axes=(None, 0, None, 1, None))(
+            kernel, params, U, Ys, valid
+        )
+        if self.ref_point is None:
+            ref = reference_point(Ys[:, :m], jnp.where(jnp.any(feasible), feasible, valid))
+        else:
+            ref = (jnp.asarray(self.ref_point, Ys.dtype) - means[:m]) / stds[:m]
+        F = jnp.where(feasible[:, None], Ys[:, :m], jnp.inf)
+        front = feasible & ~jnp.any(pareto_dominance(F, F), 0)
+        cand_key, front_key, z_key, opt_key = jax.random.split(key, 4)
+        # local candidates around random members of the observed front
+        tie = jax.random.uniform(cand_key, (cap,), Ys.dtype)
+        candidates = self._candidates(
+            cand_key, U, jnp.where(front, tie, 1.0 + tie), valid
+        )
+        k, s = self.n_models, self.hv_samples
+        z_front = jax.random.normal(front_key, (s, k, cap + q), Ys.dtype)
+        z = jax.random.normal(z_key, (s, k, 1), Ys.dtype)
+
+        def choose(carry, i):
+            points, mask = carry
+            baseline = noisy_front(kernel, posts, points, mask, ref, thresholds, z_front)
+
+            def one(x):
+                return log_nehvi(kernel, posts, baseline, x[None], thresholds, z)
+
+            x, _ = maximise(
+                jax.random.fold_in(opt_key, i),
+                jax.vmap(one),
+                candidates,
+                n_starts=self.n_starts,
+                n_steps=self.opt_steps,
+                learning_rate=self.opt_lr,
+            )
+            slot = cap + i
+            return (points.at[slot].set(x), mask.at[slot].set(True)), x
+
+        start = (
+            jnp.concatenate([U, jnp.zeros((q, self.n_var), U.dtype)]),
+            jnp.concatenate([valid, jnp.zeros((q,), bool)]),
+        )
+        _, Xq = jax.lax.scan(choose, start, jnp.arange(q))
         return Xq
 
     def _q_expected_improvement(

@@ -262,24 +262,40 @@ def gp_posterior(
     return GPPosterior(X=X, mask=mask, params=params, L=L, alpha=alpha, y=y)
 
 
+def _projected(
+    kernel: str, post: GPPosterior, Xq: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """Cross-covariances `(m, capacity)` of `Xq` `(m, d)` with the data and their
+    whitened form `L^-1 K` `(capacity, m)`."""
+    Ks = kernel_matrix(kernel, post.params, Xq, post.X) * post.mask[None, :]
+    return Ks, jax.scipy.linalg.solve_triangular(post.L, Ks.T, lower=True)
+
+
 def gp_predict(
     kernel: str, post: GPPosterior, Xq: jax.Array
 ) -> tuple[jax.Array, jax.Array]:
     """Posterior mean and latent variance (noise excluded) `(m,)` at `Xq` `(m, d)`."""
-    Ks = kernel_matrix(kernel, post.params, Xq, post.X) * post.mask[None, :]
-    mean = Ks @ post.alpha
-    v = jax.scipy.linalg.solve_triangular(post.L, Ks.T, lower=True)
+    Ks, v = _projected(kernel, post, Xq)
     prior = jnp.exp(post.params.log_sf2)
     var = jnp.maximum(prior - jnp.sum(v**2, axis=0), 1e-12)
-    return mean, var
+    return Ks @ post.alpha, var
 
 
 def gp_joint(
     kernel: str, post: GPPosterior, Xq: jax.Array
 ) -> tuple[jax.Array, jax.Array]:
     """Posterior mean `(m,)` and covariance `(m, m)` at `Xq` `(m, d)` (latent, noise-free)."""
-    Ks = kernel_matrix(kernel, post.params, Xq, post.X) * post.mask[None, :]
-    mean = Ks @ post.alpha
-    v = jax.scipy.linalg.solve_triangular(post.L, Ks.T, lower=True)
-    cov = kernel_matrix(kernel, post.params, Xq, Xq) - v.T @ v
+    mean, cov, _ = gp_joint_with(kernel, post, Xq, Xq[:0])
     return mean, cov
+
+
+def gp_joint_with(
+    kernel: str, post: GPPosterior, Xq: jax.Array, B: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Posterior mean `(m,)` and covariance `(m, m)` at `Xq` `(m, d)` and the posterior
+    cross-covariance `(m, b)` with the points `B` `(b, d)` (latent, noise-free)."""
+    Ks, v = _projected(kernel, post, Xq)
+    _, vb = _projected(kernel, post, B)
+    cov = kernel_matrix(kernel, post.params, Xq, Xq) - v.T @ v
+    cross = kernel_matrix(kernel, post.params, Xq, B) - v.T @ vb
+    return Ks @ post.alpha, cov, cross
