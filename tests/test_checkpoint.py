@@ -16,8 +16,10 @@ from pymoo.problems import get_problem as pymoo_problem
 import evo
 from evo.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from evo.problems import ZDT1, FunctionProblem, PymooProblem
+from evo.run import run_description
 
 from compile_options import QUICK
+from registered import every_algorithm
 
 PROBLEM = ZDT1(n_var=6)
 ALGO = evo.NSGA2(pop_size=16, n_obj=2, lb=PROBLEM.lb, ub=PROBLEM.ub)
@@ -302,6 +304,44 @@ SECOND_HALF = textwrap.dedent("""
 """)
 
 
+SAVED_STATES = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+
+    import jax
+    from evo.checkpoint import save_checkpoint
+    from evo.run import run_description
+    from registered import every_algorithm
+
+    for name, (algorithm, problem) in every_algorithm().items():
+        key = jax.random.key(4)
+        states = (algorithm.init(key), problem.init_state(jax.random.fold_in(key, 1)))
+        identity = run_description(algorithm, problem, key, states, {})
+        save_checkpoint(Path(sys.argv[1]) / f"{name}.npz", states, {}, 0, identity)
+""")
+
+
+def test_every_registered_algorithm_state_and_identity_survive_a_fresh_process(tmp_path):
+    # What a resume in another process needs from each algorithm, without compiling a run
+    # (the slow test below runs them): the run's description comes out the same there, and
+    # its state loads back bit for bit into this process's template.
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(__file__), env.get("PYTHONPATH", "")])
+    subprocess.run([sys.executable, "-c", SAVED_STATES, str(tmp_path)], env=env, check=True)
+    for name, (algorithm, problem) in every_algorithm().items():
+        key = jax.random.key(4)
+        states = (algorithm.init(key), problem.init_state(jax.random.fold_in(key, 1)))
+        template = (algorithm.init(jax.random.key(5)), states[1])
+        identity = run_description(algorithm, problem, key, states, {})
+        loaded = load_checkpoint(tmp_path / f"{name}.npz", template, identity).state
+        for ours, theirs in zip(jax.tree.leaves(states), jax.tree.leaves(loaded)):
+            if jax.dtypes.issubdtype(ours.dtype, jax.dtypes.prng_key):
+                ours, theirs = jax.random.key_data(ours), jax.random.key_data(theirs)
+            assert ours.dtype == theirs.dtype, name
+            np.testing.assert_array_equal(ours, theirs, err_msg=name)
+
+
+@pytest.mark.slow
 def test_every_registered_algorithm_resumes_in_a_fresh_process(tmp_path):
     # The first process writes each algorithm's checkpoint at generation 4 and is killed;
     # the second, started at the same time, runs each one whole (6 generations) meanwhile,
