@@ -1,13 +1,17 @@
 """Bayesian optimisation benchmark: simple regret (single objective) or hypervolume regret
-(two objectives) against the number of evaluations, for evo's `BayesOpt` and `Turbo`,
-uniform random search and Optuna's TPE and CMA-ES samplers at the same budget; then the
-time to fit the GP and to propose a point with 100, 500 and 1000 observations.
+(several objectives) against the number of evaluations, for evo's `BayesOpt` (qLogNEHVI
+for several objectives, and its ParEGO option) and `Turbo`, uniform random search, Optuna's
+TPE and CMA-ES samplers and BoTorch's qLogNEHVI at the same budget, `q` points per batch;
+then the time to fit the GP and to propose a point with 100, 500 and 1000 observations.
 
-Optuna's GPSampler is left out: it needs PyTorch, which evo does not install. Needs the
-`bench` extra (`pip install -e ".[bo,bench]"`). Prints markdown tables.
+BoTorch starts from evo's initial designs (the same points for each seed); a peer that is
+not installed is skipped with a note. Optuna's GPSampler is left out: it needs PyTorch.
+Needs the `bench` extra (`pip install -e ".[bo,bench]"`, and `botorch` for that peer).
+Prints markdown tables.
 
-Usage: python benchmarks/bo.py [--seeds 5] [--problems branin hartmann6 ackley10 dtlz2]
-       [--methods bo turbo random tpe cmaes] [--sizes 100 500 1000]
+Usage: python benchmarks/bo.py [--seeds 5] [--q 1 4]
+       [--problems branin hartmann6 ackley10 dtlz2 branincurrin dtlz2_3]
+       [--methods bo parego turbo random tpe cmaes botorch] [--sizes 100 500 1000]
 """
 
 from __future__ import annotations
@@ -41,10 +45,28 @@ from evo.problems.bo_functions import Branin, Hartmann6
 
 from evo.bo import BayesOpt, Turbo, fit_gp_batch, standardise, to_unit
 
-# DTLZ2 with two objectives: the front is the quarter circle |f| = 1, so the hypervolume
-# of the front bounded by (r, r) is r^2 - pi / 4.
-DTLZ2_REF = 1.1
-DTLZ2_HV = DTLZ2_REF**2 - math.pi / 4.0
+
+
+class BraninCurrin:
+    """Branin and Currin's exponential function on [0, 1]^2, both minimised (Belakaria,
+    Deshwal & Doppa 2019; BoTorch's test problem, whose reference point (18, 6) and
+    maximum hypervolume 59.36011874867746 are used here)."""
+
+    n_var, n_obj = 2, 2
+    lb, ub = np.zeros(2), np.ones(2)
+    ref = (18.0, 6.0)
+    max_hv = 59.36011874867746
+    _branin = Branin()
+
+    def evaluate(self, X):
+        X = jnp.asarray(X)
+        x0, x1 = X[..., 0], X[..., 1]
+        branin = self._branin.evaluate(jnp.stack([15.0 * x0 - 5.0, 15.0 * x1], -1))[..., 0]
+        poly = (2300 * x0**3 + 1900 * x0**2 + 2092 * x0 + 60) / (
+            100 * x0**3 + 500 * x0**2 + 4 * x0 + 20
+        )
+        currin = (1.0 - jnp.exp(-1.0 / (2.0 * x1))) * poly
+        return jnp.stack([branin, currin], -1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +76,14 @@ class Case:
     n_eval: int
     n_init: int
     marks: tuple[int, ...]
+    ref: tuple[float, ...] | None = None  # hypervolume reference point (several objectives)
+    max_hv: float | None = None  # the true front's hypervolume below `ref`
+    q: int = 1
+
+
+# DTLZ2's front is the positive part of the unit sphere |f| = 1, so the hypervolume of the
+# front bounded by (r, ..., r) is r^m minus the sphere's share of the positive orthant.
+DTLZ2_REF = 1.1
 
 
 CASES = {
@@ -61,9 +91,23 @@ CASES = {
     "hartmann6": Case("Hartmann-6", Hartmann6(), 60, 12, (20, 40, 60)),
     "ackley10": Case("Ackley-10", Ackley(n_var=10), 100, 20, (25, 50, 100)),
     "dtlz2": Case(
-        "DTLZ2 (6-D, 2 objectives)", DTLZ2(n_var=6, n_obj=2), 60, 12, (20, 40, 60)
+        "DTLZ2 (6-D, 2 objectives)", DTLZ2(n_var=6, n_obj=2), 60, 12, (20, 40, 60),
+        (DTLZ2_REF,) * 2, DTLZ2_REF**2 - math.pi / 4.0,
+    ),
+    "branincurrin": Case(
+        "BraninCurrin (2-D, 2 objectives)", BraninCurrin(), 40, 6, (10, 20, 30, 40),
+        BraninCurrin.ref, BraninCurrin.max_hv,
+    ),
+    "dtlz2_3": Case(
+        "DTLZ2 (6-D, 3 objectives)", DTLZ2(n_var=6, n_obj=3), 60, 14, (20, 40, 60),
+        (DTLZ2_REF,) * 3, DTLZ2_REF**3 - math.pi / 6.0,
     ),
 }
+
+
+def seed_keys(seeds: int) -> jax.Array:
+    """The keys evo's runs start from, one per seed (they draw the initial designs)."""
+    return jax.random.split(jax.random.key(0), seeds)
 
 
 def evo_observations(alg, problem, n_eval: int, seeds: int) -> np.ndarray:
@@ -79,22 +123,83 @@ def evo_observations(alg, problem, n_eval: int, seeds: int) -> np.ndarray:
         _, F = jax.lax.scan(round_, alg.init(key), None, length=rounds)
         return F.reshape(rounds * alg.q, -1)
 
-    keys = jax.random.split(jax.random.key(0), seeds)
-    return np.asarray(jax.jit(jax.vmap(one))(keys))
+    return np.asarray(jax.jit(jax.vmap(one))(seed_keys(seeds)))
+
+
+def bayes_opt(case: Case, **settings) -> BayesOpt:
+    p = case.problem
+    if p.n_obj > 1:
+        settings.setdefault("ref_point", case.ref)
+    return BayesOpt(
+        n_obj=p.n_obj, lb=p.lb, ub=p.ub, q=case.q, n_init=case.n_init, capacity=case.n_eval,
+        **settings,
+    )
 
 
 def run_bo(case: Case, seeds: int) -> np.ndarray:
-    p = case.problem
-    alg = BayesOpt(
-        n_obj=p.n_obj, lb=p.lb, ub=p.ub, q=1, n_init=case.n_init, capacity=case.n_eval
-    )
-    return evo_observations(alg, p, case.n_eval, seeds)
+    return evo_observations(bayes_opt(case), case.problem, case.n_eval, seeds)
+
+
+def run_parego(case: Case, seeds: int) -> np.ndarray:
+    alg = bayes_opt(case, mo_acquisition="parego")
+    return evo_observations(alg, case.problem, case.n_eval, seeds)
 
 
 def run_turbo(case: Case, seeds: int) -> np.ndarray:
     p = case.problem
-    alg = Turbo(lb=p.lb, ub=p.ub, q=1, n_init=case.n_init, capacity=case.n_eval)
+    alg = Turbo(lb=p.lb, ub=p.ub, q=case.q, n_init=case.n_init, capacity=case.n_eval)
     return evo_observations(alg, p, case.n_eval, seeds)
+
+
+def run_botorch(case: Case, seeds: int) -> np.ndarray | None:
+    """BoTorch's qLogNEHVI as in its multi-objective tutorial: one SingleTaskGP per
+    objective (Standardize), 128 Sobol samples, 10 restarts from 512 raw samples, `q`
+    points chosen sequentially; from evo's initial design of each seed."""
+    try:
+        import torch
+        from botorch.acquisition.multi_objective.logei import (
+            qLogNoisyExpectedHypervolumeImprovement,
+        )
+        from botorch.fit import fit_gpytorch_mll
+        from botorch.models import ModelListGP, SingleTaskGP
+        from botorch.models.transforms.outcome import Standardize
+        from botorch.optim import optimize_acqf
+        from botorch.sampling import SobolQMCNormalSampler
+        from gpytorch.mlls import SumMarginalLogLikelihood
+    except ImportError:
+        print("(BoTorch is not installed: `pip install botorch` to compare with it)\n")
+        return None
+    p = case.problem
+    evaluate = jax.jit(p.evaluate)
+    lb, ub = np.asarray(p.lb), np.asarray(p.ub)
+    bounds = torch.stack([torch.zeros(p.n_var), torch.ones(p.n_var)]).double()
+    out = np.empty((seeds, case.n_eval, p.n_obj))
+    alg = bayes_opt(case)
+    for s, key in enumerate(seed_keys(seeds)):
+        torch.manual_seed(s)
+        design = (np.asarray(alg.init(key).design) - lb) / (ub - lb)
+        X = torch.tensor(design, dtype=torch.double)
+        F = np.asarray(evaluate(jnp.asarray(lb + design * (ub - lb))), np.float64)
+        while len(F) < case.n_eval:
+            Y = -torch.tensor(F)
+            model = ModelListGP(*[
+                SingleTaskGP(X, Y[:, i : i + 1], outcome_transform=Standardize(m=1))
+                for i in range(p.n_obj)
+            ])
+            fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model))
+            acq = qLogNoisyExpectedHypervolumeImprovement(
+                model, ref_point=[-r for r in case.ref], X_baseline=X, prune_baseline=True,
+                sampler=SobolQMCNormalSampler(torch.Size([128])),
+            )
+            new, _ = optimize_acqf(
+                acq, bounds, q=case.q, num_restarts=10, raw_samples=512,
+                options={"batch_limit": 5, "maxiter": 200}, sequential=True,
+            )
+            X = torch.cat([X, new])
+            x = lb + new.numpy() * (ub - lb)
+            F = np.concatenate([F, np.asarray(evaluate(jnp.asarray(x)), np.float64)])
+        out[s] = F[: case.n_eval]
+    return out
 
 
 def run_random(case: Case, seeds: int) -> np.ndarray:
@@ -146,24 +251,28 @@ def cmaes_sampler(seed: int):
 
 METHODS = {
     "bo": ("evo BayesOpt", run_bo),
+    "parego": ("evo BayesOpt (ParEGO)", run_parego),
     "turbo": ("evo Turbo", run_turbo),
     "random": ("random search", run_random),
     "tpe": ("Optuna TPE", functools.partial(run_optuna, tpe_sampler)),
     "cmaes": ("Optuna CMA-ES", functools.partial(run_optuna, cmaes_sampler)),
+    "botorch": ("BoTorch qLogNEHVI", run_botorch),
 }
 SINGLE_OBJECTIVE_ONLY = ("turbo", "cmaes")
+MULTI_OBJECTIVE_ONLY = ("parego", "botorch")
+BATCHED = ("bo", "parego", "turbo", "botorch")  # the others propose one point at a time
 
 
 def regret_at(case: Case, F: np.ndarray) -> np.ndarray:
     """Regret `(seeds, len(marks))` after each mark: best f - f* for one objective, the
-    hypervolume left between the observed points and the true front for two."""
+    hypervolume left between the observed points and the true front for several."""
     p = case.problem
     if p.n_obj == 1:
         best = np.minimum.accumulate(F[..., 0], axis=1)
         return best[:, np.array(case.marks) - 1] - p.optimum_value
-    ref = np.full(p.n_obj, DTLZ2_REF)
+    ref = np.asarray(case.ref)
     return np.array(
-        [[DTLZ2_HV - float(hypervolume(f[:m], ref)) for m in case.marks] for f in F]
+        [[case.max_hv - float(hypervolume(f[:m], ref)) for m in case.marks] for f in F]
     )
 
 
@@ -171,7 +280,7 @@ def regret_table(case: Case, methods: list[str], seeds: int) -> None:
     """Print one markdown table, a row per method as soon as it is done."""
     marks = " | ".join(f"{m} evals" for m in case.marks)
     print(
-        f"{case.name}, budget {case.n_eval}, median regret over {seeds} seeds "
+        f"{case.name}, q = {case.q}, budget {case.n_eval}, median regret over {seeds} seeds "
         f"(IQR at the budget), wall time per run:\n\n"
         f"| method | {marks} | IQR at {case.n_eval} | s / run |\n"
         + "|---" * (len(case.marks) + 3)
@@ -179,11 +288,16 @@ def regret_table(case: Case, methods: list[str], seeds: int) -> None:
         flush=True,
     )
     for m in methods:
-        if case.problem.n_obj > 1 and m in SINGLE_OBJECTIVE_ONLY:
+        multi = case.problem.n_obj > 1
+        if (multi and m in SINGLE_OBJECTIVE_ONLY) or (not multi and m in MULTI_OBJECTIVE_ONLY):
+            continue
+        if case.q > 1 and m not in BATCHED:
             continue
         label, run = METHODS[m]
         t = time.perf_counter()
         F = run(case, seeds)
+        if F is None:
+            continue
         wall = (time.perf_counter() - t) / seeds
         r = regret_at(case, F)
         q1, q3 = np.percentile(r[:, -1], [25, 75])
@@ -240,6 +354,7 @@ def timing_table(sizes: list[int]) -> list[str]:
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--q", type=int, nargs="*", default=[1])
     parser.add_argument(
         "--problems", nargs="*", default=list(CASES), choices=list(CASES)
     )
@@ -253,13 +368,15 @@ def main():
     print(
         f"{device.platform} ({device.device_kind}), {platform.processor() or platform.machine()}, "
         f"jax {jax.__version__}, float32. evo: defaults (log-EI, Matern-5/2 ARD, q = 1, "
-        "Latin-hypercube initial design of n_init points), BayesOpt uses ParEGO for two "
-        "objectives; Optuna: default samplers. Regret: best f - f* for one objective; for "
-        f"DTLZ2, the true front's hypervolume ({DTLZ2_HV:.4f}, reference point "
-        f"({DTLZ2_REF}, {DTLZ2_REF})) minus that of the observed points.\n"
+        "Latin-hypercube initial design of n_init points), BayesOpt uses qLogNEHVI for "
+        "several objectives, given the reference point; Optuna: default samplers. Regret: "
+        "best f - f* for one objective; for several, the true front's hypervolume below the "
+        "reference point (BraninCurrin (18, 6), DTLZ2 1.1 in each objective) minus that "
+        "of the observed points.\n"
     )
     for name in args.problems:
-        regret_table(CASES[name], args.methods, args.seeds)
+        for q in args.q:
+            regret_table(dataclasses.replace(CASES[name], q=q), args.methods, args.seeds)
     if args.sizes:
         print(
             "Time per call (2nd call, compiled), Hartmann-6 data, fit_restarts = 2, "
