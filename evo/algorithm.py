@@ -24,6 +24,12 @@ state's own fields:
   rows that are real (not an empty buffer slot, not an inactive row of a restarted
   CMA-ES); `evo.run`'s `Result` keeps only those.
 - `n_evals(state)`: the evaluations told so far, the rows that counted.
+- `row_sizes` and `rows_needed(state)`: an algorithm whose `tell` reads only the leading
+  rows of an ask (CMA-ES with restarts: the first `lam`) lists the static, ascending row
+  counts that may need evaluating, the last being every row (default `(pop_size,)`), and
+  says, of the state `ask` returned, how many leading rows `tell` will read (int32 `()`).
+  `evo.run` evaluates the smallest listed count that covers them and fills the rest of
+  `F` with inf and of `G` with 0, which `tell` must ignore.
 
 Families put what they share in a base beside their algorithms: `evo.genetic` for the
 evolutionary multi-objective algorithms, `evo.bo.base` for Bayesian optimisation, and
@@ -149,6 +155,17 @@ class Algorithm(abc.ABC):
         """Evaluations told so far, int32 `()` (it wraps past 2^31; `evo.run`'s history
         counts in int64)."""
         return state.generation * self.pop_size
+
+    @property
+    def row_sizes(self) -> tuple[int, ...]:
+        """The numbers of leading rows of an ask that may need evaluating, ascending, the last
+        being every row; one count (the default, `(pop_size,)`): every row, always."""
+        return (self.pop_size,)
+
+    def rows_needed(self, state: State) -> jax.Array:
+        """How many leading rows of the last ask `tell` reads, int32 `()`, for `state` as
+        `ask` returned it; at most `row_sizes[-1]`."""
+        return jnp.asarray(self.pop_size, jnp.int32)
 
     def check_constraints(self, n_constr: int) -> None:
         """Raise ValueError unless `tell` can take `n_constr` constraint values per row."""

@@ -50,7 +50,12 @@ population size. As in pycma's `fmin`, the k-th doubled population is
 `floor(lambda_0 2^k)` of the unrounded default `lambda_0 = 4 + 3 ln n` (8, 17, 35, 70 for
 n = 5), or of `pop_size` where it is given. Shapes are static, so `ask` always returns
 `max_pop_size` rows; only the first `state.lam` of them are sampled (the rest hold the image
-of the mean and are ignored by `tell`, so a caller may leave them unevaluated).
+of the mean and are ignored by `tell`, so a caller may leave them unevaluated). `evo.run`
+evaluates only the first `row_sizes` entry that covers `lam` of them: the doubled sizes
+below `max_pop_size` and `max_pop_size` itself, so an IPOP run evaluates `lam` rows and a
+BIPOP small run fewer than twice `lam`. Each size compiles an evaluation of its own (six
+by default), which multiplies the compile time of an expensive problem: a Brax rollout
+took 154 s to compile for four sizes against 20 s for one (`benchmarks/restart_rows.py`).
 `state.n_evals` counts the active evaluations only, and `evo.run`'s `history["n_evals"]`
 records it. With `restart="none"`, `state.terminated` records that a criterion has held
 (like pycma's `stop()`) and the run goes on, refusing only updates that would exceed
@@ -136,6 +141,15 @@ class StrategyParameters(NamedTuple):
 
 class PrecisionWarning(UserWarning):
     """CMA-ES: a generation's fitness values lie closer together than their dtype resolves."""
+
+
+def doubling_sizes(lambda0: float, cap: int) -> tuple[int, ...]:
+    """The IPOP population sizes `floor(lambda0 2^k)`, k = 0, 1, ..., below `cap`, then
+    `cap`."""
+    sizes = []
+    while math.floor(lambda0 * 2 ** len(sizes)) < cap:
+        sizes.append(math.floor(lambda0 * 2 ** len(sizes)))
+    return (*sizes, cap)
 
 
 def default_pop_size(n: int) -> int:
@@ -334,6 +348,18 @@ class _CMABase(Algorithm):
         if self.boundary == "mirror":
             return np.zeros(self.n_var), np.zeros(self.n_var)
         return linquad_margins(self.lb, self.ub)
+
+    @property
+    def row_sizes(self) -> tuple[int, ...]:
+        """The leading rows of an ask `evo.run` may evaluate: with restarts the doubled
+        population sizes below `max_pop_size` and `max_pop_size` (`doubling_sizes`)."""
+        if self.restart == "none":
+            return (self.max_pop_size,)
+        return doubling_sizes(self.lambda0, self.max_pop_size)
+
+    def rows_needed(self, state: CMAESState) -> jax.Array:
+        """The sampled rows of the last ask, `state.lam`; the rest are the mean's image."""
+        return state.lam
 
     def _box(self, dtype) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
         """`lb, ub, a_l, a_u` `(n,)` in `dtype`: the box and margins of `box_map`."""

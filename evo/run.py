@@ -104,6 +104,37 @@ def not_computed(like: dict[str, jax.ShapeDtypeStruct]) -> dict[str, jax.Array]:
     return {name: jnp.full(s.shape, jnp.nan, s.dtype) for name, s in like.items()}
 
 
+def padded(A: jax.Array, n: int, value: float) -> jax.Array:
+    """`A` `(k, ...)` with `n - k` rows of `value` appended: `(n, ...)`."""
+    return jnp.concatenate([A, jnp.full((n - A.shape[0], *A.shape[1:]), value, A.dtype)])
+
+
+def evaluate_needed_rows(
+    algorithm: Algorithm, problem: Problem, state: Any, problem_state: Any, X: jax.Array
+) -> tuple[jax.Array, jax.Array, Any]:
+    """`problem.evaluate_constrained_with_state(problem_state, X)` for the rows of `X`
+    `(n, n_var)` that `state`'s tell reads: with a single `algorithm.row_sizes`, all of
+    them; with several, the first `size` rows for the smallest size that covers
+    `algorithm.rows_needed(state)` (`lax.switch`, one branch per size, all compiled), `F`
+    `(n, n_obj)` filled up with inf and `G` `(n, n_constr)` with 0.
+
+    Under `vmap` with a batched `state` the switch becomes a select that runs every branch.
+    """
+    sizes = algorithm.row_sizes
+    if len(sizes) == 1:
+        return problem.evaluate_constrained_with_state(problem_state, X)
+
+    def leading(size: int):
+        def evaluate(problem_state, X):
+            F, G, problem_state = problem.evaluate_constrained_with_state(problem_state, X[:size])
+            return padded(F, len(X), jnp.inf), padded(G, len(X), 0.0), problem_state
+
+        return evaluate
+
+    bucket = jnp.searchsorted(jnp.asarray(sizes, jnp.int32), algorithm.rows_needed(state))
+    return jax.lax.switch(bucket, [leading(size) for size in sizes], problem_state, X)
+
+
 @functools.lru_cache(maxsize=64)
 def compiled_chunk(
     algorithm: Algorithm, problem: Problem, chunk_size: int, record: str, with_front: bool,
@@ -111,8 +142,9 @@ def compiled_chunk(
 ):
     """A jitted function running `chunk_size` generations after generation `start`.
 
-    It scans the pair (algorithm state, problem state). Generations past `n_gen` are
-    skipped, so one compilation serves every chunk, run length and cadence. Each generation
+    It scans the pair (algorithm state, problem state) and evaluates the rows each tell
+    reads (`evaluate_needed_rows`). Generations past `n_gen` are skipped, so one
+    compilation serves every chunk, run length and cadence. Each generation
     records `evaluated`, the evaluations it added (int32, exact even where the running count
     wraps), with `record` "stats" or "all" the `population_stats`, and with "all" the
     `population_indicators`, computed only in generations `due` every `indicators_every`
@@ -125,7 +157,7 @@ def compiled_chunk(
     def generation(states, g, n_gen, indicators_every, front, ref_point):
         state, problem_state = states
         X, state = algorithm.ask(state)
-        F, G, problem_state = problem.evaluate_constrained_with_state(problem_state, X)
+        F, G, problem_state = evaluate_needed_rows(algorithm, problem, state, problem_state, X)
         told = algorithm.tell(state, F, G if constrained else None)
         population = algorithm.population(told)
         records = {"evaluated": algorithm.n_evals(told) - algorithm.n_evals(state)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import warnings
@@ -21,7 +22,15 @@ from evo.cmaes import (
     linquad_margins,
     reflect,
 )
-from evo.problems import BBOB, Ellipsoid, Rastrigin, Rosenbrock, RotatedEllipsoid, Sphere
+from evo.problems import (
+    BBOB,
+    Ellipsoid,
+    Problem,
+    Rastrigin,
+    Rosenbrock,
+    RotatedEllipsoid,
+    Sphere,
+)
 
 from compile_options import QUICK
 
@@ -214,16 +223,21 @@ def test_bipop_solves_rotated_rastrigin():
     assert np.all(best < 1e-8), best
 
 
+def assert_same_state(first, second) -> None:
+    """Every leaf of two states equal, keys by their key data."""
+    for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(second), strict=True):
+        if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
+            a, b = jax.random.key_data(a), jax.random.key_data(b)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_same_key_same_run_and_bipop_counts_only_active_evaluations():
     problem = Rastrigin(n_var=5)
     algorithm = CMAES(lb=problem.lb, ub=problem.ub, restart="bipop", max_pop_size=64)
     first = evo.run(algorithm, problem, jax.random.key(7), 400, progress=False)
     second = evo.run(algorithm, problem, jax.random.key(7), 400, progress=False)
     other = evo.run(algorithm, problem, jax.random.key(8), 400, progress=False)
-    for a, b in zip(jax.tree.leaves(first.state), jax.tree.leaves(second.state)):
-        if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
-            a, b = jax.random.key_data(a), jax.random.key_data(b)
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert_same_state(first.state, second.state)
     np.testing.assert_array_equal(first.history["f_min"], second.history["f_min"])
     assert not np.array_equal(first.history["f_min"], other.history["f_min"])
 
@@ -445,6 +459,80 @@ def test_restart_population_sizes_are_pycmas():
     assert list(np.asarray(lam)[0]) == expected
     given = CMAES(lb=-np.ones(5), ub=np.ones(5), restart="ipop", pop_size=7)
     assert given.lambda0 == 7 and pycma_sizes(5, 7)[:3] == [14, 28, 56]
+
+
+class EveryRow(CMAES):
+    """CMAES that has `evo.run` evaluate every row of its asks, through the same branches."""
+
+    def rows_needed(self, state):
+        return jnp.asarray(self.max_pop_size, jnp.int32)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RowCounting(Problem):
+    """`problem` whose state `(calls, rows (n_calls,))` records how many rows each of its
+    first `n_calls` evaluations computed."""
+
+    problem: Problem
+    n_calls: int
+    n_var: int = dataclasses.field(init=False)
+    n_obj: int = dataclasses.field(init=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "n_var", self.problem.n_var)
+        object.__setattr__(self, "n_obj", self.problem.n_obj)
+
+    @property
+    def lb(self):
+        return self.problem.lb
+
+    @property
+    def ub(self):
+        return self.problem.ub
+
+    def init_state(self, key):
+        return jnp.zeros((), jnp.int32), jnp.zeros(self.n_calls, jnp.int32)
+
+    def evaluate_with_state(self, state, X):
+        calls, rows = state
+        return self.problem.evaluate(X), (calls + 1, rows.at[calls].set(X.shape[0]))
+
+
+def counted_run(algorithm_class: type[CMAES], restart: str, n_gen: int = 60):
+    """`evo.run` of `algorithm_class` with `restart` on 10-D Rastrigin, restarting often
+    (IPOP reaches its 100 rows within the 60 generations); returns the result, the active
+    population size `(n_gen,)` and the rows evaluated `(n_gen,)` per generation."""
+    problem = RowCounting(problem=Rastrigin(n_var=N), n_calls=n_gen)
+    algorithm = algorithm_class(lb=problem.lb, ub=problem.ub, restart=restart,
+                                max_pop_size=100, tolstagnation=2)
+    assert algorithm.row_sizes == (10, 21, 43, 87, 100)
+    result = evo.run(algorithm, problem, jax.random.key(0), n_gen, progress=False)
+    calls, rows = result.problem_state
+    assert int(calls) == n_gen
+    return result, np.diff(result.history["n_evals"], prepend=0), np.asarray(rows)
+
+
+def test_ipop_restarts_evaluate_the_active_rows_only():
+    _, lam, rows = counted_run(CMAES, "ipop")
+    assert set(lam) == {10, 21, 43, 87, 100}
+    np.testing.assert_array_equal(rows, lam)
+
+
+def test_bipop_rounds_small_runs_up_to_a_row_size_and_the_run_is_unchanged():
+    now, lam, rows = counted_run(CMAES, "bipop")
+    sizes = np.array([10, 21, 43, 87, 100])
+    assert len(set(lam) - set(sizes)) >= 2
+    np.testing.assert_array_equal(rows, sizes[np.searchsorted(sizes, lam)])
+    assert np.any(rows > lam) and np.all(rows < 2 * lam)
+    before, _, every = counted_run(EveryRow, "bipop")
+    np.testing.assert_array_equal(every, 100)
+    # Rows past lam are ignored by tell: the run is the same, bit for bit.
+    np.testing.assert_array_equal(now.X, before.X)
+    np.testing.assert_array_equal(now.F, before.F)
+    assert now.history.keys() == before.history.keys()
+    for name in now.history:
+        np.testing.assert_array_equal(now.history[name], before.history[name])
+    assert_same_state(now.state, before.state)
 
 
 class OffsetSphere(Sphere):

@@ -12,7 +12,7 @@ import evo
 from evo.metrics import hypervolume
 from evo.problems import DTLZ2, ZDT1, Problem
 from evo.progress import ProgressBar
-from evo.run import latest_indicators
+from evo.run import evaluate_needed_rows, latest_indicators
 
 from compile_options import QUICK
 
@@ -163,6 +163,39 @@ def test_stateful_constrained_problems_get_their_state_and_constraints_through_r
     np.testing.assert_allclose(result.violation, np.asarray(state.violation), atol=1e-6)
     assert int(result.problem_state[1]) == 10  # two counts per generation
     assert result.history["feasible"][0] < 1.0 and np.any(result.violation == 0)
+
+
+class LeadingRows(evo.NSGA2):
+    """NSGA2 claiming that its tells read the first `generation + 3` rows only."""
+
+    @property
+    def row_sizes(self):
+        return (2, 4, 16)
+
+    def rows_needed(self, state):
+        return state.generation + 3
+
+
+def test_only_the_leading_rows_a_tell_reads_are_evaluated_the_rest_filled():
+    assert ALGO.row_sizes == (16,) and int(ALGO.rows_needed(None)) == 16
+    algorithm = LeadingRows(pop_size=16, n_obj=2, lb=PROBLEM.lb, ub=PROBLEM.ub)
+    problem = NoisyConstrainedZDT1()
+    state = ALGO.init(jax.random.key(0))
+    X = jax.random.uniform(jax.random.key(1), (16, problem.n_var))
+    problem_state = problem.init_state(jax.random.key(2))
+    evaluate = jax.jit(evaluate_needed_rows, static_argnums=(0, 1))
+    reference = jax.jit(problem.evaluate_constrained_with_state)
+    for generation, size in ((0, 4), (1, 4), (13, 16)):
+        state = state.replace(generation=jnp.int32(generation))
+        F, G, after = evaluate(algorithm, problem, state, problem_state, X)
+        F_size, G_size, expected = reference(problem_state, X[:size])
+        assert F.shape == (16, 2) and G.shape == (16, 1)
+        np.testing.assert_allclose(F[:size], F_size, rtol=1e-6)
+        np.testing.assert_allclose(G[:size], G_size, rtol=1e-6, atol=1e-7)
+        assert np.all(F[size:] == np.inf) and np.all(G[size:] == 0)
+        assert int(after[1]) == int(expected[1]) == 2
+        np.testing.assert_array_equal(jax.random.key_data(after[0]),
+                                      jax.random.key_data(expected[0]))
 
 
 def test_run_refuses_mismatched_problems_and_lengths():
