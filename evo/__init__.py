@@ -8,6 +8,7 @@ imported when first used. Bayesian optimisation also lives in `evo.bo` (needs op
 from typing import Any
 
 from evo.algorithm import Algorithm, Population, State
+from evo.cmaes import PrecisionWarning
 from evo.ref_dirs import das_dennis, reference_directions, two_layer
 from evo.registry import algorithm_class, class_names
 from evo.run import Result, run
@@ -31,6 +32,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "Algorithm",
     "Population",
+    "PrecisionWarning",
     "Result",
     "State",
     "crowding_distance",

@@ -41,7 +41,7 @@ N = 10
 
 # Float32 runs that converge at f far from 0 warn that f is no longer resolved; the tests
 # that check the warning catch it themselves.
-pytestmark = pytest.mark.filterwarnings("ignore::evo.cmaes.PrecisionWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::evo.PrecisionWarning")
 
 
 def simulate(algorithm, evaluate, n_gen: int, record, key: jax.Array, *args):
