@@ -206,3 +206,26 @@ def test_constrained_qnehvi_batches_are_distinct_in_bounds_and_end_feasible():
 def test_bad_multi_objective_configuration(kwargs, message):
     with pytest.raises(ValueError, match=message):
         BayesOpt(n_obj=2, lb=[0.0], ub=[1.0], **kwargs)
+
+
+@pytest.mark.slow
+def test_hypervolume_after_a_short_run_beats_parego():
+    problem = evo.problems.DTLZ2(n_var=4, n_obj=2)
+    ref = np.array([1.1, 1.1])
+
+    def final_hypervolumes(alg):
+        def one(key):
+            def round_(state, _):
+                X, state = alg.ask(state)
+                return alg.tell(state, problem.evaluate(X)), None
+
+            state, _ = jax.lax.scan(round_, alg.init(key), None, length=12)
+            return hypervolume(state.F, jnp.asarray(ref))
+
+        return np.asarray(jax.jit(jax.vmap(one))(jax.random.split(jax.random.key(5), 4)))
+
+    settings = {"n_obj": 2, "lb": problem.lb, "ub": problem.ub, "q": 2, "n_init": 8,
+                "capacity": 24, "ref_point": ref}
+    nehvi = final_hypervolumes(BayesOpt(**settings))
+    parego = final_hypervolumes(BayesOpt(mo_acquisition="parego", **settings))
+    assert np.median(nehvi) > np.median(parego), (nehvi, parego)
