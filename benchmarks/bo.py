@@ -6,7 +6,7 @@ then the time to fit the GP and to propose a point with 100, 500 and 1000 observ
 
 BoTorch starts from evo's initial designs (the same points for each seed); a peer that is
 not installed is skipped with a note. Optuna's GPSampler is left out: it needs PyTorch.
-Needs the `bench` extra (`pip install -e ".[bo,bench]"`, and `botorch` for that peer).
+Needs the `bench` extra (`pip install -e ".[bo,bench]"`), and `bench-bo` (BoTorch) for that peer.
 Prints markdown tables.
 
 Usage: python benchmarks/bo.py [--seeds 5] [--q 1 4]
@@ -167,7 +167,7 @@ def run_botorch(case: Case, seeds: int) -> np.ndarray | None:
         from botorch.sampling import SobolQMCNormalSampler
         from gpytorch.mlls import SumMarginalLogLikelihood
     except ImportError:
-        print("(BoTorch is not installed: `pip install botorch` to compare with it)\n")
+        print("(BoTorch is not installed: `pip install -e \".[bench-bo]\"` to compare with it)\n")
         return None
     p = case.problem
     evaluate = jax.jit(p.evaluate)

@@ -52,8 +52,9 @@ class BayesOptState(BOState):
 class BayesOpt(BayesianOptimizer):
     """Gaussian-process Bayesian optimisation proposing `q` points per ask: Matern-5/2 or
     RBF kernel with ARD, batched restarts; log-EI, UCB or Thompson sampling; q points by
-    Kriging believer or Monte Carlo q-EI; ParEGO for several objectives; probability of
-    feasibility for constraints. Needs `pip install "evo[bo]"`.
+    Kriging believer or Monte Carlo q-EI; for several objectives qLogNEHVI over exact box
+    decompositions (ParEGO as an option); constraints through posterior feasibility. Needs
+    `pip install "evo[bo]"`.
 
     Args:
         n_obj: number of objectives. With more than one, each objective gets its own GP and
@@ -99,7 +100,7 @@ class BayesOpt(BayesianOptimizer):
     finite observations exist after the design, asks return uniform random points.
     """
 
-    paper = "Jones, Schonlau & Welch 1998; Knowles 2006 (ParEGO)"
+    paper = "Jones, Schonlau & Welch 1998; Daulton et al. 2021 (qNEHVI); Knowles 2006 (ParEGO)"
     reference = "BoTorch"
 
     n_constr: int = 0
