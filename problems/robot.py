@@ -5,13 +5,17 @@ A task names a Brax environment and the per-step rewards that become its objecti
 whole population, `episodes` episodes per individual with fresh keys, in one vmapped
 `lax.scan` of `episode_length` steps:
 
-- Per-step rewards (maximised): `speed` is the torso's forward velocity, `height` is
-  `10 (z - z_0)`, the torso's height above where the episode started (scaled as in
-  MO-Gymnasium's mo-hopper), `energy` is `-sum(action**2)`, and `reward` is the
-  environment's own scalar reward.
+- Per-step rewards (maximised, `STEP_REWARDS`): `speed` is the torso's forward velocity,
+  `height` is `10 (z - z_0)`, the torso's height above where the episode started (scaled
+  as in MO-Gymnasium's mo-hopper), `energy` is `-sum(action**2)`, and `reward` is the
+  environment's own scalar reward. The other tasks split their environment's reward into
+  its own terms: humanoidstandup's upward term and control penalty, reacher's and
+  pusher's distances and control penalty, inverted_double_pendulum's distance and
+  velocity penalties.
 - Environments that end an episode when the robot falls (hopper, walker2d, ant,
-  humanoid) pay their own survival bonus into every objective of the multi-objective
-  tasks, so that falling early is never a cheap way to save energy.
+  humanoid, inverted_double_pendulum) pay their own survival bonus into every objective
+  of the multi-objective tasks, so that falling early is never a cheap way to save
+  energy or penalties.
 - `done` is latched: from the step after the one that sets it, nothing is paid.
 - The objectives are minimised: `F = -(summed rewards) / episode_length`, averaged over
   the episodes, so a value is a per-step mean whatever the episode length.
@@ -45,21 +49,33 @@ class Task(NamedTuple):
     backend: str  # Brax physics pipeline
     objectives: tuple[str, ...]  # keys of STEP_REWARDS
     ref_point: tuple[float, ...] | None  # for hypervolume, in units of F
-    alive_metric: str | None = None  # the environment's survival bonus, paid into each objective
+    alive: str | None = None  # key of STEP_REWARDS: a survival bonus paid into each objective
 
 
 TASKS: dict[str, Task] = {
     "mo-halfcheetah": Task("halfcheetah", "spring", ("speed", "energy"), (0.0, 6.0)),
-    "mo-hopper": Task("hopper", "positional", ("speed", "height"), (0.0, 0.0), "reward_healthy"),
+    "mo-hopper": Task("hopper", "positional", ("speed", "height"), (0.0, 0.0), "healthy"),
     "mo-hopper-3obj": Task(
-        "hopper", "positional", ("speed", "height", "energy"), (0.0, 0.0, 2.0), "reward_healthy"
+        "hopper", "positional", ("speed", "height", "energy"), (0.0, 0.0, 2.0), "healthy"
     ),
     "mo-walker2d": Task(
-        "walker2d", "positional", ("speed", "energy"), (0.0, 5.0), "reward_healthy"
+        "walker2d", "positional", ("speed", "energy"), (0.0, 5.0), "healthy"
     ),
-    "mo-ant": Task("ant", "positional", ("speed", "energy"), (0.0, 7.0), "reward_survive"),
+    "mo-ant": Task("ant", "positional", ("speed", "energy"), (0.0, 7.0), "survive"),
     "mo-swimmer": Task("swimmer", "generalized", ("speed", "energy"), (0.0, 2.0)),
-    "mo-humanoid": Task("humanoid", "spring", ("speed", "energy"), (0.0, 12.0), "reward_alive"),
+    "mo-humanoid": Task("humanoid", "spring", ("speed", "energy"), (0.0, 12.0), "alive"),
+    "mo-humanoidstandup": Task(
+        "humanoidstandup", "spring", ("standup", "control"), (0.0, 0.0272)
+    ),
+    "mo-inverted-double-pendulum": Task(
+        "inverted_double_pendulum", "generalized", ("tip_distance", "pole_velocity"),
+        (0.0, 0.0), "upright",
+    ),
+    "mo-pusher": Task(
+        "pusher", "generalized", ("target_distance", "object_distance", "control"),
+        (1.0, 2.0, 28.0),
+    ),
+    "mo-reacher": Task("reacher", "generalized", ("target_distance", "control"), (0.5, 2.0)),
     "halfcheetah": Task("halfcheetah", "spring", ("reward",), None),
     "hopper": Task("hopper", "positional", ("reward",), None),
     "walker2d": Task("walker2d", "positional", ("reward",), None),
@@ -75,20 +91,53 @@ def _torso_height(state: Any) -> jax.Array:
 
 StepReward = Callable[[Any, Any, jax.Array], jax.Array]
 
+def _pendulum_tip(state: Any) -> jax.Array:
+    """Position `(3,)` of the second pole's tip of inverted_double_pendulum (as its `step`)."""
+    from brax import base
+
+    return state.pipeline_state.x.take(2).do(
+        base.Transform.create(pos=jnp.array([0.0, 0.0, 0.6]))).pos
+
+
+def _control(state: Any) -> jax.Array:
+    """The environment's own control penalty (negative), on its scaled actions."""
+    metrics = state.metrics
+    return metrics["reward_ctrl"] if "reward_ctrl" in metrics else metrics["reward_quadctrl"]
+
+
+StepReward = Callable[[Any, Any, jax.Array], jax.Array]
+
 STEP_REWARDS: dict[str, StepReward] = {
     # each maps (state after reset, state after the step, action) to a scalar to maximise
     "speed": lambda start, state, action: state.metrics["x_velocity"],
     "height": lambda start, state, action: 10.0 * (_torso_height(state) - _torso_height(start)),
     "energy": lambda start, state, action: -jnp.sum(action**2),
     "reward": lambda start, state, action: state.reward,
+    # humanoidstandup's upward term: torso height / dt
+    "standup": lambda start, state, action: state.metrics["reward_linup"],
+    "control": lambda start, state, action: _control(state),
+    # reacher: -|fingertip - target|; pusher: -|object - goal|
+    "target_distance": lambda start, state, action: state.metrics["reward_dist"],
+    # pusher: -|object - fingertip|
+    "object_distance": lambda start, state, action: state.metrics["reward_near"],
+    # inverted_double_pendulum's two penalties, which its reward subtracts from the bonus
+    "tip_distance": lambda start, state, action: -(
+        0.01 * _pendulum_tip(state)[0] ** 2 + (_pendulum_tip(state)[2] - 2) ** 2),
+    "pole_velocity": lambda start, state, action: -(
+        1e-3 * state.pipeline_state.qd[1] ** 2 + 5e-3 * state.pipeline_state.qd[2] ** 2),
+    # survival bonuses
+    "healthy": lambda start, state, action: state.metrics["reward_healthy"],
+    "survive": lambda start, state, action: state.metrics["reward_survive"],
+    "alive": lambda start, state, action: state.metrics["reward_alive"],
+    "upright": lambda start, state, action: 10.0 * (1 - state.done),
 }
 
 
 def step_rewards(task: Task, start: Any, state: Any, action: jax.Array) -> jax.Array:
     """The objectives' rewards `(n_obj,)` of one step that led to `state` by `action`."""
     rewards = jnp.stack([STEP_REWARDS[name](start, state, action) for name in task.objectives])
-    if task.alive_metric is not None:
-        rewards = rewards + state.metrics[task.alive_metric]
+    if task.alive is not None:
+        rewards = rewards + STEP_REWARDS[task.alive](start, state, action)
     return rewards
 
 
@@ -155,7 +204,10 @@ def episode(
         state, alive, total, seen = carry
         seen = add_observation(seen, state.obs, alive & jnp.all(jnp.isfinite(state.obs)))
         action = policy(params, normalize(obs_stats, state.obs))
-        state = env.step(state, action)
+        # Some environments step to other dtypes than they reset to (inverted_double_pendulum's
+        # float32 `done` under x64); the scan keeps the reset's.
+        state = jax.tree.map(lambda new, old: jnp.asarray(new, jnp.result_type(old)),
+                             env.step(state, action), state)
         total = total + jnp.where(alive, step_rewards(task, start, state, action), 0.0)
         return (state, alive & (state.done == 0), total, seen), None
 

@@ -33,7 +33,7 @@ from evo.problems.policy import (
     normalize,
     pool,
 )
-from evo.problems.robot import TASKS, RobotControl, Task, rollout
+from evo.problems.robot import STEP_REWARDS, TASKS, RobotControl, Task, rollout
 
 from compile_options import QUICK
 
@@ -50,28 +50,33 @@ def float64():
         yield
 
 
-def hand_loop(problem, params, obs_stats, keys):
-    """Summed forward velocity and squared actions `(k, 2)` of episodes of `problem` run by
-    stepping its environment in Python, one episode per row of `params` `(k, n_var)` and
-    `keys` `(k,)`, and the observations the policies acted on `(steps, k, obs_size)`;
-    rewards and observations stop at each episode's first done."""
+def halfcheetah_terms(state, action):
+    """What a step adds to `F` `(k, 2)` of speed-and-energy tasks without a survival bonus."""
+    return np.stack([-np.asarray(state.metrics["x_velocity"]),
+                     np.asarray(jnp.sum(action**2, axis=1))], axis=1)
+
+
+def hand_loop(problem, params, obs_stats, keys, terms=halfcheetah_terms):
+    """Summed terms `(k, m)` (`terms(state, action)` of each step) of episodes of `problem`
+    run by stepping its environment in Python, one episode per row of `params`
+    `(k, n_var)` and `keys` `(k,)`, and the observations the policies acted on
+    `(steps, k, obs_size)`; terms and observations stop at each episode's first done."""
     env = problem.env
     reset, step, act = (jax.jit(jax.vmap(f), compiler_options=QUICK)
                         for f in (env.reset, env.step, problem.policy))
     state = reset(keys)
     alive = np.ones(len(keys), bool)
-    speed, energy, seen = np.zeros(len(keys)), np.zeros(len(keys)), []
+    total, seen = 0.0, []
     for _ in range(problem.episode_length):
         seen.append(np.where(alive[:, None], np.asarray(state.obs), np.nan))
         action = act(params, normalize(obs_stats, state.obs))
         state = step(state, action)
-        speed += np.where(alive, state.metrics["x_velocity"], 0.0)
-        energy += np.where(alive, jnp.sum(action**2, axis=1), 0.0)
+        total = total + np.where(alive[:, None], terms(state, action), 0.0)
         alive &= np.asarray(state.done) == 0
-    return np.stack([-speed, energy], axis=1), np.stack(seen)
+    return total, np.stack(seen)
 
 
-def check_two_generations_against_the_hand_loop(problem, evaluate):
+def check_two_generations_against_the_hand_loop(problem, evaluate, terms=halfcheetah_terms):
     """Two generations: each row's objectives are the mean over its two episodes of the
     hand loop with the keys and normalisation of that generation, and the state's
     statistics are those of every observation acted on so far."""
@@ -88,8 +93,8 @@ def check_two_generations_against_the_hand_loop(problem, evaluate):
         before = states[gen]
         keys = problem.episode_keys(jax.random.split(before.key)[1], POP)
         sums, seen = hand_loop(problem, jnp.repeat(X, problem.episodes, axis=0),
-                               before.obs_stats, keys.reshape(-1))
-        expected = sums.reshape(POP, problem.episodes, 2).mean(axis=1) / problem.episode_length
+                               before.obs_stats, keys.reshape(-1), terms)
+        expected = sums.reshape(POP, problem.episodes, -1).mean(axis=1) / problem.episode_length
         np.testing.assert_allclose(F[gen], expected, rtol=1e-9, atol=1e-10)
         observations.append(seen.reshape(-1, seen.shape[-1]))
         obs = np.concatenate(observations)
@@ -97,7 +102,9 @@ def check_two_generations_against_the_hand_loop(problem, evaluate):
         after = states[gen + 1].obs_stats
         assert float(after.count) == len(obs)
         np.testing.assert_allclose(after.mean, obs.mean(axis=0), rtol=1e-9, atol=1e-10)
-        np.testing.assert_allclose(after.m2 / after.count, obs.var(axis=0), rtol=1e-9)
+        # atol: observations constant over the episodes (variance 0 up to rounding)
+        np.testing.assert_allclose(after.m2 / after.count, obs.var(axis=0), rtol=1e-9,
+                                   atol=1e-20)
 
     # Fresh keys and updated normalisation: the same policies score differently.
     assert not np.allclose(F[0], F[1])
@@ -111,6 +118,54 @@ def test_objectives_and_statistics_equal_a_hand_written_step_loop():
     states = check_two_generations_against_the_hand_loop(PROBLEM, EVALUATE)
     # halfcheetah never sets done: every step of every episode is observed.
     assert float(states[2].obs_stats.count) == 2 * POP * 2 * PROBLEM.episode_length
+
+
+def metric_terms(*names):
+    """Per-step `F` terms `(k, len(names))` of tasks whose rewards are Brax metrics."""
+    def terms(state, action):
+        return np.stack([-np.asarray(state.metrics[name]) for name in names], axis=1)
+
+    return terms
+
+
+def pendulum_terms(state, action):
+    """inverted_double_pendulum's two penalties, each less the bonus of 10 per step upright,
+    from the environment's scalar reward (the bonus less both) and its joint velocities."""
+    bonus = 10.0 * (1 - np.asarray(state.done))
+    qd = np.asarray(state.pipeline_state.qd)
+    velocity = -(bonus - (1e-3 * qd[:, 1] ** 2 + 5e-3 * qd[:, 2] ** 2))
+    distance = -(np.asarray(state.reward) + bonus) - velocity
+    return np.stack([distance, velocity], axis=1)
+
+
+TERMS = {
+    "mo-humanoidstandup": metric_terms("reward_linup", "reward_quadctrl"),
+    "mo-inverted-double-pendulum": pendulum_terms,
+    "mo-pusher": metric_terms("reward_dist", "reward_near", "reward_ctrl"),
+    "mo-reacher": metric_terms("reward_dist", "reward_ctrl"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", list(TERMS))
+def test_objectives_are_the_environments_own_reward_terms(task):
+    # 10-40 s each: the environment compiled in the rollout and for the hand loop.
+    problem = RobotControl(task=task, episode_length=20, episodes=2)
+    evaluate = jax.jit(problem.evaluate_with_state, compiler_options=QUICK)
+    states = check_two_generations_against_the_hand_loop(problem, evaluate, TERMS[task])
+    if task == "mo-inverted-double-pendulum":  # random policies drop the poles early
+        assert float(states[2].obs_stats.count) < 2 * POP * 2 * problem.episode_length
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", [name for name, task in TASKS.items() if task.ref_point])
+def test_nsga3_raises_the_hypervolume_of_every_task(task):
+    problem = RobotControl(task=task, episode_length=50)
+    algorithm = evo.NSGA3(n_obj=problem.n_obj, lb=problem.lb, ub=problem.ub, pop_size=16)
+    result = evo.run(algorithm, problem, jax.random.key(0), 12, progress=False,
+                     ref_point=problem.ref_point, indicators_every=1)
+    hv = result.history["hv"]
+    assert hv[-1] > hv[0] >= 0, hv
 
 
 class DriftEnv:
@@ -263,6 +318,7 @@ def test_registry_and_problem_configuration():
     assert PROBLEM.objective_names == ("-speed reward", "-energy reward")
     for name, task in TASKS.items():
         assert (task.ref_point is None) == (task.objectives == ("reward",)), name
+        assert {*task.objectives, task.alive} - {None} <= set(STEP_REWARDS), name
         if task.ref_point is not None:
             assert len(task.ref_point) == len(task.objectives), name
     with pytest.raises(ValueError, match="unknown task"):
