@@ -11,7 +11,9 @@
 `parallel.png` (more), and `history.png`. The CSV columns are `x1`, `x2`, ... and the
 problem's `objective_names` (`f1`, `f2`, ... or, for robot tasks, the negated rewards such
 as `-speed reward`), which also name the plots' axes. With `--checkpoint-every K` it also keeps
-`checkpoint.npz`, and the same command run again resumes from it.
+`checkpoint.npz`, and the same command run again resumes from it. On a robot task,
+`--render` also writes `policy_best_1.gif`, ... and `policy_knee.gif`: an episode of each
+objective's best policy of the front and of its knee.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ import jax
 import numpy as np
 
 import evo
-from evo.decision import pick_rule
-from evo.problems import Problem, get_problem, problem_names
+from evo.decision import pick_rule, showcase
+from evo.problems import Problem, RobotControl, get_problem, problem_names
 from evo.registry import ALGORITHMS, algorithm_class, markdown_table, summary, with_table
 
 TRUE_FRONT = "true_front.csv"  # a sample of the problem's true front, for the plots
@@ -222,6 +224,8 @@ def command_run(args: argparse.Namespace) -> int:
         raise ValueError(f"--ref-point sets the hypervolume of 2 or 3 objectives; "
                          f"{args.problem} has {problem.n_obj}")
     ref_point = reference_point(problem, args.ref_point) if problem.n_obj in (2, 3) else None
+    if args.render and not isinstance(problem, RobotControl):
+        raise ValueError(f"--render draws robot policies; {args.problem} is not a robot task")
     chosen = None
     if args.pick is not None:
         if problem.n_obj == 1:
@@ -260,12 +264,27 @@ def command_run(args: argparse.Namespace) -> int:
     write_csv(out / "front.csv", columns, np.hstack([result.pareto_X, result.pareto_F]))
     write_csv(out / "history.csv", *history_table(result.history))
     written = draw(out) if not args.no_plots else []
+    if args.render and len(result.pareto_X):
+        written += render_policies(problem, result, out)
     print(f"{summary_line(result, n_obj)}; wrote "
           f"{', '.join(p.name for p in [out / 'front.csv', out / 'history.csv', *written])}"
           f" in {out}")
     if chosen is not None:
         print_picked(result, chosen(result.pareto_F) if len(result.pareto_F) else [], args.pick)
     return 0
+
+
+def render_policies(problem: RobotControl, result: evo.Result, out: Path) -> list[Path]:
+    """GIFs `policy_<label>.gif` in `out` of the front rows `evo.decision.showcase` picks
+    (one row for a single objective: the best), each an episode from the run's final
+    observation statistics."""
+    F = result.pareto_F
+    rows = showcase(F) if F.shape[1] > 1 else {"best_1": int(np.argmin(F[:, 0]))}
+    written = []
+    for label, row in rows.items():
+        written.append(out / f"policy_{label}.gif")
+        problem.render(result.pareto_X[row], result.problem_state.obs_stats, written[-1])
+    return written
 
 
 def print_picked(result: evo.Result, rows: Any, how: str) -> None:
@@ -348,6 +367,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--pick", metavar="HOW",
                      help="print the front rows chosen by evo.decision.pick: knee, "
                           "weights=w1,...,wm (closest pseudo-weights) or compromise[=w1,...]")
+    run.add_argument("--render", action="store_true",
+                     help="robot tasks: write a GIF of an episode of each objective's best "
+                          "policy and of the knee (evo.decision.showcase)")
     run.add_argument("--no-plots", action="store_true", help="write the CSVs only")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=command_run, command_parser=run)

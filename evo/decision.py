@@ -192,6 +192,19 @@ def compromise(F: Any, weights: Any = None, *, p: float = 2.0, rho: float = 0.0)
     return int(rows[np.argmin(distance + rho * G.sum(axis=1))])
 
 
+def showcase(F: Any) -> dict[str, int]:
+    """Rows of `F` `(n, m)` that show a front's range: `"best_j"`, the first row with the
+    smallest value of objective j (1-based; finite rows only), and `"knee"`, the row of the
+    largest trade-off among `high_tradeoff`'s, or the `compromise` row when the front has
+    no knee. Rows may repeat under different labels."""
+    F, rows = finite_front(F)
+    chosen = {f"best_{j + 1}": int(rows[np.argmin(F[rows, j])]) for j in range(F.shape[1])}
+    knees = high_tradeoff(F)
+    chosen["knee"] = (int(knees[np.nanargmax(trade_offs(F)[knees])]) if len(knees)
+                      else compromise(F))
+    return chosen
+
+
 def pick_rule(how: str, n_obj: int) -> Callable[[Any], np.ndarray]:
     """The rule `how` names, for fronts of `n_obj` objectives, as a function from a front
     `(n, n_obj)` to indices `(k,)` of its chosen rows (see `pick`). ValueError, before any

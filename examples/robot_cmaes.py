@@ -52,6 +52,9 @@ def main() -> None:
     except ImportError:
         print("matplotlib is not installed: no plot (pip install 'evo[plot]')")
     print(f"wrote best.npz, reward.csv and reward.png to {args.out}")
+    if args.render:
+        problem.render(result.state.best_x, stats, args.out / "policy_best.gif")
+        print(f"wrote policy_best.gif to {args.out}")
 
 
 if __name__ == "__main__":

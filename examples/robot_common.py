@@ -14,6 +14,7 @@ import jax
 import numpy as np
 
 import evo
+from evo.cli import render_policies
 from evo.problems.robot import TASKS, RobotControl
 
 MO_TASKS = tuple(name for name, task in TASKS.items() if task.ref_point is not None)
@@ -33,6 +34,8 @@ def parse_args(
     parser.add_argument("--hidden", type=int, default=16, help="hidden units of the policy")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--out", default=None, help="output folder")
+    parser.add_argument("--render", action="store_true",
+                        help="also write GIFs of the best policy per objective and the knee")
     args = parser.parse_args()
     args.out = pathlib.Path(args.out or f"runs/robot_{name}_{args.task}")
     return args
@@ -59,9 +62,11 @@ def solve(label: str, algorithm, problem: RobotControl, args: argparse.Namespace
     return result
 
 
-def save(result: evo.Result, problem: RobotControl, out: pathlib.Path, title: str) -> None:
+def save(result: evo.Result, problem: RobotControl, out: pathlib.Path, title: str,
+         render: bool = False) -> None:
     """Write the final front (objectives, weights, observation statistics), the
-    hypervolume curve and the plots of both into `out`."""
+    hypervolume curve and the plots of both into `out`; with `render`, GIFs of the policies
+    `evo.decision.showcase` picks (`evo.cli.render_policies`)."""
     out.mkdir(parents=True, exist_ok=True)
     names = problem.objective_names
     np.savetxt(out / "front.csv", result.pareto_F, delimiter=",", header=",".join(names),
@@ -83,4 +88,7 @@ def save(result: evo.Result, problem: RobotControl, out: pathlib.Path, title: st
     except ImportError:
         print("matplotlib is not installed: no plots (pip install 'evo[plot]')")
     print(f"wrote front.csv, front.npz, hv.csv, front.png and hv.png to {out}")
+    if render:
+        gifs = render_policies(problem, result, out)
+        print(f"wrote {', '.join(gif.name for gif in gifs)} to {out}")
 

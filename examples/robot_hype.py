@@ -20,7 +20,7 @@ def main() -> None:
     algorithm = evo.HypE(pop_size=args.pop, n_obj=problem.n_obj, lb=problem.lb,
                          ub=problem.ub, ref_point=problem.ref_point)
     result = solve("HypE", algorithm, problem, args)
-    save(result, problem, args.out, f"HypE on {args.task}")
+    save(result, problem, args.out, f"HypE on {args.task}", render=args.render)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ def main() -> None:
     algorithm = evo.MOEAD(n_obj=problem.n_obj, lb=problem.lb, ub=problem.ub,
                           ref_dirs=ref_dirs, pop_size=len(ref_dirs))
     result = solve("MOEA/D", algorithm, problem, args)
-    save(result, problem, args.out, f"MOEA/D on {args.task}")
+    save(result, problem, args.out, f"MOEA/D on {args.task}", render=args.render)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def main() -> None:
     algorithm = evo.NSGA3(n_obj=problem.n_obj, lb=problem.lb, ub=problem.ub,
                           ref_dirs=ref_dirs, pop_size=len(ref_dirs))
     result = solve("NSGA-III", algorithm, problem, args)
-    save(result, problem, args.out, f"NSGA-III on {args.task}")
+    save(result, problem, args.out, f"NSGA-III on {args.task}", render=args.render)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import os
+import platform
 import types
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -42,6 +44,12 @@ import numpy as np
 from evo.checks import check_float, check_int, settings_class
 from evo.problems.base import Problem
 from evo.problems.policy import MLPPolicy, ObsStats, add_observation, merge, normalize, pool
+
+
+# MuJoCo, which Brax imports, chooses its OpenGL backend once, when it is imported; on Linux
+# EGL renders without a display (`RobotControl.render`). Another choice set before stays.
+if platform.system() == "Linux":
+    os.environ.setdefault("MUJOCO_GL", "egl")
 
 
 class Task(NamedTuple):
@@ -174,12 +182,27 @@ def make_env(name: str, backend: str) -> Any:
     return envs.get_environment(name, backend=backend)
 
 
+def mujoco_camera(sys: Any, name: str) -> bool:
+    """Whether the Brax system's MuJoCo model has a camera called `name`."""
+    import mujoco
+
+    return mujoco.mj_name2id(sys.mj_model, mujoco.mjtObj.mjOBJ_CAMERA, name) >= 0
+
+
 @functools.cache
 def env_sizes(name: str, backend: str) -> tuple[int, int]:
     """Observation and action lengths of an environment (traced, not run)."""
     env = make_env(name, backend)
     obs = jax.eval_shape(env.reset, jax.random.key(0)).obs
     return obs.shape[-1], env.action_size
+
+
+def env_step(env: Any, state: Any, action: jax.Array) -> Any:
+    """`env.step(state, action)` in the dtypes of `state`: some environments step to other
+    dtypes than they reset to (inverted_double_pendulum's float32 `done` under x64), and a
+    scan must keep the reset's."""
+    return jax.tree.map(lambda new, old: jnp.asarray(new, jnp.result_type(old)),
+                        env.step(state, action), state)
 
 
 def episode(
@@ -204,10 +227,7 @@ def episode(
         state, alive, total, seen = carry
         seen = add_observation(seen, state.obs, alive & jnp.all(jnp.isfinite(state.obs)))
         action = policy(params, normalize(obs_stats, state.obs))
-        # Some environments step to other dtypes than they reset to (inverted_double_pendulum's
-        # float32 `done` under x64); the scan keeps the reset's.
-        state = jax.tree.map(lambda new, old: jnp.asarray(new, jnp.result_type(old)),
-                             env.step(state, action), state)
+        state = env_step(env, state, action)
         total = total + jnp.where(alive, step_rewards(task, start, state, action), 0.0)
         return (state, alive & (state.done == 0), total, seen), None
 
@@ -237,6 +257,25 @@ def rollout(
 
     totals, seen = jax.vmap(jax.vmap(run, in_axes=(None, 0)))(params, keys)
     return totals, pool(jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), seen))
+
+
+def episode_states(
+    env: Any, policy: MLPPolicy, params: jax.Array, obs_stats: ObsStats, key: jax.Array,
+    episode_length: int,
+) -> tuple[Any, Any, jax.Array]:
+    """The physics of one episode of the policy `params` `(n_params,)` as `episode` runs it:
+    the reset's pipeline state, those after each step stacked `(episode_length, ...)`, and
+    which steps were taken before the first done `(episode_length,)` bool."""
+    start = env.reset(key)
+
+    def step(carry, _):
+        state, alive = carry
+        state = env_step(env, state, policy(params, normalize(obs_stats, state.obs)))
+        return (state, alive & (state.done == 0)), (state.pipeline_state, alive)
+
+    _, (pipeline, taken) = jax.lax.scan(step, (start, jnp.array(True)), None,
+                                        length=episode_length)
+    return start.pipeline_state, pipeline, taken
 
 
 class RobotState(NamedTuple):
@@ -313,6 +352,39 @@ class RobotControl(Problem):
         """Reference point `(n_obj,)` for hypervolume; None for single-objective tasks."""
         ref = self.spec.ref_point
         return None if ref is None else np.asarray(ref, dtype=float)
+
+    def render(
+        self, params: jax.Array, obs_stats: ObsStats, path: str | os.PathLike,
+        key: jax.Array | None = None, *, width: int = 320, height: int = 240,
+        every: int = 2,
+    ) -> int:
+        """Write a GIF of one episode of the policy `params` `(n_var,)` (observations
+        normalised by `obs_stats`, e.g. a run's final `problem_state.obs_stats`) to `path`,
+        up to its first done; returns the number of frames.
+
+        Every `every`-th step is drawn offscreen by MuJoCo's renderer, from the model's
+        tracking camera where it has one, and played in real time. MuJoCo takes its OpenGL
+        backend from `MUJOCO_GL` when it is first imported: this module sets "egl" on Linux
+        unless it is set already, so import brax or mujoco after evo, or set `MUJOCO_GL`
+        (egl, osmesa) yourself. The `brax` extra brings mujoco and Pillow.
+        """
+        from brax.io import image
+        from PIL import Image
+
+        key = jax.random.key(0) if key is None else key
+        record = jax.jit(functools.partial(episode_states, self.env, self.policy),
+                         static_argnums=3)
+        start, pipeline, taken = jax.device_get(
+            record(jnp.asarray(params), obs_stats, key, self.episode_length))
+        steps = [jax.tree.map(lambda x, t=t: x[t], pipeline)
+                 for t in np.flatnonzero(taken)[every - 1::every]]
+        sys = self.env.sys
+        camera = "track" if mujoco_camera(sys, "track") else None
+        frames = [Image.fromarray(frame)
+                  for frame in image.render_array(sys, [start, *steps], height, width, camera)]
+        frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], loop=0,
+                       duration=round(1000 * self.env.dt * every))
+        return len(frames)
 
     def init_state(self, key: jax.Array) -> RobotState:
         """Episode keys drawn from `key`; no observations seen (identity normalisation)."""

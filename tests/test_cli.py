@@ -145,6 +145,8 @@ def test_run_builds_any_registered_algorithm_from_its_settings(tmp_path, capsys)
     (["--algorithm", "nsga2", "--problem", "zdt1", "--pick", "weights=1,2,3"],
      "pick: weights must be 2 numbers"),
     (["--algorithm", "nsga2", "--problem", "zdt1", "--pick", "middle"], "pick: how must be"),
+    (["--algorithm", "nsga2", "--problem", "zdt1", "--render"],
+     "--render draws robot policies; zdt1 is not a robot task"),
 ])
 def test_bad_arguments_give_one_clear_line(tmp_path, capsys, argv, message):
     assert main(["run", *argv, "--out", str(tmp_path / "out"), "--quiet"]) == 2
@@ -243,15 +245,17 @@ def test_run_on_a_brax_task(tmp_path):
     # About 100 s, nearly all of it compiling the Brax rollout.
     code = main(["run", "--algorithm", "nsga3", "--problem", "mo-halfcheetah", "--pop", "8",
                  "--gens", "2", "--problem-arg", "episode_length=5", "--out", str(tmp_path),
-                 "--quiet"])
+                 "--quiet", "--render"])
     assert code == 0
     header, population = read_csv(tmp_path / "population.csv")
     assert header[-2:] == ["-speed reward", "-energy reward"] and population.shape[0] == 8
     assert np.all(np.isfinite(population))
     header, history = read_csv(tmp_path / "history.csv")
-    assert "hv" in header and np.all(history[:, header.index("hv")] >= 0)
+    assert "hv" in header and history[-1, header.index("hv")] >= 0  # computed at the last
     for name in ("front.png", "history.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("policy_best_1.gif", "policy_best_2.gif", "policy_knee.gif"):
+        assert (tmp_path / name).read_bytes()[:6] == b"GIF89a"
 
 
 def test_public_names_are_documented_and_only_public():

@@ -15,6 +15,7 @@ from evo.decision import (
     normalized,
     pick,
     pseudo_weights,
+    showcase,
     trade_offs,
 )
 
@@ -145,6 +146,20 @@ def test_a_corner_is_the_knee_and_a_line_has_none():
     np.testing.assert_allclose(corner[knees], [[0.1, 0.1]])
     line = np.column_stack([3 * t, 7 * (1 - t)])
     assert high_tradeoff(line).size == 0  # equal trade-offs up to rounding
+
+
+def test_showcase_is_each_objectives_best_and_the_knee():
+    t = np.linspace(0, 1, 41)
+    corner = np.concatenate([np.column_stack([0.1 * t, 1 - 0.9 * t]),
+                             np.column_stack([0.1 + 0.9 * t[1:], 0.1 * (1 - t[1:])])])
+    corner = np.concatenate([[[np.nan, 0.0]], corner])  # never chosen
+    rows = showcase(corner)
+    assert rows.keys() == {"best_1", "best_2", "knee"}
+    np.testing.assert_allclose(corner[rows["best_1"]], [0.0, 1.0])
+    np.testing.assert_allclose(corner[rows["best_2"]], [1.0, 0.0])
+    np.testing.assert_allclose(corner[rows["knee"]], [0.1, 0.1])
+    line = np.column_stack([t, 1 - t])  # no knee: the compromise row, the middle
+    np.testing.assert_allclose(line[showcase(line)["knee"]], [0.5, 0.5])
 
 
 def test_pseudo_weights_of_a_line_are_its_complements():

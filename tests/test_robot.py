@@ -253,6 +253,26 @@ def test_rewards_stop_after_done_and_stay_stopped():
     assert np.all(np.isfinite(seen.mean)) and np.all(np.isfinite(seen.m2))
 
 
+def test_a_rendered_episode_shows_the_robot_and_its_motion(tmp_path):
+    from PIL import Image, ImageSequence
+
+    problem = RobotControl(task="mo-inverted-double-pendulum", episode_length=12)
+    import mujoco
+
+    try:
+        mujoco.Renderer(problem.env.sys.mj_model, 24, 32).close()
+    except Exception as error:  # no OpenGL for MuJoCo on this machine
+        pytest.skip(f"MuJoCo cannot render offscreen here ({error})")
+    params = jax.random.uniform(jax.random.key(5), (problem.n_var,), minval=-1, maxval=1)
+    stats = ObsStats.empty(problem.policy.obs_size)
+    n = problem.render(params, stats, tmp_path / "policy.gif", width=64, height=48, every=3)
+    frames = [np.asarray(frame.convert("RGB"), dtype=float)
+              for frame in ImageSequence.Iterator(Image.open(tmp_path / "policy.gif"))]
+    assert 3 <= n == len(frames) <= 1 + problem.episode_length // 3
+    assert frames[0].shape == (48, 64, 3) and frames[0].std() > 10  # not a blank image
+    assert np.abs(frames[-1] - frames[0]).max() > 50  # the poles moved
+
+
 def test_mlp_policy_is_the_documented_layout():
     policy = MLPPolicy(obs_size=3, action_size=2, hidden=(4,))
     rng = np.random.default_rng(0)
