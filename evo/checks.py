@@ -77,6 +77,15 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     return value
 
 
+def check_unused(settings: Any, names: tuple[str, ...], why: str) -> None:
+    """Raise ValueError when a setting in `names` (fields `settings` inherits but does not
+    use) was given a value other than its default; `why` says what is used instead."""
+    fields = settings.__dataclass_fields__
+    changed = [name for name in names if getattr(settings, name) != fields[name].default]
+    if changed:
+        raise ValueError(f"{type(settings).__name__} does not use {', '.join(changed)}: {why}")
+
+
 def settings_class(
     cls: type[T] | None = None, *, eq: bool = False, renamed: Mapping[str, str] | None = None
 ) -> Any:

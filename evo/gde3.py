@@ -5,7 +5,14 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from evo.checks import check_choice, check_float, check_int, frozen_setattr, settings_class
+from evo.checks import (
+    check_choice,
+    check_float,
+    check_int,
+    check_unused,
+    frozen_setattr,
+    settings_class,
+)
 from evo.genetic import GAState, GeneticAlgorithm, merged
 from evo.nsga2 import select_by_rank_and_crowding
 from evo.operators import DE_REPAIRS, de_binomial, distinct_donors
@@ -48,8 +55,8 @@ class GDE3(GeneticAlgorithm):
     violation), and a row left out ranks after every flagged row of finite violation. So
     the survivors are GDE3's unless fewer than N pool rows have finite objectives; then a
     dominated finite row survives before a row holding NaN or inf. The SBX and mutation
-    settings of the base are not used. pymoo samples the initial population by Latin
-    hypercube, evo uniformly.
+    settings of the base are not used (giving them raises ValueError). pymoo samples the
+    initial population by Latin hypercube, evo uniformly.
     """
 
     paper = "Kukkonen & Lampinen 2005"
@@ -73,6 +80,8 @@ class GDE3(GeneticAlgorithm):
         high = check_float("GDE3: de_scale's high end", scale[1], low, 2.0)
         check_float("GDE3: de_jitter", self.de_jitter, 0.0)
         check_choice("GDE3: de_repair", self.de_repair, DE_REPAIRS)
+        check_unused(self, ("sbx_eta", "sbx_prob", "mutation_eta"),
+                     "its trials come from de_cr, de_scale and de_jitter")
         frozen_setattr(self, de_scale=(low, high))
 
     def ask(self, state: GAState) -> tuple[jax.Array, GAState]:

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evo.checks import check_float, settings_class
+from evo.checks import check_float, check_unused, settings_class
 from evo.moead import MOEAD
 from evo.operators import de_binomial, distinct_donors, polynomial_mutation
 
@@ -46,7 +46,8 @@ class MOEADDE(MOEAD):
     generation. Without that, nr 2 converged far more slowly: on ZDT1 (100 subproblems,
     20,000 evaluations) the median IGD over seeds 0-9 was 0.159 against jmetalpy's 0.043,
     while nr 5 reached 0.042 over seeds 0-19 against jmetalpy's 0.045 (DTLZ2: 0.0770 with
-    nr 2, 0.0765 with 5, jmetalpy 0.0765). The SBX settings are not used.
+    nr 2, 0.0765 with 5, jmetalpy 0.0765). The SBX settings are not used (giving them
+    raises ValueError).
     """
 
     paper = "Li & Zhang 2009"
@@ -61,6 +62,7 @@ class MOEADDE(MOEAD):
         super().__post_init__()
         check_float("MOEADDE: de_cr", self.de_cr, 0.0, 1.0)
         check_float("MOEADDE: de_scale", self.de_scale, 0.0, 2.0)
+        check_unused(self, ("sbx_eta", "sbx_prob"), "its children come from de_cr and de_scale")
         if self.neighbours.shape[1] < 3:
             raise ValueError(
                 "MOEADDE: each child needs two parents besides its own subproblem's, so "

@@ -215,4 +215,6 @@ def test_bad_input_raises_clear_errors():
         GDE3(n_obj=2, lb=lb, ub=ub, de_jitter=-1.0)
     with pytest.raises(ValueError, match=r"de_repair must be one of 'bounce-back', 'clip'"):
         GDE3(n_obj=2, lb=lb, ub=ub, de_repair="wrap")
+    with pytest.raises(ValueError, match="GDE3 does not use sbx_eta, mutation_eta: its trials"):
+        GDE3(n_obj=2, lb=lb, ub=ub, sbx_eta=5.0, mutation_eta=3.0)
     assert GDE3(n_obj=2, lb=lb, ub=ub, de_scale=0.5).de_scale == (0.5, 0.5)

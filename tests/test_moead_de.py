@@ -201,6 +201,8 @@ def test_bad_input_raises_clear_errors():
         MOEADDE(n_obj=2, lb=lb, ub=ub, pop_size=10, de_cr=1.5)
     with pytest.raises(ValueError, match=r"MOEADDE: de_scale must lie in \[0, 2\], got -0.5"):
         MOEADDE(n_obj=2, lb=lb, ub=ub, pop_size=10, de_scale=-0.5)
+    with pytest.raises(ValueError, match="MOEADDE does not use sbx_prob: its children come"):
+        MOEADDE(n_obj=2, lb=lb, ub=ub, pop_size=10, sbx_prob=0.5)
     with pytest.raises(ValueError, match="MOEADDE: max_replacements must be an integer >= 1"):
         MOEADDE(n_obj=2, lb=lb, ub=ub, pop_size=10, max_replacements=0)
     with pytest.raises(ValueError, match="n_neighbors=2 and 10 weight vectors"):
