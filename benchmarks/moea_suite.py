@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib
 import json
 import sys
 import time
@@ -63,35 +64,33 @@ class Reference:
     requires: tuple[str, ...] = ()  # further modules it imports (pymoo's AGEMOEA2: numba)
 
 
-def pymoo(name: str) -> Reference:
-    def make(n_obj: int, pop: int, ref_dirs: np.ndarray) -> Any:
-        from pymoo.algorithms.moo.age2 import AGEMOEA2
-        from pymoo.algorithms.moo.gde3 import GDE3
-        from pymoo.algorithms.moo.moead import MOEAD
-        from pymoo.algorithms.moo.nsga2 import NSGA2
-        from pymoo.algorithms.moo.nsga3 import NSGA3
-        from pymoo.algorithms.moo.rvea import RVEA
-        from pymoo.algorithms.moo.sms import SMSEMOA
-        from pymoo.algorithms.moo.spea2 import SPEA2
-        from pymoo.algorithms.moo.unsga3 import UNSGA3
+PYMOO_CLASSES = {
+    # evo's name: (pymoo module under pymoo.algorithms.moo, class, built from directions)
+    "nsga2": ("nsga2", "NSGA2", False), "smsemoa": ("sms", "SMSEMOA", False),
+    "spea2": ("spea2", "SPEA2", False), "agemoea2": ("age2", "AGEMOEA2", False),
+    "gde3": ("gde3", "GDE3", False), "nsga3": ("nsga3", "NSGA3", True),
+    "unsga3": ("unsga3", "UNSGA3", True), "rvea": ("rvea", "RVEA", True),
+    "moead": ("moead", "MOEAD", True),
+}
 
-        by_population = {"nsga2": NSGA2, "smsemoa": SMSEMOA, "spea2": SPEA2,
-                         "agemoea2": AGEMOEA2, "gde3": GDE3}
-        by_directions = {"nsga3": NSGA3, "unsga3": UNSGA3, "rvea": RVEA}
-        if name in by_population:
-            return by_population[name](pop_size=pop)
-        if name in by_directions:
-            return by_directions[name](ref_dirs=ref_dirs, pop_size=pop)
+
+def pymoo(name: str) -> Reference:
+    module, class_name, from_directions = PYMOO_CLASSES[name]
+
+    def make(n_obj: int, pop: int, ref_dirs: np.ndarray) -> Any:
+        # Only this algorithm's module: pymoo's AGEMOEA2 needs numba at import.
+        cls = getattr(importlib.import_module(f"pymoo.algorithms.moo.{module}"), class_name)
         if name == "moead":
-            return MOEAD(ref_dirs=ref_dirs, n_neighbors=20)
-        raise ValueError(f"no pymoo reference for {name}")
+            return cls(ref_dirs=ref_dirs, n_neighbors=20)
+        if from_directions:
+            return cls(ref_dirs=ref_dirs, pop_size=pop)
+        return cls(pop_size=pop)
 
     return Reference("pymoo", make, ("numba",) if name == "agemoea2" else ())
 
 
 REFERENCES: dict[str, Reference | None] = {
-    **{name: pymoo(name) for name in ("nsga2", "nsga3", "unsga3", "moead", "rvea", "smsemoa",
-                                      "spea2", "agemoea2", "gde3")},
+    **{name: pymoo(name) for name in PYMOO_CLASSES},
     # HypE's reference is PlatEMO's (MATLAB) and the tensorized HypE (EvoX, jax 0.4): it is
     # compared in speed.py's EvoX table, not here.
     "hype": None,
