@@ -22,6 +22,18 @@ def median_igd(algorithm, problem, front, n_gen, seeds):
     return float(np.median(values))
 
 
+def pymoo_median_igd(make_algorithm, problem, front, n_gen, seeds):
+    """The median over `seeds` of the IGD (pymoo's) to `front` of the final population of
+    the pymoo algorithm `make_algorithm()` on the pymoo `problem` after `n_gen`
+    generations."""
+    from pymoo.optimize import minimize
+
+    values = [IGD(front)(minimize(problem, make_algorithm(), ("n_gen", n_gen), seed=s)
+                         .pop.get("F"))
+              for s in seeds]
+    return float(np.median(values))
+
+
 def assert_median_igd_within(algorithm, problem, front, n_gen, seeds, reference, ratio=1.15):
     """`median_igd` at most `ratio` times the `reference` implementation's median."""
     ours = median_igd(algorithm, problem, front, n_gen, seeds)

@@ -6,8 +6,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from pymoo.algorithms.moo.gde3 import GDE3 as PymooGDE3
-from pymoo.indicators.igd import IGD
-from pymoo.optimize import minimize
 from pymoo.problems import get_problem as pymoo_problem
 
 from evo.gde3 import GDE3, constrained_dominates
@@ -18,6 +16,7 @@ from moea_checks import (
     assert_nan_rows_never_survive,
     assert_run_ends_feasible,
     assert_same_key_same_run,
+    pymoo_median_igd,
 )
 
 SEEDS = range(10)
@@ -37,15 +36,6 @@ gde3_zdt1 = GDE3.for_problem(zdt1, pop_size=100)
 gde3_dtlz2 = GDE3.for_problem(dtlz2, pop_size=100)
 
 
-def median_igd_pymoo(problem, front):
-    values = [
-        IGD(front)(minimize(problem, PymooGDE3(pop_size=100), ("n_gen", N_GEN), seed=s)
-                   .pop.get("F"))
-        for s in SEEDS
-    ]
-    return float(np.median(values))
-
-
 QUALITY = {
     "zdt1": (gde3_zdt1, zdt1, PYMOO_ZDT1_MEDIAN_IGD),
     "dtlz2": (gde3_dtlz2, dtlz2, PYMOO_DTLZ2_MEDIAN_IGD),
@@ -62,8 +52,11 @@ def test_gde3_reaches_pymoo_igd(name):
 def test_stored_pymoo_medians_are_what_pymoo_gives():
     # pymoo seeds every random draw from `seed`: the medians are reproduced exactly.
     theirs = [
-        median_igd_pymoo(pymoo_problem("zdt1"), FRONTS["zdt1"]),
-        median_igd_pymoo(pymoo_problem("dtlz2", n_var=12, n_obj=3), FRONTS["dtlz2"]),
+        pymoo_median_igd(lambda: PymooGDE3(pop_size=100), pymoo_problem("zdt1"),
+                         FRONTS["zdt1"], N_GEN, SEEDS),
+        pymoo_median_igd(lambda: PymooGDE3(pop_size=100),
+                         pymoo_problem("dtlz2", n_var=12, n_obj=3), FRONTS["dtlz2"], N_GEN,
+                         SEEDS),
     ]
     np.testing.assert_allclose(theirs, [PYMOO_ZDT1_MEDIAN_IGD, PYMOO_DTLZ2_MEDIAN_IGD],
                                rtol=1e-3)

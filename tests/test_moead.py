@@ -9,8 +9,6 @@ import numpy as np
 import pytest
 from pymoo.algorithms.moo.moead import MOEAD as PymooMOEAD
 from pymoo.decomposition.pbi import PBI
-from pymoo.indicators.igd import IGD
-from pymoo.optimize import minimize
 from pymoo.problems import get_problem as pymoo_problem
 
 import evo
@@ -18,6 +16,7 @@ from evo.moead import aggregate, choose_replacements, nearest_neighbours
 from evo.problems import C2DTLZ2, DTLZ1, ZDT1
 
 from compile_options import QUICK
+from moea_checks import median_igd, pymoo_median_igd
 
 SEEDS = range(10)
 
@@ -43,35 +42,22 @@ moead_tchebycheff = evo.MOEAD(
 )
 
 
-def median_igd_evo(algorithm, problem, front, n_gen):
-    values = [
-        IGD(front)(evo.run(algorithm, problem, jax.random.key(s), n_gen, progress=False).F)
-        for s in SEEDS
-    ]
-    return float(np.median(values))
-
-
 def median_igd_pymoo_dtlz1():
-    problem = pymoo_problem("dtlz1", n_var=7, n_obj=3)
-    values = []
-    for s in SEEDS:
-        algorithm = PymooMOEAD(
-            ref_dirs_3d, n_neighbors=20, prob_neighbor_mating=0.9, decomposition=PBI()
-        )
-        result = minimize(problem, algorithm, ("n_gen", DTLZ1_GENERATIONS), seed=s)
-        values.append(IGD(dtlz1_front)(result.pop.get("F")))
-    return float(np.median(values))
+    return pymoo_median_igd(
+        lambda: PymooMOEAD(ref_dirs_3d, n_neighbors=20, prob_neighbor_mating=0.9,
+                           decomposition=PBI()),
+        pymoo_problem("dtlz1", n_var=7, n_obj=3), dtlz1_front, DTLZ1_GENERATIONS, SEEDS)
 
 
 def test_moead_pbi_on_dtlz1_reaches_pymoo_igd():
-    ours = median_igd_evo(moead_pbi, dtlz1, dtlz1_front, DTLZ1_GENERATIONS)
+    ours = median_igd(moead_pbi, dtlz1, dtlz1_front, DTLZ1_GENERATIONS, SEEDS)
     assert ours <= 1.15 * PYMOO_DTLZ1_MEDIAN_IGD, (ours, PYMOO_DTLZ1_MEDIAN_IGD)
 
 
 @pytest.mark.slow
 def test_moead_pbi_on_dtlz1_reaches_pymoo_igd_measured_live():
     theirs = median_igd_pymoo_dtlz1()
-    ours = median_igd_evo(moead_pbi, dtlz1, dtlz1_front, DTLZ1_GENERATIONS)
+    ours = median_igd(moead_pbi, dtlz1, dtlz1_front, DTLZ1_GENERATIONS, SEEDS)
     assert ours <= 1.15 * theirs, (ours, theirs)
 
 
@@ -80,7 +66,7 @@ def test_moead_tchebycheff_on_zdt1():
     # Measured medians: ours 0.0066; pymoo's sequential MOEA/D with Tchebycheff 0.0047
     # (seeds 0-4), which gains from steady-state mating on this convergence-bound budget.
     front = pymoo_problem("zdt1").pareto_front()
-    ours = median_igd_evo(moead_tchebycheff, zdt1, front, 200)
+    ours = median_igd(moead_tchebycheff, zdt1, front, 200, SEEDS)
     assert ours < 0.009, ours
 
 
@@ -259,7 +245,8 @@ def test_bad_input_raises_clear_errors():
         evo.MOEAD(n_obj=3, lb=lb, ub=ub, pop_size=100)
     with pytest.raises(ValueError, match="population equals the number of weight vectors"):
         evo.MOEAD(n_obj=3, lb=lb, ub=ub, ref_dirs=ref_dirs_3d, pop_size=92)
-    with pytest.raises(ValueError, match=r"aggregation must be one of 'tchebycheff', 'pbi', got 'ws'"):
+    with pytest.raises(ValueError,
+                       match=r"aggregation must be one of 'tchebycheff', 'pbi', got 'ws'"):
         evo.MOEAD(n_obj=2, lb=lb, ub=ub, pop_size=10, aggregation="ws")
     with pytest.raises(ValueError, match="n_neighbors must be an integer >= 2"):
         evo.MOEAD(n_obj=2, lb=lb, ub=ub, pop_size=10, n_neighbors=1)

@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 from pymoo.algorithms.moo.nsga2 import NSGA2 as PymooNSGA2
 from pymoo.algorithms.moo.nsga3 import NSGA3 as PymooNSGA3
-from pymoo.indicators.igd import IGD
-from pymoo.optimize import minimize
 from pymoo.problems import get_problem as pymoo_problem
 
 import evo
@@ -16,25 +14,9 @@ from evo.problems import DTLZ2, ZDT1
 from evo.ref_dirs import direction_lattice, two_layer
 
 from compile_options import QUICK
+from moea_checks import median_igd, pymoo_median_igd
 
 SEEDS = range(10)
-
-
-def median_igd_pymoo(algorithm, problem, front, n_gen, seeds=SEEDS):
-    values = [
-        IGD(front)(minimize(problem, algorithm, ("n_gen", n_gen), seed=s).pop.get("F"))
-        for s in seeds
-    ]
-    return float(np.median(values))
-
-
-def median_igd_evo(algorithm, problem, front, n_gen, seeds=SEEDS):
-    values = [
-        IGD(front)(evo.run(algorithm, problem, jax.random.key(s), n_gen, progress=False,
-                           record="none").F)
-        for s in seeds
-    ]
-    return float(np.median(values))
 
 
 # pymoo's median IGD over seeds 0-9 at the budgets below (pymoo 0.6.2). Running pymoo takes
@@ -58,13 +40,13 @@ ZDT1_FRONT = pymoo_problem("zdt1").pareto_front()
 def nsga3_dtlz2_median_igd():
     problem = DTLZ2(n_var=12, n_obj=3)
     algorithm = evo.NSGA3(n_obj=3, lb=problem.lb, ub=problem.ub, ref_dirs=REF_DIRS, pop_size=92)
-    return median_igd_evo(algorithm, problem, DTLZ2_FRONT, 200)
+    return median_igd(algorithm, problem, DTLZ2_FRONT, 200, SEEDS)
 
 
 def nsga2_zdt1_median_igd():
     problem = ZDT1()
     algorithm = evo.NSGA2(pop_size=100, n_obj=2, lb=problem.lb, ub=problem.ub)
-    return median_igd_evo(algorithm, problem, ZDT1_FRONT, 200)
+    return median_igd(algorithm, problem, ZDT1_FRONT, 200, SEEDS)
 
 
 def test_nsga3_on_dtlz2_reaches_pymoo_igd():
@@ -79,10 +61,10 @@ def test_nsga2_on_zdt1_reaches_pymoo_igd():
 
 def test_unsga3_reaches_pymoo_igd():
     dtlz2, zdt1 = DTLZ2(n_var=12, n_obj=3), ZDT1()
-    on_dtlz2 = median_igd_evo(evo.UNSGA3.for_problem(dtlz2, ref_dirs=REF_DIRS, pop_size=92),
-                              dtlz2, DTLZ2_FRONT, 200, seeds=range(20))
-    on_zdt1 = median_igd_evo(evo.UNSGA3.for_problem(zdt1, ref_dirs=evo.das_dennis(2, 99)),
-                             zdt1, ZDT1_FRONT, 200)
+    on_dtlz2 = median_igd(evo.UNSGA3.for_problem(dtlz2, ref_dirs=REF_DIRS, pop_size=92),
+                          dtlz2, DTLZ2_FRONT, 200, range(20))
+    on_zdt1 = median_igd(evo.UNSGA3.for_problem(zdt1, ref_dirs=evo.das_dennis(2, 99)),
+                         zdt1, ZDT1_FRONT, 200, SEEDS)
     assert on_dtlz2 <= 1.15 * PYMOO_UNSGA3_DTLZ2_MEDIAN_IGD, on_dtlz2
     assert on_zdt1 <= 1.15 * PYMOO_UNSGA3_ZDT1_MEDIAN_IGD, on_zdt1
 
@@ -91,20 +73,21 @@ def test_unsga3_reaches_pymoo_igd():
 def test_stored_unsga3_medians_are_what_pymoo_gives():
     from pymoo.algorithms.moo.unsga3 import UNSGA3
 
-    dtlz2 = median_igd_pymoo(UNSGA3(ref_dirs=REF_DIRS, pop_size=92),
+    dtlz2 = pymoo_median_igd(lambda: UNSGA3(ref_dirs=REF_DIRS, pop_size=92),
                              pymoo_problem("dtlz2", n_var=12, n_obj=3), DTLZ2_FRONT, 200,
-                             seeds=range(20))
-    zdt1 = median_igd_pymoo(UNSGA3(ref_dirs=evo.das_dennis(2, 99), pop_size=100),
-                            pymoo_problem("zdt1"), ZDT1_FRONT, 200)
+                             range(20))
+    zdt1 = pymoo_median_igd(lambda: UNSGA3(ref_dirs=evo.das_dennis(2, 99), pop_size=100),
+                            pymoo_problem("zdt1"), ZDT1_FRONT, 200, SEEDS)
     np.testing.assert_allclose([dtlz2, zdt1], [PYMOO_UNSGA3_DTLZ2_MEDIAN_IGD,
                                                PYMOO_UNSGA3_ZDT1_MEDIAN_IGD], rtol=1e-3)
 
 
 @pytest.mark.slow
 def test_stored_pymoo_medians_are_what_pymoo_gives():
-    nsga3 = median_igd_pymoo(PymooNSGA3(ref_dirs=REF_DIRS, pop_size=92),
-                             pymoo_problem("dtlz2", n_var=12, n_obj=3), DTLZ2_FRONT, 200)
-    nsga2 = median_igd_pymoo(PymooNSGA2(pop_size=100), pymoo_problem("zdt1"), ZDT1_FRONT, 200)
+    nsga3 = pymoo_median_igd(lambda: PymooNSGA3(ref_dirs=REF_DIRS, pop_size=92),
+                             pymoo_problem("dtlz2", n_var=12, n_obj=3), DTLZ2_FRONT, 200, SEEDS)
+    nsga2 = pymoo_median_igd(lambda: PymooNSGA2(pop_size=100), pymoo_problem("zdt1"),
+                             ZDT1_FRONT, 200, SEEDS)
     np.testing.assert_allclose([nsga3, nsga2],
                                [PYMOO_NSGA3_DTLZ2_MEDIAN_IGD, PYMOO_NSGA2_ZDT1_MEDIAN_IGD],
                                rtol=1e-3)
@@ -248,7 +231,8 @@ def test_bad_input_raises_clear_errors():
     with pytest.raises(ValueError, match="pop_size must be an integer >= 2"):
         evo.NSGA2(pop_size=1, n_obj=2, lb=[0.0], ub=[1.0])
     with pytest.raises(ValueError, match="smaller than the 91 reference directions"):
-        evo.NSGA3(n_obj=3, lb=np.zeros(5), ub=np.ones(5), ref_dirs=evo.das_dennis(3, 12), pop_size=50)
+        evo.NSGA3(n_obj=3, lb=np.zeros(5), ub=np.ones(5), ref_dirs=evo.das_dennis(3, 12),
+                  pop_size=50)
     with pytest.raises(ValueError, match=r"ref_dirs must have shape \(R, n_obj=3\)"):
         evo.NSGA3(n_obj=3, lb=np.zeros(5), ub=np.ones(5), ref_dirs=evo.das_dennis(2, 4))
     algo = evo.NSGA2(pop_size=4, n_obj=2, lb=np.zeros(3), ub=np.ones(3))

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import evo
-from evo.metrics import igd
 from evo.problems import C2DTLZ2, DTLZ2, ZDT1
 from evo.spea2 import GATHERED_ROWS, SPEA2, pairwise_distances, truncate
 
+import moea_checks
 from compile_options import QUICK
 
 SEEDS = range(5)
@@ -35,27 +35,18 @@ def median_igd(cls, name: str) -> float:
     """The median IGD over SEEDS of algorithm class `cls` (POP, N_GEN) on problem `name`.
     (Also used by test_agemoea2.)"""
     problem, front = PROBLEMS[name]
-    algo = cls.for_problem(problem, pop_size=POP)
-    return float(np.median([
-        igd(evo.run(algo, problem, jax.random.key(s), N_GEN, progress=False, record="none").F,
-            front)
-        for s in SEEDS
-    ]))
+    return moea_checks.median_igd(cls.for_problem(problem, pop_size=POP), problem, front,
+                                  N_GEN, SEEDS)
 
 
 def pymoo_median_igd(make_algorithm, name: str) -> float:
     """The median IGD over SEEDS of the pymoo algorithm `make_algorithm()` at N_GEN
     generations on problem `name`."""
-    from pymoo.indicators.igd import IGD
-    from pymoo.optimize import minimize
     from pymoo.problems import get_problem
 
     problem = get_problem("zdt1") if name == "zdt1" else get_problem("dtlz2", n_var=12, n_obj=3)
-    return float(np.median([
-        IGD(PROBLEMS[name][1])(minimize(problem, make_algorithm(), ("n_gen", N_GEN),
-                                        seed=s).pop.get("F"))
-        for s in SEEDS
-    ]))
+    return moea_checks.pymoo_median_igd(make_algorithm, problem, PROBLEMS[name][1], N_GEN,
+                                        SEEDS)
 
 
 PYMOO_MEDIANS = {"zdt1": PYMOO_ZDT1_MEDIAN_IGD, "dtlz2": PYMOO_DTLZ2_MEDIAN_IGD}
