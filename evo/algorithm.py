@@ -110,6 +110,8 @@ class Algorithm(abc.ABC):
 
     single_objective: ClassVar[bool] = False
     takes_constraints: ClassVar[bool] = True
+    takes_reevaluation: ClassVar[bool] = False
+    """Whether `reevaluate` can give the population fresh objective values."""
     paper: ClassVar[str] = ""
     """Where the algorithm was published, e.g. "Deb et al. 2002" (the README's table)."""
     reference: ClassVar[str] = ""
@@ -166,6 +168,12 @@ class Algorithm(abc.ABC):
         """How many leading rows of the last ask `tell` reads, int32 `()`, for `state` as
         `ask` returned it; at most `row_sizes[-1]`."""
         return jnp.asarray(self.pop_size, jnp.int32)
+
+    def reevaluate(self, state: State, F: jax.Array, G: jax.Array | None = None) -> State:
+        """The state after the rows it holds (`population(state).X`, every slot) got fresh
+        objectives `F` and constraint values `G` (`evo.run`'s `reevaluate_every`, for noisy
+        problems such as robot episodes); only algorithms with `takes_reevaluation`."""
+        raise NotImplementedError(f"{type(self).__name__} cannot re-evaluate its population")
 
     def check_constraints(self, n_constr: int) -> None:
         """Raise ValueError unless `tell` can take `n_constr` constraint values per row."""

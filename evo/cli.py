@@ -224,6 +224,9 @@ def command_run(args: argparse.Namespace) -> int:
         raise ValueError(f"--ref-point sets the hypervolume of 2 or 3 objectives; "
                          f"{args.problem} has {problem.n_obj}")
     ref_point = reference_point(problem, args.ref_point) if problem.n_obj in (2, 3) else None
+    if args.reevaluate_every is not None and not algorithm.takes_reevaluation:
+        raise ValueError(f"--reevaluate-every: {args.algorithm} cannot re-evaluate its "
+                         "population (the GA family can, but MOEA/D, RVEA and SMS-EMOA)")
     if args.render and not isinstance(problem, RobotControl):
         raise ValueError(f"--render draws robot policies; {args.problem} is not a robot task")
     chosen = None
@@ -236,7 +239,7 @@ def command_run(args: argparse.Namespace) -> int:
         "algorithm": args.algorithm, "problem": args.problem, "n_obj": problem.n_obj,
         "n_var": problem.n_var, "pop": algorithm.pop_size, "gens": args.gens,
         "seed": args.seed, "record": args.record, "record_every": args.record_every,
-        "indicators_every": args.indicators_every,
+        "indicators_every": args.indicators_every, "reevaluate_every": args.reevaluate_every,
         "ref_point": None if ref_point is None else ref_point.tolist(),
         "f_opt": optimum_value(problem),
         "problem_args": keyword_arguments(args.problem_arg, "--problem-arg"),
@@ -256,7 +259,7 @@ def command_run(args: argparse.Namespace) -> int:
         algorithm, problem, jax.random.key(args.seed), args.gens,
         chunk_size=args.chunk_size, progress=not args.quiet, record=args.record,
         record_every=args.record_every, indicators_every=args.indicators_every,
-        ref_point=ref_point, **checkpointing,
+        ref_point=ref_point, reevaluate_every=args.reevaluate_every, **checkpointing,
     )
     n_var, n_obj = result.X.shape[1], result.F.shape[1]
     columns = [f"x{j + 1}" for j in range(n_var)] + list(problem.objective_names)
@@ -367,6 +370,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--pick", metavar="HOW",
                      help="print the front rows chosen by evo.decision.pick: knee, "
                           "weights=w1,...,wm (closest pseudo-weights) or compromise[=w1,...]")
+    run.add_argument("--reevaluate-every", type=positive_int, metavar="K",
+                     help="evaluate the population again every K generations and at the "
+                          "last, for noisy problems such as robot tasks (default: never)")
     run.add_argument("--render", action="store_true",
                      help="robot tasks: write a GIF of an episode of each objective's best "
                           "policy and of the knee (evo.decision.showcase)")

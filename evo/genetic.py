@@ -68,6 +68,7 @@ class GeneticAlgorithm(Algorithm):
     mutation_eta: float = 20.0
 
     state_type: ClassVar[type[GAState]] = GAState
+    takes_reevaluation: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -132,6 +133,19 @@ class GeneticAlgorithm(Algorithm):
         F = F.astype(state.F.dtype)
         state = self.survive(state, F, violation_of(F, G))
         return state.replace(generation=state.generation + 1)
+
+    def reevaluate(self, state: GAState, F: jax.Array, G: jax.Array | None = None) -> GAState:
+        """Survival again, of the population alone, after its rows got fresh objectives `F`
+        `(pop_size, n_obj)` (and `G`): what selection derives from them (ranks, crowding,
+        niches, fitness) follows the new values. The last offspring take part with +inf
+        objectives, so that `survive` keeps its shapes; they never win over a finite row."""
+        F = jnp.asarray(F)
+        check_objectives(F, state.X.shape[0], self.n_obj)
+        F = F.astype(state.F.dtype)
+        refreshed = state.replace(F=F, violation=violation_of(F, G))
+        n = state.offspring.shape[0]
+        return self.survive(refreshed, jnp.full((n, self.n_obj), jnp.inf, F.dtype),
+                            jnp.full(n, jnp.inf, F.dtype))
 
     @abc.abstractmethod
     def survive(self, state: GAState, F: jax.Array, violation: jax.Array) -> GAState:

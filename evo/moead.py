@@ -208,6 +208,8 @@ class MOEAD(GeneticAlgorithm):
 
     paper = "Zhang & Li 2007"
     reference = "pymoo `MOEAD`"
+    # Its subproblems' incumbents and ideal point are not a survival to redo.
+    takes_reevaluation = False
 
     ref_dirs: np.ndarray | None = None
     pop_size: int | None = None

@@ -135,10 +135,21 @@ def evaluate_needed_rows(
     return jax.lax.switch(bucket, [leading(size) for size in sizes], problem_state, X)
 
 
+def reevaluated(
+    algorithm: Algorithm, problem: Problem, state: Any, problem_state: Any
+) -> tuple[Any, Any, jax.Array]:
+    """`state` after its population's rows were evaluated again (`Algorithm.reevaluate`),
+    the problem's next state, and the rows evaluated (int32)."""
+    X = algorithm.population(state).X
+    F, G, problem_state = problem.evaluate_constrained_with_state(problem_state, X)
+    G = G if problem.n_constr > 0 else None
+    return algorithm.reevaluate(state, F, G), problem_state, jnp.int32(X.shape[0])
+
+
 @functools.lru_cache(maxsize=64)
 def compiled_chunk(
     algorithm: Algorithm, problem: Problem, chunk_size: int, record: str, with_front: bool,
-    with_ref: bool = False,
+    with_ref: bool = False, reevaluating: bool = False,
 ):
     """A jitted function running `chunk_size` generations after generation `start`.
 
@@ -148,19 +159,30 @@ def compiled_chunk(
     records `evaluated`, the evaluations it added (int32, exact even where the running count
     wraps), with `record` "stats" or "all" the `population_stats`, and with "all" the
     `population_indicators`, computed only in generations `due` every `indicators_every`
-    (NaN in the others). Cached per (algorithm, problem, chunk_size, record, with_front,
-    with_ref).
+    (NaN in the others). With `reevaluating`, generations `due` every `reevaluate_every`
+    also evaluate the population again after the tell (`reevaluated`), counted in
+    `evaluated`. Cached per (algorithm, problem, chunk_size, record, with_front, with_ref,
+    reevaluating).
     """
     constrained = problem.n_constr > 0
     indicated = record == "all" and (with_front or with_ref)
 
-    def generation(states, g, n_gen, indicators_every, front, ref_point):
+    def generation(states, g, n_gen, indicators_every, reevaluate_every, front, ref_point):
         state, problem_state = states
         X, state = algorithm.ask(state)
         F, G, problem_state = evaluate_needed_rows(algorithm, problem, state, problem_state, X)
         told = algorithm.tell(state, F, G if constrained else None)
+        evaluated = algorithm.n_evals(told) - algorithm.n_evals(state)
+        if reevaluating:
+            told, problem_state, again = jax.lax.cond(
+                due(g, n_gen, reevaluate_every),
+                functools.partial(reevaluated, algorithm, problem),
+                lambda told, problem_state: (told, problem_state, jnp.int32(0)),
+                told, problem_state,
+            )
+            evaluated = evaluated + again
         population = algorithm.population(told)
-        records = {"evaluated": algorithm.n_evals(told) - algorithm.n_evals(state)}
+        records = {"evaluated": evaluated}
         if record != "none":
             records |= population_stats(population, constrained)
         if indicated:
@@ -175,16 +197,16 @@ def compiled_chunk(
         return (told, problem_state), records
 
     @jax.jit
-    def run_chunk(states, start, n_gen, indicators_every, front, ref_point):
+    def run_chunk(states, start, n_gen, indicators_every, reevaluate_every, front, ref_point):
         def body(states, g):
             def skip(states, *_):
                 return states, jax.tree.map(jnp.zeros_like, records_shape)
 
             return jax.lax.cond(g <= n_gen, generation, skip, states, g, n_gen,
-                                indicators_every, front, ref_point)
+                                indicators_every, reevaluate_every, front, ref_point)
 
         records_shape = jax.eval_shape(generation, states, start + 1, n_gen, indicators_every,
-                                       front, ref_point)[1]
+                                       reevaluate_every, front, ref_point)[1]
         return jax.lax.scan(body, states, start + 1 + jnp.arange(chunk_size))
 
     return run_chunk
@@ -220,6 +242,7 @@ def run(
     ref_point: jax.Array | np.ndarray | None = None,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int = 10,
+    reevaluate_every: int | None = None,
 ) -> Result:
     """Run `algorithm` on `problem` for `n_gen` generations (one `ask` + `tell` each).
 
@@ -247,6 +270,14 @@ def run(
     belong to. Recording at the chunk ends is `record_every=chunk_size`. `n_evals` counts
     every generation's evaluations, recorded or not.
 
+    With `reevaluate_every` (k), every k-th generation and the last also evaluate the
+    population again after the tell, so that survivors of a noisy or stateful problem
+    (robot episodes drawn afresh, normalisation that moves) carry values from the current
+    evaluation rather than the one that made them (`Algorithm.reevaluate`; for the
+    algorithms with `takes_reevaluation`: the GA family but MOEA/D, RVEA and SMS-EMOA).
+    Each costs a population's evaluations, counted in `history["n_evals"]`. Off by
+    default: on a deterministic problem it changes nothing but the cost.
+
     With `checkpoint` (a file path), the states and the history so far are written there
     atomically (see `evo.checkpoint`) at the end of every chunk that completes a multiple
     of `checkpoint_every` generations, and at the end. When that file exists as `run`
@@ -263,6 +294,12 @@ def run(
     record = check_choice("record", record, RECORDS)
     cadence = {"record_every": check_int("record_every", record_every),
                "indicators_every": check_int("indicators_every", indicators_every)}
+    if reevaluate_every is not None:
+        reevaluate_every = check_int("reevaluate_every", reevaluate_every)
+        if not algorithm.takes_reevaluation:
+            raise ValueError(f"{type(algorithm).__name__} cannot re-evaluate its population "
+                             "(reevaluate_every); the GA family can, but MOEA/D, RVEA and "
+                             "SMS-EMOA")
     if ref_point is not None:
         ref_point = jnp.asarray(ref_point, dtype=jnp.result_type(float))
         if ref_point.shape != (problem.n_obj,) or not 2 <= problem.n_obj <= 3:
@@ -271,7 +308,8 @@ def run(
     # One objective has an optimum, not a front: its history's measure is `f_min`.
     front = problem.pareto_front(front_size) if problem.n_obj > 1 else None
     run_chunk = compiled_chunk(
-        algorithm, problem, chunk_size, record, front is not None, ref_point is not None
+        algorithm, problem, chunk_size, record, front is not None, ref_point is not None,
+        reevaluate_every is not None,
     )
     front = None if front is None else jnp.asarray(front, dtype=jnp.result_type(float))
 
@@ -280,6 +318,8 @@ def run(
     if checkpoint is not None:
         recording = {"front_size": front_size, "ref_point": describe(ref_point),
                      "record": record, **cadence}
+        if reevaluate_every is not None:  # absent otherwise: earlier checkpoints still match
+            recording["reevaluate_every"] = reevaluate_every
         identity = run_description(algorithm, problem, key, states, recording)
         if Path(checkpoint).exists():
             saved = resumable(checkpoint, states, identity, n_gen)
@@ -290,8 +330,8 @@ def run(
                       file=sys.stderr)
     bar = ProgressBar(n_gen) if progress else None
     for start in range(first, n_gen, chunk_size):
-        states, records = run_chunk(states, start, n_gen, cadence["indicators_every"], front,
-                                    ref_point)
+        states, records = run_chunk(states, start, n_gen, cadence["indicators_every"],
+                                    reevaluate_every or n_gen, front, ref_point)
         done = min(start + chunk_size, n_gen)
         chunks.append(generation_rows(jax.device_get(records), start, done, n_evals))
         n_evals = chunks[-1]["n_evals"][-1]

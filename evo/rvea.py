@@ -211,6 +211,8 @@ class RVEA(GeneticAlgorithm):
 
     paper = "Cheng, Jin, Olhofer & Sendhoff 2016"
     reference = "pymoo `RVEA`"
+    # Its survival also adapts the reference vectors on a schedule of generations.
+    takes_reevaluation = False
 
     n_gen: int
     ref_dirs: np.ndarray | None = None

@@ -151,6 +151,8 @@ class SMSEMOA(GeneticAlgorithm):
 
     paper = "Beume, Naujoks & Emmerich 2007"
     reference = "pymoo `SMSEMOA`"
+    # Its steady-state form fills the population's slots over generations (`held`).
+    takes_reevaluation = False
 
     n_offspring: int | None = None
     ref_offset: float = 10.0

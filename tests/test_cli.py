@@ -147,6 +147,8 @@ def test_run_builds_any_registered_algorithm_from_its_settings(tmp_path, capsys)
     (["--algorithm", "nsga2", "--problem", "zdt1", "--pick", "middle"], "pick: how must be"),
     (["--algorithm", "nsga2", "--problem", "zdt1", "--render"],
      "--render draws robot policies; zdt1 is not a robot task"),
+    (["--algorithm", "moead", "--problem", "zdt1", "--reevaluate-every", "2"],
+     "--reevaluate-every: moead cannot re-evaluate its population"),
 ])
 def test_bad_arguments_give_one_clear_line(tmp_path, capsys, argv, message):
     assert main(["run", *argv, "--out", str(tmp_path / "out"), "--quiet"]) == 2

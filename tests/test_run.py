@@ -136,6 +136,60 @@ def test_run_carries_the_problem_state_like_the_hand_written_loop():
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class AgingZDT1(NoisyZDT1):
+    """ZDT1 plus the number of evaluations before this one, in every objective: a row's
+    value says which evaluation gave it."""
+
+    def evaluate_with_state(self, state, X):
+        key, count = state
+        F = ZDT1(n_var=self.n_var).evaluate(X) + count.astype(X.dtype)
+        return F, (key, count + 1)
+
+
+@pytest.mark.parametrize("make", [evo.NSGA2, evo.NSGA3])
+def test_reevaluated_survivors_carry_the_latest_values(make):
+    problem = AgingZDT1()
+    algorithm = make.for_problem(problem, pop_size=12)
+    kept = evo.run(algorithm, problem, jax.random.key(2), 6, progress=False, record="none")
+    fresh = evo.run(algorithm, problem, jax.random.key(2), 6, progress=False, record="none",
+                    reevaluate_every=2)
+    age = fresh.F - np.asarray(ZDT1(n_var=6).evaluate(jnp.asarray(fresh.X)))
+    # Six tells and re-evaluations after generations 2, 4 and 6: nine evaluations, the
+    # population's values all from the last (count 8); without, from several.
+    assert int(fresh.problem_state[1]) == 9
+    np.testing.assert_allclose(age, 8.0, atol=1e-5)
+    old = kept.F - np.asarray(ZDT1(n_var=6).evaluate(jnp.asarray(kept.X)))
+    assert len(np.unique(np.round(old[:, 0]))) > 1
+    np.testing.assert_array_equal(fresh.history["n_evals"], 12 * np.array([1, 3, 4, 6, 7, 9]))
+
+
+@pytest.mark.slow
+def test_every_algorithm_that_reevaluates_ends_with_the_latest_values():
+    from registered import IMPORTABLE, small
+
+    problem = AgingZDT1(n_var=4)
+    names = [name for name in IMPORTABLE if evo.registry.algorithm_class(name).takes_reevaluation]
+    assert len(names) >= 8, names
+    for name in names:
+        settings = {"pop_size": small(name)[0].pop_size}
+        if name == "hype":
+            settings["ref_point"] = np.array([20.0, 20.0])
+        algorithm = evo.registry.algorithm_class(name).for_problem(problem, **settings)
+        result = evo.run(algorithm, problem, jax.random.key(0), 4, progress=False,
+                         record="none", reevaluate_every=2)
+        age = result.F - np.asarray(ZDT1(n_var=4).evaluate(jnp.asarray(result.X)))
+        np.testing.assert_allclose(age, 5.0, atol=1e-5, err_msg=name)
+
+
+def test_reevaluation_is_refused_where_an_algorithm_cannot_redo_its_selection():
+    moead = evo.MOEAD.for_problem(PROBLEM, pop_size=16)
+    with pytest.raises(ValueError, match="MOEAD cannot re-evaluate its population"):
+        evo.run(moead, PROBLEM, jax.random.key(0), 2, progress=False, reevaluate_every=1)
+    with pytest.raises(ValueError, match="reevaluate_every must be an integer >= 1"):
+        evo.run(ALGO, PROBLEM, jax.random.key(0), 2, progress=False, reevaluate_every=0)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class NoisyConstrainedZDT1(NoisyZDT1):
     """NoisyZDT1 with the constraint x0 <= 0.5, also noisy, from the same stateful step."""
 
