@@ -30,6 +30,8 @@ state's own fields:
   says, of the state `ask` returned, how many leading rows `tell` will read (int32 `()`).
   `evo.run` evaluates the smallest listed count that covers them and fills the rest of
   `F` with inf and of `G` with 0, which `tell` must ignore.
+- `reevaluate(state, F, G)` with `takes_reevaluation`: the state after the rows it holds
+  got fresh values (`evo.run`'s `reevaluate_every`, for noisy problems); optional.
 
 Families put what they share in a base beside their algorithms: `evo.genetic` for the
 evolutionary multi-objective algorithms, `evo.bo.base` for Bayesian optimisation, and
