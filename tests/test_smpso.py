@@ -23,7 +23,7 @@ from evo.smpso import (
 )
 
 from compile_options import QUICK
-from test_nsga import median_igd_evo
+from moea_checks import median_igd
 
 # jmetalpy 1.9's SMPSO (swarm 100, CrowdingDistanceArchive(100), PolynomialMutation(1 / n_var,
 # 20)), 25,000 evaluations, median IGD over seeds 0-9, each run seeded by random.seed(s) and
@@ -37,13 +37,13 @@ DTLZ2_FRONT = pymoo_problem("dtlz2", n_var=12, n_obj=3).pareto_front(evo.das_den
 
 
 def test_on_zdt1_reaches_jmetalpy_igd():
-    ours = median_igd_evo(SMPSO.for_problem(ZDT1()), ZDT1(), ZDT1_FRONT, N_GEN)
+    ours = median_igd(SMPSO.for_problem(ZDT1()), ZDT1(), ZDT1_FRONT, N_GEN, range(10))
     assert ours <= 1.15 * JMETAL_ZDT1_MEDIAN_IGD, (ours, JMETAL_ZDT1_MEDIAN_IGD)
 
 
 def test_on_dtlz2_reaches_jmetalpy_igd():
     problem = DTLZ2(n_var=12, n_obj=3)
-    ours = median_igd_evo(SMPSO.for_problem(problem), problem, DTLZ2_FRONT, N_GEN)
+    ours = median_igd(SMPSO.for_problem(problem), problem, DTLZ2_FRONT, N_GEN, range(10))
     assert ours <= 1.15 * JMETAL_DTLZ2_MEDIAN_IGD, (ours, JMETAL_DTLZ2_MEDIAN_IGD)
 
 
