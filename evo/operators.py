@@ -109,17 +109,20 @@ def polynomial_mutation(
     # it is the uniform that shapes the perturbation.
     draw = jax.random.uniform(k_var, (n, d), dtype=X.dtype)
     u = draw / prob_var
-    exponent = 1.0 / (eta + 1.0)
-    # Below u = 1/2 the variable moves down, towards lb; above, up towards ub.
+    # Below u = 1/2 the variable moves down, towards lb; above, up towards ub, by
+    # |step| = 1 - (1 - c (1 - (1 - delta)^(eta + 1)))^(1 / (eta + 1)) box widths, with
+    # c = |1 - 2u| and delta the distance to that bound (Deb & Goyal's form rearranged).
+    # Through log1p and expm1 the step keeps its relative precision as delta -> 0: summed
+    # as 2u + (1 - 2u) (1 - delta)^(eta + 1), a variable on the bound was kicked 1e-9 off
+    # it in float32 by rounding, which kept ZDT6's g at 1.03 (IGD 7-12x pymoo's).
     down = u <= 0.5
+    c = jnp.abs(1.0 - 2.0 * u)
     # On a bound, (x - lb) / width can round above 1 (a width such as 1.5 is not exact):
-    # clamped, so that the power's log sees 0, not a negative number (NaN).
-    room = power(jnp.maximum(jnp.where(down, 1.0 - delta_low, 1.0 - delta_high), 0.0),
-                 eta + 1.0)
-    base = jnp.where(
-        down, 2.0 * u + (1.0 - 2.0 * u) * room, 2.0 * (1.0 - u) + 2.0 * (u - 0.5) * room
-    )
-    step = jnp.where(down, power(base, exponent) - 1.0, 1.0 - power(base, exponent))
+    # clamped, so that log1p sees -1 at most, not less (NaN).
+    delta = jnp.clip(jnp.where(down, delta_low, delta_high), 0.0, 1.0)
+    gap = -jnp.expm1((eta + 1.0) * jnp.log1p(-delta))  # 1 - (1 - delta)^(eta + 1)
+    magnitude = -jnp.expm1(jnp.log1p(-c * gap) / (eta + 1.0))
+    step = jnp.where(down, -magnitude, magnitude)
     mutated = jnp.clip(X + step * width, lb, ub)
     mask = jax.random.bernoulli(k_row, prob, (n, 1)) & (draw < prob_var) & (ub > lb)
     return jnp.where(mask, mutated, X)

@@ -217,3 +217,17 @@ def test_polynomial_mutation_of_rows_on_the_bounds_stays_finite():
     for X in (jnp.tile(ub, (2000, 1)), jnp.tile(lb, (2000, 1))):
         Y = mutate(jax.random.key(0), X)
         assert bool(jnp.all(jnp.isfinite(Y))) and bool(jnp.all((Y >= lb) & (Y <= ub)))
+
+
+def test_polynomial_mutation_keeps_its_precision_next_to_a_bound():
+    # A variable 1e-9 above lb that moves down lands at x (1 - c), c uniform on [0, 1]
+    # (eta's power cancels to first order). Summed as 2u + (1 - 2u)(1 - delta)^(eta + 1),
+    # float32 rounding made the step noise of about 3e-9 box widths: most such moves came
+    # out 0 (clipped), and ZDT6's g never reached 1.
+    lb, ub = jnp.zeros(4), jnp.ones(4)
+    X = jnp.full((5000, 4), 1e-9, jnp.float32)
+    Y = np.asarray(pm_jit(jax.random.key(3), X, lb, ub, eta=20.0, prob=1.0, prob_var=1.0))
+    ratio = Y[Y < 1e-9] / 1e-9
+    assert len(ratio) > 8000  # about half of the 20,000 variables move down
+    assert np.mean(ratio == 0) < 0.001
+    assert abs(np.mean(ratio) - 0.5) < 0.02 and abs(np.median(ratio) - 0.5) < 0.03
