@@ -22,10 +22,12 @@ from evo.problems import DTLZ2
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pop", type=int, default=1000, help="population size (about this many reference directions)")
+    parser.add_argument("--pop", type=int, default=1000,
+                        help="population size (about this many reference directions)")
     parser.add_argument("--gens", type=int, default=200, help="number of generations")
     parser.add_argument("--n-obj", type=int, default=3, help="number of objectives")
-    parser.add_argument("--n-var", type=int, default=None, help="number of variables (default n_obj + 9)")
+    parser.add_argument("--n-var", type=int, default=None,
+                        help="number of variables (default n_obj + 9)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--out", default="runs/nsga3_dtlz2", help="output folder")
     args = parser.parse_args()
