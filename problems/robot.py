@@ -372,10 +372,8 @@ class RobotControl(Problem):
         from PIL import Image
 
         key = jax.random.key(0) if key is None else key
-        record = jax.jit(functools.partial(episode_states, self.env, self.policy),
-                         static_argnums=3)
         start, pipeline, taken = jax.device_get(
-            record(jnp.asarray(params), obs_stats, key, self.episode_length))
+            episode_recorder(self)(jnp.asarray(params), obs_stats, key))
         steps = [jax.tree.map(lambda x, t=t: x[t], pipeline)
                  for t in np.flatnonzero(taken)[every - 1::every]]
         sys = self.env.sys
@@ -410,3 +408,11 @@ class RobotControl(Problem):
                                self.episode_length)
         F = -jnp.mean(totals, axis=1) / self.episode_length
         return F, RobotState(key, merge(state.obs_stats, seen))
+
+
+@functools.cache
+def episode_recorder(problem: RobotControl) -> Callable:
+    """`episode_states` of `problem`'s environment, policy and episode length, jitted once
+    per problem, so that rendering several policies compiles the episode once."""
+    return jax.jit(functools.partial(episode_states, problem.env, problem.policy,
+                                     episode_length=problem.episode_length))
