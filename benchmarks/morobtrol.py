@@ -29,6 +29,7 @@ generations, compilation excluded). `--json` also writes every run's curve.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -81,6 +82,14 @@ def make_algorithm(name: str, problem: RobotControl, pop: int) -> evo.Algorithm:
     return evo.HypE(pop_size=pop, ref_point=problem.ref_point, **bounds)
 
 
+@functools.cache
+def jitted_algorithm(name: str, problem: RobotControl, pop: int):
+    """`make_algorithm`'s algorithm and its jitted `ask` and `tell`, built once per task, so
+    that the seeds share one compilation."""
+    algorithm = make_algorithm(name, problem, pop)
+    return algorithm, jax.jit(algorithm.ask), jax.jit(algorithm.tell)
+
+
 def front_hypervolume(F: np.ndarray, ref_point: np.ndarray) -> float:
     """Hypervolume of the finite rows of `F` `(n, m)` up to `ref_point` `(m,)`."""
     return float(hypervolume(F[np.all(np.isfinite(F), axis=1)], ref_point))
@@ -93,10 +102,9 @@ def evolve(name: str, problem: RobotControl, evaluate: Callable, args: argparse.
     problem_state = problem.init_state(jax.random.fold_in(key, 1))
     if name == "random":
         return random_search(problem, evaluate, problem_state, key, args)
-    algorithm = make_algorithm(name, problem, args.pop)
-    ask, tell = jax.jit(algorithm.ask), jax.jit(algorithm.tell)
+    algorithm, ask, tell = jitted_algorithm(name, problem, args.pop)
     state = algorithm.init(key)
-    # Compile ask and tell (not timed) on a copy of the first generation.
+    # Compile ask and tell (not timed; once per task) on a copy of the first generation.
     X, _ = ask(state)
     jax.block_until_ready(tell(state, evaluate(problem_state, X)[0]))
     curve, evaluations, seconds = [], 0, 0.0
