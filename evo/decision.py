@@ -153,7 +153,11 @@ def high_tradeoff(F: Any, *, epsilon: float = 0.125, normalize: bool = True) -> 
     so that rounding gives a straight line no knee. Otherwise, with `normalize=False`, this is
     pymoo's `HighTradeoffPoints()(F)` (which returns None where this returns an empty array).
     """
-    mu = trade_offs(F, epsilon=epsilon, normalize=normalize)
+    return knees_of(trade_offs(F, epsilon=epsilon, normalize=normalize))
+
+
+def knees_of(mu: np.ndarray) -> np.ndarray:
+    """`high_tradeoff`'s rows `(k,)`, given the front's `trade_offs` `mu` `(n,)`."""
     rows = np.flatnonzero(np.isfinite(mu))
     if len(rows) == 0:
         return np.zeros(0, dtype=np.int64)
@@ -199,9 +203,9 @@ def showcase(F: Any) -> dict[str, int]:
     no knee. Rows may repeat under different labels."""
     F, rows = finite_front(F)
     chosen = {f"best_{j + 1}": int(rows[np.argmin(F[rows, j])]) for j in range(F.shape[1])}
-    knees = high_tradeoff(F)
-    chosen["knee"] = (int(knees[np.nanargmax(trade_offs(F)[knees])]) if len(knees)
-                      else compromise(F))
+    mu = trade_offs(F)
+    knees = knees_of(mu)
+    chosen["knee"] = int(knees[np.argmax(mu[knees])]) if len(knees) else compromise(F)
     return chosen
 
 
