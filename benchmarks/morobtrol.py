@@ -10,8 +10,8 @@ the task's reference point, and env-steps per second. The policy is the MLP obse
 `--hidden` tanh -> actions (tanh), observations normalised by the statistics of all earlier
 generations (`RobotControl`). `--paper` takes the tensorization paper's MoRobtrol settings:
 16 hidden units, 1,000-step episodes, population 10,000, 100 generations, 10 runs. The CPU
-preset (population 16, 100-step episodes, 10 generations, 2 seeds) takes about half an hour
-on two CPU cores, most of it compiling each task's rollout.
+preset (population 16, 100-step episodes, 10 generations, 2 seeds) takes about 8 minutes
+on two CPU cores, most of it compiling each task's rollout and each algorithm.
 
 Per task the rollout is compiled once (`evaluate_with_state` under `jax.jit`) and shared by
 the four algorithms, whose `ask` and `tell` are jitted apart; each generation is ask,
