@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -404,6 +405,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as error:  # CheckpointError is a ValueError
         print(f"evo {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the output's reader stopped early (`evo list | head`)
+        # Python would report the failed flush of stdout at exit: point it at devnull.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -97,6 +97,16 @@ def test_plots_name_their_axes_by_the_saved_columns(tmp_path, monkeypatch):
     np.testing.assert_array_equal(drawn["F"], [[-3.5, 1.25], [-1.0, 0.5]])
 
 
+def test_list_piped_into_a_reader_that_stops_early_ends_quietly():
+    # As `evo list | head -1`: the reader closes the pipe after one line.
+    child = subprocess.Popen([sys.executable, "-m", "evo.cli", "list"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    assert child.stdout.readline() == "algorithms:\n"
+    child.stdout.close()
+    stderr = child.stderr.read()
+    assert child.wait(timeout=120) == 0 and "Traceback" not in stderr, stderr
+
+
 def test_list_names_every_algorithm_and_problem(capsys):
     assert main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
