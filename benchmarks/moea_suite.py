@@ -56,11 +56,12 @@ PROBLEMS: dict[str, tuple[int, int]] = {
 
 @dataclass(frozen=True)
 class Reference:
-    """A reference implementation: its library and how to build its algorithm for a
-    problem of `n_obj` objectives at population `pop`, with `ref_dirs` `(k, n_obj)`."""
+    """A reference implementation: its library and a function running it on a problem
+    (`(problem_name, seed, pop, n_gen) -> (F, violation)`, the final population's
+    objectives `(n, m)` and total constraint violations `(n,)`)."""
 
     library: str
-    make: Callable[[int, int, np.ndarray], Any]
+    run: Callable[[str, int, int, int], tuple[np.ndarray, np.ndarray]]
     requires: tuple[str, ...] = ()  # further modules it imports (pymoo's AGEMOEA2: numba)
 
 
@@ -77,23 +78,224 @@ PYMOO_CLASSES = {
 def pymoo(name: str) -> Reference:
     module, class_name, from_directions = PYMOO_CLASSES[name]
 
-    def make(n_obj: int, pop: int, ref_dirs: np.ndarray) -> Any:
+    def run(problem_name: str, seed: int, pop: int, n_gen: int):
+        from pymoo.optimize import minimize
+
+        problem = evo_problem(problem_name)
+        ref_dirs = directions(problem.n_obj, pop)
         # Only this algorithm's module: pymoo's AGEMOEA2 needs numba at import.
         cls = getattr(importlib.import_module(f"pymoo.algorithms.moo.{module}"), class_name)
         if name == "moead":
-            return cls(ref_dirs=ref_dirs, n_neighbors=20)
-        if from_directions:
-            return cls(ref_dirs=ref_dirs, pop_size=pop)
-        return cls(pop_size=pop)
+            algorithm = cls(ref_dirs=ref_dirs, n_neighbors=20)
+        elif from_directions:
+            algorithm = cls(ref_dirs=ref_dirs, pop_size=pop)
+        else:
+            algorithm = cls(pop_size=pop)
+        result = minimize(pymoo_problem(problem_name, problem), algorithm, ("n_gen", n_gen),
+                          seed=seed, verbose=False)
+        F = result.pop.get("F")
+        violation = result.pop.get("CV")
+        return F, np.zeros(len(F)) if violation is None else np.ravel(violation)
 
-    return Reference("pymoo", make, ("numba",) if name == "agemoea2" else ())
+    return Reference("pymoo", run, ("numba",) if name == "agemoea2" else ())
+
+
+def jmetal_problem(problem_name: str) -> Any:
+    """The suite's problem as a jmetalpy `FloatProblem`, evaluated one solution at a time
+    by pymoo's implementation; pymoo's constraints `g <= 0` become jmetalpy's `-g >= 0`."""
+    from jmetal.core.problem import FloatProblem
+
+    problem = evo_problem(problem_name)
+    reference = pymoo_problem(problem_name, problem)
+
+    class Adapted(FloatProblem):
+        def __init__(self):
+            super().__init__()
+            self.lower_bound = [float(v) for v in problem.lb]
+            self.upper_bound = [float(v) for v in problem.ub]
+
+        def number_of_objectives(self) -> int:
+            return problem.n_obj
+
+        def number_of_constraints(self) -> int:
+            return problem.n_constr
+
+        def name(self) -> str:
+            return problem_name
+
+        def evaluate(self, solution):
+            x = np.asarray(solution.variables)[None]
+            out = reference.evaluate(x, return_as_dictionary=True)
+            solution.objectives = [float(f) for f in out["F"][0]]
+            if problem.n_constr:
+                solution.constraints = [float(-g) for g in np.ravel(out["G"][0])]
+            return solution
+
+    return Adapted()
+
+
+def jmetal_violation(solutions: list) -> np.ndarray:
+    """Total violation `(n,)` of jmetalpy solutions (their constraints hold `-g`)."""
+    return np.array([sum(max(-c, 0.0) for c in s.constraints) for s in solutions], float)
+
+
+def jmetalpy(name: str) -> Reference:
+    """jmetalpy 1.9's IBEA, MOEAD (the DE variant of its examples) or SMPSO with the
+    settings evo's class documents as its reference, stopped at `pop * n_gen` evaluations."""
+
+    def run(problem_name: str, seed: int, pop: int, n_gen: int):
+        import logging
+        import random
+        import tempfile
+
+        from jmetal.operator.mutation import PolynomialMutation
+        from jmetal.util.termination_criterion import StoppingByEvaluations
+
+        logging.getLogger("jmetal").setLevel(logging.WARNING)
+        problem = jmetal_problem(problem_name)
+        n_var = problem.number_of_variables()
+        mutation = PolynomialMutation(probability=1.0 / n_var, distribution_index=20)
+        stop = StoppingByEvaluations(max_evaluations=pop * n_gen)
+        random.seed(seed)
+        np.random.seed(seed)
+        with tempfile.TemporaryDirectory() as weights_dir:
+            algorithm = JMETAL_BUILDERS[name](problem, pop, mutation, stop, weights_dir)
+            algorithm.run()
+        solutions = algorithm.result()
+        return np.array([s.objectives for s in solutions]), jmetal_violation(solutions)
+
+    return Reference("jmetal", run)
+
+
+def jmetal_ibea(problem, pop, mutation, stop, weights_dir):
+    """IBEA (kappa 0.05, SBX 1.0 / 20) with two repairs evo's IBEA documents: the epsilon
+    indicator takes the lists IBEA passes (the released class fails on them), and a
+    solution paired with itself is copied before SBX (otherwise one object sits in the
+    population twice)."""
+    import copy
+
+    from jmetal.algorithm.multiobjective import ibea
+    from jmetal.operator.crossover import SBXCrossover
+
+    class PointEpsilon:  # max over objectives of front - reference, one point each
+        def __init__(self, reference):
+            self.reference = reference[0]
+
+        def compute(self, front):
+            return max(s - r for s, r in zip(front[0], self.reference))
+
+    class DistinctParentsSBX(SBXCrossover):
+        def execute(self, parents):
+            if parents[0] is parents[1]:
+                parents = [parents[0], copy.deepcopy(parents[1])]
+            return super().execute(parents)
+
+    ibea.EpsilonIndicator = PointEpsilon
+    return ibea.IBEA(problem=problem, kappa=0.05, population_size=pop,
+                     offspring_population_size=pop, mutation=mutation,
+                     crossover=DistinctParentsSBX(probability=1.0, distribution_index=20),
+                     termination_criterion=stop)
+
+
+def jmetal_moead_de(problem, pop, mutation, stop, weights_dir):
+    """MOEA/D-DE (DE CR 1, F 0.5; Tschebycheff; T 20; delta 0.9; nr 2) on the suite's
+    directions, written to the weight file jmetalpy reads for 3 and more objectives."""
+    from jmetal.algorithm.multiobjective.moead import MOEAD
+    from jmetal.operator.crossover import DifferentialEvolutionCrossover
+    from jmetal.util.aggregation_function import Tschebycheff
+
+    m = problem.number_of_objectives()
+    np.savetxt(Path(weights_dir) / f"W{m}D_{pop}.dat", directions(m, pop))
+    return MOEAD(problem=problem, population_size=pop,
+                 crossover=DifferentialEvolutionCrossover(CR=1.0, F=0.5), mutation=mutation,
+                 aggregation_function=Tschebycheff(dimension=m),
+                 neighbourhood_selection_probability=0.9, max_number_of_replaced_solutions=2,
+                 neighbor_size=20, weight_files_path=weights_dir, termination_criterion=stop)
+
+
+def jmetal_smpso(problem, pop, mutation, stop, weights_dir):
+    """SMPSO with a crowding-distance leader archive as large as the swarm."""
+    from jmetal.algorithm.multiobjective.smpso import SMPSO
+    from jmetal.util.archive import CrowdingDistanceArchive
+
+    return SMPSO(problem=problem, swarm_size=pop, mutation=mutation,
+                 leaders=CrowdingDistanceArchive(pop), termination_criterion=stop)
+
+
+JMETAL_BUILDERS = {"ibea": jmetal_ibea, "moead-de": jmetal_moead_de, "smpso": jmetal_smpso}
+
+
+def deap_mo_cma_es_parents(objectives: Callable[[np.ndarray], np.ndarray], lb: np.ndarray,
+                           ub: np.ndarray, n_obj: int, mu: int, n_gen: int, seed: int,
+                           sigma: float, indicator: Callable | None = None) -> np.ndarray:
+    """DEAP's `cma.StrategyMultiObjective` ((mu + mu)) on `objectives` (`(n, n_var)` ->
+    `(n, n_obj)`) in the box, its final parents `(mu, n_var)` clipped to the box. A point
+    outside the box is evaluated at its closest point in it plus 1e6 times the squared
+    distance (DEAP's example; evo's MOCMAES does the same). The first of the `n_gen`
+    generations evaluates the uniform initial parents (NumPy's global seed `seed`);
+    `indicator`: DEAP's least-contributor function, DEAP's own by default."""
+    from deap import base, cma
+
+    class Fitness(base.Fitness):
+        weights = (-1.0,) * n_obj
+
+    class Individual(list):
+        def __init__(self, x):
+            super().__init__(x)
+            self.fitness = Fitness()
+
+    def evaluate(individuals):
+        X = np.asarray(individuals, float)
+        inside = np.clip(X, lb, ub)
+        scores = objectives(inside) + 1e6 * np.sum((X - inside) ** 2, 1)[:, None]
+        for individual, score in zip(individuals, scores):
+            individual.fitness.values = tuple(score)
+
+    np.random.seed(seed)
+    parents = [Individual(x) for x in np.random.uniform(lb, ub, (mu, len(lb)))]
+    evaluate(parents)
+    settings = {} if indicator is None else {"indicator": indicator}
+    strategy = cma.StrategyMultiObjective(parents, sigma=sigma, mu=mu, lambda_=mu, **settings)
+    for _ in range(n_gen - 1):
+        offspring = strategy.generate(Individual)
+        evaluate(offspring)
+        strategy.update(offspring)
+    return np.clip(np.asarray(strategy.parents, float), lb, ub)
+
+
+def exact_least_contributor(front: list, ref: np.ndarray) -> int:
+    """DEAP's `indicator` interface (the index of the least contributor of a front of
+    individuals) from moocore's exact hypervolume contributions; DEAP's own takes each as
+    a difference of two hypervolumes, which cancels once a far point has moved `ref`."""
+    import moocore
+
+    F = -np.array([individual.fitness.wvalues for individual in front])
+    return int(np.argmin(moocore.hv_contributions(F, ref=ref)))
+
+
+def deap_mo_cma_es(problem_name: str, seed: int, pop: int, n_gen: int):
+    """DEAP's MO-CMA-ES with exact contributions, sigma 0.3 x the mean box width as evo's
+    default, on pymoo's implementation of the problem."""
+    problem = evo_problem(problem_name)
+    reference = pymoo_problem(problem_name, problem)
+    lb, ub = np.asarray(problem.lb, float), np.asarray(problem.ub, float)
+
+    def objectives(X):
+        return reference.evaluate(X, return_values_of=["F"])
+
+    X = deap_mo_cma_es_parents(objectives, lb, ub, problem.n_obj, pop, n_gen, seed,
+                               0.3 * float(np.mean(ub - lb)), exact_least_contributor)
+    return objectives(X), np.zeros(len(X))
 
 
 REFERENCES: dict[str, Reference | None] = {
     **{name: pymoo(name) for name in PYMOO_CLASSES},
+    **{name: jmetalpy(name) for name in JMETAL_BUILDERS},
+    "mocmaes": Reference("deap", deap_mo_cma_es, ("moocore",)),
     # HypE's reference is PlatEMO's (MATLAB) and the tensorized HypE (EvoX, jax 0.4): it is
-    # compared in speed.py's EvoX table, not here.
+    # compared in speed.py's EvoX table, not here. LMOCSO's is PlatEMO's.
     "hype": None,
+    "lmocso": None,
 }
 """evo's registered name -> its reference, None where there is no Python one."""
 
@@ -108,9 +310,13 @@ def directions(n_obj: int, pop: int) -> np.ndarray:
     return evo.reference_directions(n_obj, pop)
 
 
+DECOMPOSITION = ("moead", "moead-de")  # one subproblem per direction
+
+
 def population(algorithm: str, n_obj: int) -> int:
-    """The suite's population: 100 for 2 objectives, 92 for 3; MOEA/D's is its directions."""
-    if algorithm == "moead":
+    """The suite's population: 100 for 2 objectives, 92 for 3; MOEA/D's (and MOEA/D-DE's)
+    is its directions."""
+    if algorithm in DECOMPOSITION:
         return len(directions(n_obj, 100))
     return 100 if n_obj == 2 else 92
 
@@ -144,7 +350,7 @@ def evo_setup(algorithm: str, problem_name: str, pop: int, n_gen: int) -> tuple[
 
     problem = evo_problem(problem_name)
     cls = algorithm_class(algorithm)
-    settings: dict[str, Any] = {} if algorithm == "moead" else {"pop_size": pop}
+    settings: dict[str, Any] = {} if algorithm in DECOMPOSITION else {"pop_size": pop}
     if "ref_dirs" in cls.__dataclass_fields__:
         settings["ref_dirs"] = directions(problem.n_obj, pop)
     if "n_gen" in cls.__dataclass_fields__:  # RVEA's penalty schedule
@@ -166,18 +372,11 @@ def run_evo(algorithm: str, problem_name: str, seed: int, pop: int, n_gen: int) 
 
 def run_reference(reference: Reference, problem_name: str, seed: int, pop: int,
                   n_gen: int) -> dict:
-    from pymoo.optimize import minimize
-
-    problem = evo_problem(problem_name)
-    algorithm = reference.make(problem.n_obj, pop, directions(problem.n_obj, pop))
     start = time.perf_counter()
-    result = minimize(pymoo_problem(problem_name, problem), algorithm, ("n_gen", n_gen),
-                      seed=seed, verbose=False)
+    F, violation = reference.run(problem_name, seed, pop, n_gen)
     seconds = time.perf_counter() - start
-    F = result.pop.get("F")
-    violation = result.pop.get("CV")
-    violation = np.zeros(len(F)) if violation is None else np.ravel(violation)
-    return {"seconds": seconds, **quality(F, violation, problem)}
+    problem = evo_problem(problem_name)
+    return {"seconds": seconds, **quality(np.asarray(F, float), violation, problem)}
 
 
 class Results:

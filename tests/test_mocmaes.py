@@ -1,9 +1,11 @@
 """MO-CMA-ES: one generation against DEAP's StrategyMultiObjective, quality against DEAP's
 runs, the rank-one factor update, constraints and NaN."""
 
+import sys
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
-import moocore
 import numpy as np
 import pytest
 
@@ -13,6 +15,9 @@ from evo.mocmaes import MOCMAES, rank_one_update
 from evo.problems import C2DTLZ2, DTLZ2, ZDT1
 
 from compile_options import QUICK
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from moea_suite import deap_mo_cma_es_parents, exact_least_contributor  # noqa: E402
 
 SEEDS = range(10)
 
@@ -55,47 +60,19 @@ def deap_modules():
     return base, cma
 
 
-def exact_indicator(front, ref):
-    """DEAP's `indicator` interface (the index of the least contributor of a front of
-    individuals) from moocore's exact contributions."""
-    F = -np.array([ind.fitness.wvalues for ind in front])
-    return int(np.argmin(moocore.hv_contributions(F, ref=ref)))
-
-
 def deap_run(problem, mu: int, n_gen: int, seed: int, **settings) -> np.ndarray:
     """The objectives `(mu, m)` of DEAP's final parents at their closest points in the box,
     after `n_gen` generations (the first evaluates the uniform initial population)."""
-    base, cma = deap_modules()
-
-    class Fitness(base.Fitness):
-        weights = (-1.0,) * problem.n_obj
-
-    class Individual(list):
-        def __init__(self, x):
-            super().__init__(x)
-            self.fitness = Fitness()
-
-    lb, ub = np.asarray(problem.lb), np.asarray(problem.ub)
+    deap_modules()
 
     def objectives(X):
         with jax.enable_x64(True):
-            return np.asarray(problem.evaluate(jnp.asarray(np.clip(X, lb, ub))))
+            return np.asarray(problem.evaluate(jnp.asarray(X)))
 
-    def evaluate(individuals):
-        X = np.asarray(individuals, float)
-        scores = objectives(X) + 1e6 * np.sum((X - np.clip(X, lb, ub)) ** 2, axis=1)[:, None]
-        for individual, score in zip(individuals, scores):
-            individual.fitness.values = tuple(score)
-
-    np.random.seed(seed)
-    parents = [Individual(x) for x in np.random.uniform(lb, ub, (mu, len(lb)))]
-    evaluate(parents)
-    strategy = cma.StrategyMultiObjective(parents, sigma=0.3, mu=mu, lambda_=mu, **settings)
-    for _ in range(n_gen - 1):
-        offspring = strategy.generate(Individual)
-        evaluate(offspring)
-        strategy.update(offspring)
-    return objectives(np.asarray(strategy.parents, float))
+    X = deap_mo_cma_es_parents(objectives, np.asarray(problem.lb, float),
+                               np.asarray(problem.ub, float), problem.n_obj, mu, n_gen, seed,
+                               0.3, **settings)
+    return objectives(X)
 
 
 def median_igd_deap(name: str, **settings) -> float:
@@ -117,8 +94,9 @@ def test_mo_cma_es_reaches_deap_igd(name, shipped, exact):
 
 @pytest.mark.slow
 def test_stored_deap_medians_are_what_deap_gives():
-    measured = [median_igd_deap("zdt1"), median_igd_deap("zdt1", indicator=exact_indicator),
-                median_igd_deap("dtlz2"), median_igd_deap("dtlz2", indicator=exact_indicator)]
+    exact = exact_least_contributor
+    measured = [median_igd_deap("zdt1"), median_igd_deap("zdt1", indicator=exact),
+                median_igd_deap("dtlz2"), median_igd_deap("dtlz2", indicator=exact)]
     stored = [DEAP_ZDT1_MEDIAN_IGD, DEAP_EXACT_ZDT1_MEDIAN_IGD, DEAP_DTLZ2_MEDIAN_IGD,
               DEAP_EXACT_DTLZ2_MEDIAN_IGD]
     np.testing.assert_allclose(measured, stored, rtol=1e-3)
