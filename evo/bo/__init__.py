@@ -1,5 +1,6 @@
 """Bayesian optimisation: GP surrogates, acquisitions (qLogNEHVI over exact box
-decompositions for several objectives), `BayesOpt` and the trust-region `Turbo`."""
+decompositions for several objectives), `BayesOpt`, the trust-region `Turbo`, and
+`Experiment`, a host-side loop for experiments evaluated outside JAX."""
 
 from evo.bo.acquisition import (
     log_expected_improvement,
@@ -10,7 +11,8 @@ from evo.bo.acquisition import (
 )
 from evo.bo.base import BayesianOptimizer, BOState, latin_hypercube
 from evo.bo.box_decomposition import Boxes, box_decomposition, box_volumes
-from evo.bo.bo import BayesOpt, BayesOptState, best_observation
+from evo.bo.bo import BayesOpt, BayesOptState, believed, best_observation
+from evo.bo.experiment import Experiment, Points
 from evo.bo.gp import (
     GPParams,
     GPPosterior,
@@ -39,11 +41,14 @@ __all__ = [
     "BayesOptState",
     "BayesianOptimizer",
     "Boxes",
+    "Experiment",
     "GPParams",
     "GPPosterior",
     "NoisyFront",
+    "Points",
     "Turbo",
     "TurboState",
+    "believed",
     "best_observation",
     "box_decomposition",
     "box_volumes",

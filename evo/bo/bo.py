@@ -21,6 +21,7 @@ from evo.bo.acquisition import (
 )
 from evo.bo.base import BayesianOptimizer, BOState, design_or_propose
 from evo.bo.gp import (
+    GPParams,
     default_params,
     fit_gp_batch,
     from_unit,
@@ -95,6 +96,8 @@ class BayesOpt(BayesianOptimizer):
             and from `n_candidates // q` random batches of candidates.
 
     Thompson sampling draws `q` joint samples and takes distinct minimisers.
+    `ask_with_pending` conditions a proposal on points handed out but not yet told
+    (`evo.bo.Experiment`, for experiments evaluated outside JAX).
 
     Non-finite observations are stored but ignored (`evo.bo.base`). While fewer than 2
     finite observations exist after the design, asks return uniform random points.
@@ -183,10 +186,35 @@ class BayesOpt(BayesianOptimizer):
 
     def ask(self, state: BayesOptState) -> tuple[jax.Array, BayesOptState]:
         """The next `q` points `(q, n_var)`: from the initial design, then by acquisition."""
+        no_pending = jnp.zeros((0, self.n_var), state.X.dtype)
+        return self.ask_with_pending(state, no_pending, jnp.zeros((0,), bool))
+
+    def ask_with_pending(
+        self, state: BayesOptState, X_pending: jax.Array, pending_mask: jax.Array
+    ) -> tuple[jax.Array, BayesOptState]:
+        """As `ask`, with the proposal conditioned on points handed out but not yet told:
+        the rows of `X_pending` `(p, n_var)` where `pending_mask` `(p,)` (a fixed number
+        of rows `p` keeps one compilation for any number pending).
+
+        Single-objective and ParEGO proposals treat each pending point as observed at its
+        posterior mean (Kriging believer, `believed`), as the earlier points of a batch are;
+        qLogNEHVI adds them to the sampled baseline. Design points do not depend on them.
+        """
+        X_pending = jnp.asarray(X_pending)
+        pending_mask = jnp.asarray(pending_mask)
+        p = pending_mask.shape[0] if pending_mask.ndim == 1 else -1
+        if X_pending.shape != (p, self.n_var) or pending_mask.dtype != bool:
+            raise ValueError(
+                f"pending points must be X_pending (p, n_var={self.n_var}) with a boolean "
+                f"pending_mask (p,), got shapes {tuple(X_pending.shape)} and "
+                f"{tuple(pending_mask.shape)} ({pending_mask.dtype})"
+            )
+        U_pending = to_unit(X_pending.astype(state.X.dtype), self.lb, self.ub)
         key, fit_key, prop_key = jax.random.split(state.key, 3)
         X, params = design_or_propose(
             state.design, state.generation, jnp.sum(self._valid(state)), self.q, prop_key,
-            self.lb, self.ub, state.params, lambda: self._propose(state, fit_key, prop_key),
+            self.lb, self.ub, state.params,
+            lambda: self._propose(state, fit_key, prop_key, U_pending, pending_mask),
         )
         return X, state.replace(key=key, offspring=X, params=params)
 
@@ -261,7 +289,14 @@ class BayesOpt(BayesianOptimizer):
             y = jnp.max(w * Fn, 1) + 0.05 * jnp.sum(w * Fn, 1)
         return jnp.concatenate([y[:, None], G], 1)
 
-    def _propose(self, state: BayesOptState, fit_key: jax.Array, key: jax.Array):
+    def _propose(
+        self,
+        state: BayesOptState,
+        fit_key: jax.Array,
+        key: jax.Array,
+        U_pending: jax.Array,
+        pending_mask: jax.Array,
+    ):
         valid = self._valid(state)
         Y = self._targets(state, jax.random.fold_in(key, 1))
         masks = jnp.broadcast_to(valid[:, None], Y.shape)
@@ -286,13 +321,15 @@ class BayesOpt(BayesianOptimizer):
         feasible = valid & (state.violation <= 0)
         if self.hypervolume:
             Xq = self._hypervolume_batch(
-                key, params, U, Ys, valid, feasible, thresholds, means, stds
+                key, params, U, Ys, valid, feasible, thresholds, means, stds,
+                U_pending, pending_mask,
             )
             return from_unit(Xq, self.lb, self.ub), params
         any_feasible = jnp.any(feasible)
         best = jnp.min(jnp.where(feasible, Ys[:, 0], jnp.inf))
         cand_key, opt_key, ts_key = jax.random.split(key, 3)
         candidates = self._candidates(cand_key, U, Ys[:, 0], feasible)
+        U, Ys, valid = believed(self.kernel, params, U, Ys, valid, U_pending, pending_mask)
 
         if self.acquisition == "thompson":
             Xq = self._thompson(ts_key, params, U, Ys, valid, thresholds, candidates)
@@ -390,11 +427,14 @@ class BayesOpt(BayesianOptimizer):
         return Xq
 
     def _hypervolume_batch(
-        self, key, params, U, Ys, valid, feasible, thresholds, means, stds
+        self, key, params, U, Ys, valid, feasible, thresholds, means, stds,
+        U_pending, pending_mask,
     ):
-        """`q` points `(q, n_var)` maximising qLogNEHVI one after another; each joins the
-        sampled baseline as a pending point."""
+        """`q` points `(q, n_var)` maximising qLogNEHVI one after another; the pending
+        points `U_pending` `(p, n_var)` (where `pending_mask`) and each chosen point join
+        the sampled baseline."""
         m, q, cap, kernel = self.n_obj, self.q, self.capacity, self.kernel
+        n_known = cap + U_pending.shape[0]
         posts = jax.vmap(gp_posterior, in_axes=(None, 0, None, 1, None))(
             kernel, params, U, Ys, valid
         )
@@ -411,7 +451,7 @@ class BayesOpt(BayesianOptimizer):
             cand_key, U, jnp.where(front, tie, 1.0 + tie), valid
         )
         k, s = self.n_models, self.hv_samples
-        z_front = jax.random.normal(front_key, (s, k, cap + q), Ys.dtype)
+        z_front = jax.random.normal(front_key, (s, k, n_known + q), Ys.dtype)
         z = jax.random.normal(z_key, (s, k, 1), Ys.dtype)
 
         def choose(carry, i):
@@ -429,12 +469,12 @@ class BayesOpt(BayesianOptimizer):
                 n_steps=self.opt_steps,
                 learning_rate=self.opt_lr,
             )
-            slot = cap + i
+            slot = n_known + i
             return (points.at[slot].set(x), mask.at[slot].set(True)), x
 
         start = (
-            jnp.concatenate([U, jnp.zeros((q, self.n_var), U.dtype)]),
-            jnp.concatenate([valid, jnp.zeros((q,), bool)]),
+            jnp.concatenate([U, U_pending, jnp.zeros((q, self.n_var), U.dtype)]),
+            jnp.concatenate([valid, pending_mask, jnp.zeros((q,), bool)]),
         )
         _, Xq = jax.lax.scan(choose, start, jnp.arange(q))
         return Xq
@@ -487,6 +527,33 @@ class BayesOpt(BayesianOptimizer):
             score = jnp.where(excess > 0, 1e6 + excess, score)
         idx = distinct_argmins(score)
         return candidates[idx]
+
+
+def believed(
+    kernel: str,
+    params: GPParams,
+    U: jax.Array,
+    Ys: jax.Array,
+    mask: jax.Array,
+    U_pending: jax.Array,
+    pending_mask: jax.Array,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Kriging believer: the data `U` `(n, d)`, `Ys` `(n, k)`, `mask` `(n,)` of `k` GPs
+    (`params` batched `(k,)`) with the pending points `U_pending` `(p, d)` appended, those
+    where `pending_mask` `(p,)` as observations at their posterior means. The posterior
+    mean stays as it was everywhere; the variance at a pending point drops to about the
+    noise. Returns `(n + p, d)`, `(n + p, k)`, `(n + p,)`; the data unchanged when `p` is 0.
+    """
+    if U_pending.shape[0] == 0:
+        return U, Ys, mask
+    posts = jax.vmap(gp_posterior, in_axes=(None, 0, None, 1, None))(kernel, params, U, Ys, mask)
+    mu, _ = jax.vmap(gp_predict, in_axes=(None, 0, None))(kernel, posts, U_pending)
+    fantasies = jnp.where(pending_mask[:, None], mu.T, 0.0).astype(Ys.dtype)
+    return (
+        jnp.concatenate([U, U_pending.astype(U.dtype)]),
+        jnp.concatenate([Ys, fantasies]),
+        jnp.concatenate([mask, pending_mask]),
+    )
 
 
 def best_observation(state: BayesOptState) -> tuple[jax.Array, jax.Array]:

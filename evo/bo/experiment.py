@@ -1,0 +1,371 @@
+"""A host-side loop for expensive experiments evaluated outside JAX (a lab, a simulator).
+
+`Experiment` wraps a `BayesOpt` and keeps every suggested point and its result in NumPy.
+Points are suggested in any number, each with an integer id (0, 1, 2, ... in the order
+handed out); results are observed in any order and any subset, while the others stay
+pending. The initial Latin-hypercube design is handed out first; every later suggestion is
+a proposal conditioned on all outstanding points (`BayesOpt.ask_with_pending`).
+
+A proposal is compiled for a buffer of `capacity` observation slots. With `grow=True` that
+is the smallest power of two that holds the observations (at least `MIN_CAPACITY` and the
+design, at most the optimizer's `capacity`), so an iteration costs what the observations
+held cost, not what the largest buffer would; each size compiles once, and the compiled
+functions are shared by every `Experiment` of the same optimizer in the process. Pending
+points fill a second buffer, also sized to the next power of two.
+
+The rows a proposal models are the observations in id order, so the same set of
+observations gives the same proposal whatever order they arrived in. Past the optimizer's
+`capacity`, the GP models only `capacity` of them: finite ones first, then for one
+objective the feasible best (infeasible ones by least violation), for several the newest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from evo.bo.bo import BayesOpt
+from evo.bo.gp import GPParams
+from evo.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from evo.checks import check_int
+from evo.run import run_description
+
+MIN_CAPACITY = 16
+"""The smallest buffer a growing experiment compiles: below it an iteration costs its fixed
+overhead, and each smaller size would only add a compilation."""
+RECORDS = ("X", "F", "G", "observed")
+"""What a checkpoint's history holds: one row per suggested point, in id order."""
+
+
+class Points(NamedTuple):
+    """Suggested points and their ids."""
+
+    ids: np.ndarray  # (n,) int64
+    X: np.ndarray  # (n, n_var)
+
+
+class ExperimentState(NamedTuple):
+    """What an `Experiment` carries between proposals besides its records."""
+
+    key: jax.Array  # PRNG key of the next proposal
+    params: GPParams  # the last fit's log hyperparameters, batched (n_models,)
+    design: jax.Array  # (n_design, n_var) the initial Latin-hypercube design
+
+
+class Buffer(NamedTuple):
+    """Observations padded to a proposal's capacity; empty slots as `BayesOpt.init`'s."""
+
+    X: np.ndarray  # (capacity, n_var)
+    F: np.ndarray  # (capacity, n_obj), +inf in empty slots
+    G: np.ndarray  # (capacity, n_constr)
+    violation: np.ndarray  # (capacity,) inf in empty slots and non-finite rows
+    filled: np.ndarray  # (capacity,) bool
+
+
+def next_power_of_two(n: int) -> int:
+    """The smallest power of two `>= n` (1 for `n <= 1`)."""
+    return 1 << max(n - 1, 0).bit_length()
+
+
+@functools.lru_cache(maxsize=32)
+def compiled_ask(
+    optimizer: BayesOpt, capacity: int, compiler_options: tuple[tuple[str, Any], ...] = ()
+) -> Callable[..., tuple[jax.Array, jax.Array, GPParams]]:
+    """`optimizer.ask_with_pending` at `capacity` observation slots, past the design,
+    jitted: `(ExperimentState, Buffer, X_pending (p, n_var), pending_mask (p,))` to the
+    proposal `(q, n_var)`, the next key and the fitted parameters."""
+    sized = dataclasses.replace(optimizer, capacity=capacity)
+    design_rounds = sized.n_design // sized.q
+
+    def ask(state: ExperimentState, buffer: Buffer, X_pending, pending_mask):
+        full = sized.init(state.key).replace(
+            key=state.key, params=state.params, design=state.design,
+            generation=jnp.int32(design_rounds), **buffer._asdict(),
+        )
+        X, full = sized.ask_with_pending(full, X_pending, pending_mask)
+        return X, full.key, full.params
+
+    return jax.jit(ask, compiler_options=dict(compiler_options) or None)
+
+
+class Experiment:
+    """Bayesian optimisation of an experiment that runs outside JAX, driven from the host.
+
+    ```python
+    experiment = Experiment(BayesOpt(n_obj=1, lb=lb, ub=ub), jax.random.key(0))
+    ids, X = experiment.suggest(4)           # (4,), (4, n_var)
+    experiment.observe(ids[2:3], F_2)        # any subset, any order; NaN: failed
+    ids, X = experiment.suggest(1)           # distinct from the 3 still pending
+    experiment.save("lab.npz")               # later: Experiment.load("lab.npz", optimizer)
+    ```
+
+    Args:
+        optimizer: a `BayesOpt` (one or several objectives, constraints, any acquisition).
+            `Turbo` is not supported: its trust region learns batch by batch in `tell`.
+            Its `q` is the number of points one proposal chooses; `suggest(n)` runs
+            `ceil(n / q)` proposals and keeps `n` points, so build it with `q=1` for
+            suggestions one at a time.
+        key: PRNG key of the design and the proposals.
+        problem: anything that identifies what is evaluated (a name, settings, the
+            evaluating function); a checkpoint of another problem then refuses to load.
+        grow: size the proposal's buffer to the observations held (see `evo.bo.experiment`);
+            False keeps the optimizer's `capacity` (one compilation, every iteration at
+            the largest cost).
+        compiler_options: XLA options for the proposals' `jax.jit`.
+
+    Non-finite results (a NaN or inf objective or constraint value, e.g. a failed run) are
+    stored and shown in `F` but ignored by the GP. The same key, suggestions and
+    observations give the same points, in this process or after `save` and `load` in
+    another. Not thread-safe: call it from one thread.
+    """
+
+    def __init__(
+        self,
+        optimizer: BayesOpt,
+        key: jax.Array,
+        *,
+        problem: Any = None,
+        grow: bool = True,
+        compiler_options: dict[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(optimizer, BayesOpt):
+            raise TypeError(
+                f"Experiment drives a BayesOpt, got {type(optimizer).__name__}; Turbo's trust "
+                "region learns batch by batch in tell and cannot hold pending points"
+            )
+        if not jax.dtypes.issubdtype(jnp.asarray(key).dtype, jax.dtypes.prng_key):
+            key = jax.random.wrap_key_data(key)
+        self.optimizer = optimizer
+        self.problem = problem
+        self.grow = bool(grow)
+        self.compiler_options = tuple(sorted((compiler_options or {}).items()))
+        initial = optimizer.init(key)
+        self._state = ExperimentState(initial.key, initial.params, initial.design)
+        n_var, n_obj, n_constr = optimizer.n_var, optimizer.n_obj, optimizer.n_constr
+        self._X = np.zeros((0, n_var))
+        self._F = np.zeros((0, n_obj))
+        self._G = np.zeros((0, n_constr))
+        self._observed = np.zeros((0,), bool)
+
+    # ------------------------------------------------------------------ results
+
+    @property
+    def ids(self) -> np.ndarray:
+        """Ids of the observed points `(n,)`, ascending."""
+        return np.flatnonzero(self._observed)
+
+    @property
+    def X(self) -> np.ndarray:
+        """Observed points `(n, n_var)`, in id order."""
+        return self._X[self._observed]
+
+    @property
+    def F(self) -> np.ndarray:
+        """Their objectives `(n, n_obj)`, as observed (NaN for a failed evaluation)."""
+        return self._F[self._observed]
+
+    @property
+    def G(self) -> np.ndarray:
+        """Their constraint values `(n, n_constr)` (feasible when <= 0)."""
+        return self._G[self._observed]
+
+    @property
+    def pending(self) -> Points:
+        """The points suggested but not yet observed."""
+        ids = np.flatnonzero(~self._observed)
+        return Points(ids, self._X[ids])
+
+    @property
+    def n_suggested(self) -> int:
+        """Points handed out so far, observed or pending."""
+        return len(self._observed)
+
+    @property
+    def state(self) -> ExperimentState:
+        """The key, GP parameters and design the next proposal starts from."""
+        return self._state
+
+    @property
+    def capacity(self) -> int:
+        """Observation slots of the next proposal's buffer."""
+        if not self.grow:
+            return self.optimizer.capacity
+        needed = max(int(np.sum(self._observed)), self.optimizer.n_design, MIN_CAPACITY)
+        return min(next_power_of_two(needed), self.optimizer.capacity)
+
+    def buffer(self, capacity: int | None = None) -> Buffer:
+        """The observations a proposal at `capacity` slots (default: the next one's) models,
+        in id order, padded; past `capacity` observations, those the module docstring says."""
+        capacity = self.capacity if capacity is None else capacity
+        dtype = jnp.result_type(float)
+        observed = np.flatnonzero(self._observed)
+        F, G = self._F[observed], self._G[observed]
+        # as BayesOpt.tell: a row with any non-finite value is infinitely infeasible
+        finite = np.all(np.isfinite(F), 1) & np.all(np.isfinite(G), 1)
+        violation = np.where(finite, np.sum(np.maximum(G, 0.0), 1), np.inf)
+        if len(observed) > capacity:
+            kept = self._kept(F, finite, violation, capacity)
+            observed, F, G, violation = observed[kept], F[kept], G[kept], violation[kept]
+        n, c = len(observed), capacity
+
+        def padded(rows: np.ndarray, fill: float) -> np.ndarray:
+            out = np.full((c, *rows.shape[1:]), fill, dtype)
+            out[:n] = rows
+            return out
+
+        return Buffer(
+            X=padded(self._X[observed], 0.0), F=padded(F, np.inf), G=padded(G, 0.0),
+            violation=padded(violation, np.inf), filled=np.arange(c) < n,
+        )
+
+    # ------------------------------------------------------------------ the loop
+
+    def suggest(self, n: int | None = None) -> Points:
+        """`n` new points (default `q`) to evaluate, `(n,)` ids and `(n, n_var)` points:
+        what is left of the initial design, then proposals that treat every outstanding
+        point as pending."""
+        n = self.optimizer.q if n is None else check_int("Experiment.suggest: n", n)
+        first = self.n_suggested
+        design = np.asarray(self._state.design)[first : first + n]
+        self._append(design)
+        while self.n_suggested < first + n:
+            self._append(self._propose()[: first + n - self.n_suggested])
+        ids = np.arange(first, first + n)
+        return Points(ids, self._X[ids])
+
+    def observe(self, ids: Any, F: Any, G: Any = None) -> None:
+        """Record the results of suggested points: `ids` `(n,)` in any order, objectives
+        `F` `(n, n_obj)` and, with constraints, `G` `(n, n_constr)`. A NaN or inf marks a
+        failed evaluation. Each id is observed once; nothing is recorded when a check
+        fails."""
+        opt = self.optimizer
+        ids = self._checked_ids(ids)
+        F = np.asarray(F, dtype=float)
+        if F.shape != (len(ids), opt.n_obj):
+            raise ValueError(
+                f"objectives must have shape (len(ids), n_obj) = ({len(ids)}, {opt.n_obj}), "
+                f"got {F.shape}"
+            )
+        if G is None:
+            if opt.n_constr:
+                raise ValueError(f"the optimizer has n_constr={opt.n_constr}: observe needs G")
+            G = np.zeros((len(ids), 0))
+        G = np.asarray(G, dtype=float)
+        if G.shape != (len(ids), opt.n_constr):
+            raise ValueError(
+                f"constraint values must have shape (len(ids), n_constr) = ({len(ids)}, "
+                f"{opt.n_constr}), got {G.shape}"
+            )
+        self._F[ids], self._G[ids], self._observed[ids] = F, G, True
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the experiment to `path` atomically (`evo.checkpoint.save_checkpoint`),
+        pending points included."""
+        records = dict(zip(RECORDS, (self._X, self._F, self._G, self._observed)))
+        save_checkpoint(path, self._state, records, self.n_suggested, self._description())
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike,
+        optimizer: BayesOpt,
+        *,
+        problem: Any = None,
+        grow: bool = True,
+        compiler_options: dict[str, Any] | None = None,
+    ) -> Experiment:
+        """The experiment saved at `path`, continuing exactly where it was saved.
+
+        Raises `evo.checkpoint.CheckpointError`, leaving the file as it is, when it cannot
+        be read or belongs to another experiment (another optimizer's settings or
+        `problem`); the message lists what differs.
+        """
+        experiment = cls(optimizer, jax.random.key(0), problem=problem, grow=grow,
+                         compiler_options=compiler_options)
+        saved = load_checkpoint(path, experiment._state, experiment._description())
+        records = [saved.history.get(name) for name in RECORDS]
+        expected = [experiment._X, experiment._F, experiment._G, experiment._observed]
+        if any(
+            r is None or r.shape[1:] != e.shape[1:] or len(r) != saved.generation
+            for r, e in zip(records, expected)
+        ):
+            raise CheckpointError(
+                f"checkpoint {path} holds no records of {saved.generation} suggested points "
+                f"of this experiment ({', '.join(RECORDS)})"
+            )
+        experiment._state = saved.state
+        experiment._X, experiment._F, experiment._G = (np.array(r, float) for r in records[:3])
+        experiment._observed = np.array(records[3], bool)
+        return experiment
+
+    # ------------------------------------------------------------------ internals
+
+    def _description(self) -> dict[str, Any]:
+        # The key is left out: the file carries the key the experiment reached.
+        return run_description(self.optimizer, self.problem, None, self._state,
+                               {"experiment": list(RECORDS)})
+
+    def _append(self, X: np.ndarray) -> None:
+        n = len(X)
+        self._X = np.concatenate([self._X, X])
+        self._F = np.concatenate([self._F, np.full((n, self.optimizer.n_obj), np.nan)])
+        self._G = np.concatenate([self._G, np.full((n, self.optimizer.n_constr), np.nan)])
+        self._observed = np.concatenate([self._observed, np.zeros(n, bool)])
+
+    def _checked_ids(self, ids: Any) -> np.ndarray:
+        ids = np.asarray(ids)
+        if ids.ndim != 1 or not (ids.dtype.kind in "iu" or ids.size == 0):
+            raise ValueError(
+                f"ids must be a 1-D sequence of integer ids from suggest, got {ids!r}"
+            )
+        ids = ids.astype(np.int64)
+        unknown = ids[(ids < 0) | (ids >= self.n_suggested)]
+        if unknown.size:
+            raise ValueError(
+                f"unknown ids {unknown.tolist()}: suggest has handed out ids 0 to "
+                f"{self.n_suggested - 1}"
+            )
+        values, counts = np.unique(ids, return_counts=True)
+        if np.any(counts > 1):
+            raise ValueError(f"ids {values[counts > 1].tolist()} repeat within one observe")
+        seen = ids[self._observed[ids]]
+        if seen.size:
+            raise ValueError(f"ids {seen.tolist()} were already observed; each is observed once")
+        return ids
+
+    def _propose(self) -> np.ndarray:
+        """One proposal `(q, n_var)` from the observations, conditioned on the pending
+        points."""
+        opt = self.optimizer
+        capacity = self.capacity
+        buffer = self.buffer(capacity)
+        waiting = np.flatnonzero(~self._observed)
+        size = next_power_of_two(max(len(waiting), 1))
+        X_pending = np.zeros((size, opt.n_var), buffer.X.dtype)
+        X_pending[: len(waiting)] = self._X[waiting]
+        ask = compiled_ask(opt, capacity, self.compiler_options)
+        X, key, params = ask(self._state, buffer, X_pending, np.arange(size) < len(waiting))
+        self._state = self._state._replace(key=key, params=params)
+        return np.asarray(X, float)
+
+    def _kept(
+        self, F: np.ndarray, finite: np.ndarray, violation: np.ndarray, capacity: int
+    ) -> np.ndarray:
+        """Which `capacity` of the observations `F` `(n, n_obj)` the GP models, ascending:
+        `finite` `(n,)` ones first, then the feasible best (one objective, infeasible ones by
+        least `violation` `(n,)`) or the newest (several)."""
+        if self.optimizer.n_obj == 1:
+            objective = np.where(finite & (violation <= 0), F[:, 0], 0.0)
+            order = np.lexsort((objective, violation, ~finite))
+        else:
+            order = np.lexsort((-np.arange(len(F)), ~finite))
+        return np.sort(order[:capacity])
