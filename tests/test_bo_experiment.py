@@ -21,7 +21,7 @@ from evo.bo import (
     gp_predict,
     log_expected_improvement,
 )
-from evo.bo.experiment import compiled_ask, next_power_of_two
+from evo.bo.experiment import MIN_PENDING, compiled_ask, next_power_of_two
 from evo.bo.gp import default_params
 from evo.checkpoint import CheckpointError
 
@@ -104,16 +104,20 @@ def test_a_pending_point_is_not_suggested_again(case):
     # the experiment's next proposal, run by hand with one pending row, masked or not
     ask = compiled_ask(optimizer, exp.capacity, tuple(sorted(QUICK.items())))
     buffer = exp.buffer()
-    free, _, _ = ask(exp.state, buffer, np.zeros((1, 2), np.float32), np.array([False]))
-    elsewhere, _, _ = ask(exp.state, buffer, np.full((1, 2), 0.9, np.float32), np.array([False]))
-    np.testing.assert_array_equal(free, elsewhere)  # a masked row does not count
-    held, _, _ = ask(exp.state, buffer, np.asarray(free), np.array([True]))
+    rows, mask = exp.pending_rows()
+    assert rows.shape == (MIN_PENDING, 2) and not mask.any()
+    free, _, _ = ask(exp.state, buffer, rows, mask)
+    elsewhere, _, _ = ask(exp.state, buffer, rows + 0.9, mask)
+    np.testing.assert_array_equal(free, elsewhere)  # masked rows do not count
+    held, _, _ = ask(exp.state, buffer, rows + np.asarray(free), np.arange(MIN_PENDING) == 0)
     assert np.linalg.norm(held - free) > 0.02, (held, free)
 
     first = exp.suggest(1).X
     np.testing.assert_array_equal(first, free)  # nothing was pending
     second = exp.suggest(1).X
     assert exp.pending.ids.tolist() == [4, 5]
+    rows, mask = exp.pending_rows()
+    np.testing.assert_array_equal(rows[mask], np.concatenate([first, second]))
     assert np.linalg.norm(second - first) > 0.02, (first, second)
 
 

@@ -11,7 +11,7 @@ is the smallest power of two that holds the observations (at least `MIN_CAPACITY
 design, at most the optimizer's `capacity`), so an iteration costs what the observations
 held cost, not what the largest buffer would; each size compiles once, and the compiled
 functions are shared by every `Experiment` of the same optimizer in the process. Pending
-points fill a second buffer, also sized to the next power of two.
+points fill a second buffer, also sized to the next power of two (at least `MIN_PENDING`).
 
 The rows a proposal models are the observations in id order, so the same set of
 observations gives the same proposal whatever order they arrived in. Past the optimizer's
@@ -40,6 +40,8 @@ from evo.run import run_description
 MIN_CAPACITY = 16
 """The smallest buffer a growing experiment compiles: below it an iteration costs its fixed
 overhead, and each smaller size would only add a compilation."""
+MIN_PENDING = 4
+"""The smallest pending buffer: a lab of a few workers then compiles one size."""
 RECORDS = ("X", "F", "G", "observed")
 """What a checkpoint's history holds: one row per suggested point, in id order."""
 
@@ -109,9 +111,10 @@ class Experiment:
     Args:
         optimizer: a `BayesOpt` (one or several objectives, constraints, any acquisition).
             `Turbo` is not supported: its trust region learns batch by batch in `tell`.
-            Its `q` is the number of points one proposal chooses; `suggest(n)` runs
-            `ceil(n / q)` proposals and keeps `n` points, so build it with `q=1` for
-            suggestions one at a time.
+            Its `q` is the number of points one proposal chooses; past the design,
+            `suggest(n)` runs `ceil(n / q)` proposals and keeps `n` points, so build it
+            with `q=1` for suggestions one at a time. Its `capacity` bounds the
+            observations the GP models (see `evo.bo.experiment` for which are kept).
         key: PRNG key of the design and the proposals.
         problem: anything that identifies what is evaluated (a name, settings, the
             evaluating function); a checkpoint of another problem then refuses to load.
@@ -224,6 +227,15 @@ class Experiment:
             X=padded(self._X[observed], 0.0), F=padded(F, np.inf), G=padded(G, 0.0),
             violation=padded(violation, np.inf), filled=np.arange(c) < n,
         )
+
+    def pending_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The pending points as the next proposal takes them: rows `(p, n_var)` and a mask
+        `(p,)`, `p` the next power of two that holds them (at least `MIN_PENDING`)."""
+        ids, X = self.pending
+        size = next_power_of_two(max(len(ids), MIN_PENDING))
+        rows = np.zeros((size, self.optimizer.n_var), jnp.result_type(float))
+        rows[: len(ids)] = X
+        return rows, np.arange(size) < len(ids)
 
     # ------------------------------------------------------------------ the loop
 
@@ -347,13 +359,8 @@ class Experiment:
         points."""
         opt = self.optimizer
         capacity = self.capacity
-        buffer = self.buffer(capacity)
-        waiting = np.flatnonzero(~self._observed)
-        size = next_power_of_two(max(len(waiting), 1))
-        X_pending = np.zeros((size, opt.n_var), buffer.X.dtype)
-        X_pending[: len(waiting)] = self._X[waiting]
         ask = compiled_ask(opt, capacity, self.compiler_options)
-        X, key, params = ask(self._state, buffer, X_pending, np.arange(size) < len(waiting))
+        X, key, params = ask(self._state, self.buffer(capacity), *self.pending_rows())
         self._state = self._state._replace(key=key, params=params)
         return np.asarray(X, float)
 
