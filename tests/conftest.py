@@ -8,6 +8,9 @@ import pytest
 # OpenBLAS's threads compete with XLA's for the few cores of a CI machine: small
 # triangular solves in the GP tests ran up to 40x slower with them.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Tests compile from scratch: importing evo.bo would otherwise switch on JAX's persistent
+# compilation cache in the user's cache directory (tests/test_compilation_cache.py checks it).
+os.environ.setdefault("EVO_COMPILATION_CACHE", "0")
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -1,6 +1,9 @@
 """Bayesian optimisation: GP surrogates, acquisitions (qLogNEHVI over exact box
 decompositions for several objectives), `BayesOpt`, the trust-region `Turbo`, and
-`Experiment`, a host-side loop for experiments evaluated outside JAX."""
+`Experiment`, a host-side loop for experiments evaluated outside JAX.
+
+Importing it switches on JAX's persistent compilation cache (`evo.bo.compilation_cache`;
+`EVO_COMPILATION_CACHE=0` opts out)."""
 
 from evo.bo.acquisition import (
     log_expected_improvement,
@@ -10,6 +13,7 @@ from evo.bo.acquisition import (
     upper_confidence_bound,
 )
 from evo.bo.base import BayesianOptimizer, BOState, latin_hypercube
+from evo.bo.compilation_cache import default_cache_dir, enable_compilation_cache
 from evo.bo.box_decomposition import Boxes, box_decomposition, box_volumes
 from evo.bo.bo import BayesOpt, BayesOptState, believed, best_observation
 from evo.bo.experiment import Experiment, Points
@@ -35,6 +39,8 @@ from evo.bo.hypervolume_acquisition import (
 )
 from evo.bo.turbo import Turbo, TurboState
 
+enable_compilation_cache()
+
 __all__ = [
     "BOState",
     "BayesOpt",
@@ -52,6 +58,8 @@ __all__ = [
     "best_observation",
     "box_decomposition",
     "box_volumes",
+    "default_cache_dir",
+    "enable_compilation_cache",
     "expected_hypervolume_improvement",
     "fit_gp",
     "fit_gp_batch",

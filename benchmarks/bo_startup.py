@@ -1,0 +1,120 @@
+"""Start-up of Bayesian optimisation in a fresh process: evo's `BayesOpt` with an empty
+persistent compilation cache (the first process) and with the cache the first one wrote
+(a second process with the same shapes), against BoTorch's first candidate.
+
+    python benchmarks/bo_startup.py                       # d = 2, 6, 10
+    python benchmarks/bo_startup.py --cases 6:100 10:200  # d:capacity
+
+Each measurement is a child process, timed from its start: `import` (evo.bo, or torch and
+BoTorch), `first ask` (the first `ask` of a new `BayesOpt`; it returns design points but
+compiles the whole ask, proposal included), and `first proposal` (an ask after the design
+was told, so the acquisition runs; BoTorch: fitting a SingleTaskGP to the same number of
+points and optimising LogEI, its first candidate). Objective: the sphere in [0, 1]^d
+centred at 0.3, design of 10 points. Prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+CHILD_EVO = """
+import time, json, sys
+start = float(sys.argv[1])
+import jax, jax.numpy as jnp
+import evo.bo
+t_import = time.perf_counter() - start
+d, capacity = int(sys.argv[2]), int(sys.argv[3])
+opt = evo.bo.BayesOpt(n_obj=1, lb=jnp.zeros(d), ub=jnp.ones(d), n_init=10, capacity=capacity)
+ask, tell = jax.jit(opt.ask), jax.jit(opt.tell)
+state = opt.init(jax.random.key(0))
+X, state = ask(state)
+jax.block_until_ready(X)
+t_ask = time.perf_counter() - start
+for _ in range(9):
+    state = tell(state, jnp.sum((X - 0.3) ** 2, 1, keepdims=True))
+    X, state = ask(state)
+state = tell(state, jnp.sum((X - 0.3) ** 2, 1, keepdims=True))
+X, state = ask(state)
+jax.block_until_ready(X)
+print(json.dumps({"import": t_import, "first ask": t_ask,
+                  "first proposal": time.perf_counter() - start}))
+"""
+
+CHILD_BOTORCH = """
+import time, json, sys
+start = float(sys.argv[1])
+import torch
+from botorch.acquisition import LogExpectedImprovement
+from botorch.fit import fit_gpytorch_mll
+from botorch.models import SingleTaskGP
+from botorch.models.transforms.outcome import Standardize
+from botorch.optim import optimize_acqf
+from gpytorch.mlls import ExactMarginalLogLikelihood
+t_import = time.perf_counter() - start
+d = int(sys.argv[2])
+torch.manual_seed(0)
+X = torch.rand(10, d, dtype=torch.float64)
+Y = -((X - 0.3) ** 2).sum(-1, keepdim=True)
+model = SingleTaskGP(X, Y, outcome_transform=Standardize(m=1))
+fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+bounds = torch.stack([torch.zeros(d), torch.ones(d)]).double()
+candidate, _ = optimize_acqf(LogExpectedImprovement(model, best_f=Y.max()), bounds=bounds,
+                             q=1, num_restarts=10, raw_samples=512)
+print(json.dumps({"import": t_import, "first ask": float("nan"),
+                  "first proposal": time.perf_counter() - start}))
+"""
+
+
+def child(code: str, args: list[str], env: dict[str, str]) -> dict[str, float] | str:
+    """The timings a child process prints, or why it failed."""
+    out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True,
+                         text=True)
+    if out.returncode:
+        return out.stderr.strip().splitlines()[-1]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def timed(code: str, args: list[str], env: dict[str, str]) -> dict[str, float] | str:
+    # A child's clock starts at its launch: time.perf_counter is system-wide on Linux.
+    return child(code, [repr(time.perf_counter()), *args], env)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", nargs="+", default=["2:50", "6:100", "10:200"],
+                        help="d:capacity pairs")
+    args = parser.parse_args()
+    import platform
+
+    print(f"# {platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}\n")
+    print("| d | capacity | run | import s | first ask s | first proposal s |")
+    print("|---|---|---|---|---|---|")
+    for case in args.cases:
+        d, capacity = case.split(":")
+        with tempfile.TemporaryDirectory() as cache:
+            env = {**os.environ, "XDG_CACHE_HOME": cache, "OPENBLAS_NUM_THREADS": "1"}
+            env.pop("EVO_COMPILATION_CACHE", None)
+            env.pop("JAX_COMPILATION_CACHE_DIR", None)
+            runs = [("evo, empty cache", CHILD_EVO, [d, capacity]),
+                    ("evo, cache of the run before", CHILD_EVO, [d, capacity]),
+                    ("BoTorch", CHILD_BOTORCH, [d])]
+            for label, code, extra in runs:
+                result = timed(code, extra, env)
+                if isinstance(result, str):
+                    cells = [f"failed: {result}", "", ""]
+                else:
+                    cells = [f"{result[key]:.2f}" for key in ("import", "first ask",
+                                                              "first proposal")]
+                    cells = [c.replace("nan", "-") for c in cells]
+                print(f"| {d} | {capacity} | {label} | " + " | ".join(cells) + " |",
+                      flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""JAX's persistent compilation cache, switched on when `evo.bo` is imported.
+
+A Bayesian-optimisation run is short next to its compile: the first `ask` of a `BayesOpt`
+compiles the GP fit and the acquisition's optimisation, seconds on a CPU, while each later
+ask takes milliseconds. With JAX's persistent cache a second process with the same shapes
+loads those programs from disk instead of compiling them again.
+
+Importing `evo.bo` points `jax_compilation_cache_dir` at `$XDG_CACHE_HOME/evo/jax`
+(`~/.cache/evo/jax` when `XDG_CACHE_HOME` is unset) unless a directory is already set
+(by `jax.config` or `JAX_COMPILATION_CACHE_DIR`) or the environment variable
+`EVO_COMPILATION_CACHE` is `0`, `false`, `no` or `off`. JAX caches only programs whose
+compile took at least `jax_persistent_cache_min_compile_time_secs` (1 s by default). The
+setting is JAX's, so it holds for every program the process compiles afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+
+OPT_OUT_VARIABLE = "EVO_COMPILATION_CACHE"
+OFF = ("0", "false", "no", "off")
+
+
+def default_cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/evo/jax`, or `~/.cache/evo/jax`."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "evo" / "jax"
+
+
+def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | None:
+    """Point JAX's persistent compilation cache at `path` (default `default_cache_dir()`)
+    unless a cache directory is already set or `EVO_COMPILATION_CACHE` opts out; return
+    the directory in use, or None when the cache stays off."""
+    chosen = jax.config.jax_compilation_cache_dir
+    if chosen:
+        return Path(chosen)
+    if os.environ.get(OPT_OUT_VARIABLE, "").strip().lower() in OFF:
+        return None
+    directory = Path(path) if path is not None else default_cache_dir()
+    jax.config.update("jax_compilation_cache_dir", str(directory))
+    return directory

@@ -1,0 +1,67 @@
+"""`evo.bo` switches on JAX's persistent compilation cache in a fresh process, unless the
+user opted out or chose a directory."""
+
+import os
+import subprocess
+import sys
+
+import jax
+import pytest
+
+pytest.importorskip("optax")
+
+from evo.bo import default_cache_dir, enable_compilation_cache  # noqa: E402
+
+# Imports evo.bo, compiles one program and reports the cache directory and its files.
+CHILD = """
+import os, sys
+import jax
+import evo.bo
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+jax.jit(lambda x: x * 2 + 1)(jax.numpy.arange(3.0)).block_until_ready()
+directory = jax.config.jax_compilation_cache_dir
+print(directory)
+print(len(os.listdir(directory)) if directory and os.path.isdir(directory) else 0)
+"""
+
+
+def run_child(env_changes: dict[str, str | None]) -> tuple[str, int]:
+    env = dict(os.environ)
+    for name, value in env_changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    out = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True,
+                         text=True, check=True)
+    directory, n_files = out.stdout.split()
+    return directory, int(n_files)
+
+
+def test_a_fresh_process_writes_compiled_programs_to_the_users_cache(tmp_path):
+    directory, n_files = run_child({"XDG_CACHE_HOME": str(tmp_path),
+                                    "EVO_COMPILATION_CACHE": None,
+                                    "JAX_COMPILATION_CACHE_DIR": None})
+    assert directory == str(tmp_path / "evo" / "jax")
+    assert n_files >= 1
+
+
+def test_opting_out_leaves_the_cache_off(tmp_path):
+    directory, n_files = run_child({"XDG_CACHE_HOME": str(tmp_path),
+                                    "EVO_COMPILATION_CACHE": "off",
+                                    "JAX_COMPILATION_CACHE_DIR": None})
+    assert (directory, n_files) == ("None", 0)
+    assert not (tmp_path / "evo").exists()
+
+
+def test_a_directory_the_user_chose_is_kept(monkeypatch, tmp_path):
+    monkeypatch.delenv("EVO_COMPILATION_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "evo" / "jax"
+    previous = jax.config.jax_compilation_cache_dir
+    try:
+        jax.config.update("jax_compilation_cache_dir", str(tmp_path / "mine"))
+        assert enable_compilation_cache() == tmp_path / "mine"
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "mine")
+    finally:
+        jax.config.update("jax_compilation_cache_dir", previous)
