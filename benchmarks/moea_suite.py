@@ -16,7 +16,8 @@ both (evo's excludes compilation: its first seed's run, which compiles, is not c
 A cell whose reference is not installed is skipped and the table says so.
 
 Every finished run is appended to `--results` (JSON lines) and found there again by a
-later invocation, so an interrupted suite resumes where it stopped; `--fresh` starts over.
+later invocation, so an interrupted suite resumes where it stopped; `--fresh` starts over,
+and `--table-only` prints the rows whose runs are all there without running anything.
 
 Speed (`--speed`): time per generation of both sides at `--pops` on DTLZ2 (3 objectives)
 over `--speed-gens` generations, the reference skipped above `--peer-max-pop`.
@@ -384,11 +385,17 @@ def run_reference(reference: Reference, problem_name: str, seed: int, pop: int,
     return {"seconds": seconds, **quality(np.asarray(F, float), violation, problem)}
 
 
-class Results:
-    """Finished runs, kept in a JSON-lines file so that a later invocation finds them."""
+class NotRun(LookupError):
+    """A run the results file lacks, asked for by a `--table-only` invocation."""
 
-    def __init__(self, path: Path, fresh: bool):
+
+class Results:
+    """Finished runs, kept in a JSON-lines file so that a later invocation finds them.
+    With `run_missing=False`, asking for a run the file lacks raises `NotRun`."""
+
+    def __init__(self, path: Path, fresh: bool, run_missing: bool = True):
         self.path = path
+        self.run_missing = run_missing
         self.runs: dict[str, dict] = {}
         if path.exists() and not fresh:
             for line in path.read_text().splitlines():
@@ -399,6 +406,8 @@ class Results:
 
     def get(self, run_id: str, compute: Callable[[], dict]) -> dict:
         if run_id not in self.runs:
+            if not self.run_missing:
+                raise NotRun(run_id)
             run = {"id": run_id, **compute()}
             with self.path.open("a") as out:
                 out.write(json.dumps(run) + "\n")
@@ -426,34 +435,42 @@ def per_generation_ms(runs: list[dict], n_gen: int, skip_first: bool) -> float:
     return 1000 * median(timed, "seconds") / n_gen
 
 
+def quality_row(args: argparse.Namespace, results: Results, problem_name: str,
+                algorithm: str) -> list[str]:
+    """The quality table's cells for one algorithm on one problem."""
+    n_obj, n_gen = PROBLEMS[problem_name]
+    pop = population(algorithm, n_obj)
+    ours = [results.get(f"evo/{algorithm}/{problem_name}/{pop}x{n_gen}/{seed}",
+                        lambda s=seed: run_evo(algorithm, problem_name, s, pop, n_gen))
+            for seed in range(args.seeds)]
+    ours_ms = per_generation_ms(ours, n_gen, skip_first=True)
+    reference = REFERENCES.get(algorithm)
+    why = "no Python reference" if reference is None else missing_library(reference)
+    cells = [problem_name, algorithm, "-" if reference is None else reference.library,
+             f"{median(ours, 'igd'):.4g}"]
+    if why:
+        return cells + [why, "", f"{median(ours, 'hv'):.4g}", "", f"{ours_ms:.2f}", "", ""]
+    theirs = [results.get(
+        f"{reference.library}/{algorithm}/{problem_name}/{pop}x{n_gen}/{seed}",
+        lambda s=seed: run_reference(reference, problem_name, s, pop, n_gen))
+        for seed in range(args.seeds)]
+    theirs_ms = per_generation_ms(theirs, n_gen, skip_first=False)
+    return cells + [f"{median(theirs, 'igd'):.4g}",
+                    f"{median(ours, 'igd') / median(theirs, 'igd'):.2f}",
+                    f"{median(ours, 'hv'):.4g}", f"{median(theirs, 'hv'):.4g}",
+                    f"{ours_ms:.2f}", f"{theirs_ms:.2f}", f"{theirs_ms / ours_ms:.2g}x"]
+
+
 def quality_table(args: argparse.Namespace, results: Results) -> None:
     print("| problem | algorithm | reference | evo IGD | ref IGD | IGD evo / ref | evo HV | ref HV"
           " | evo ms/gen | ref ms/gen | ref / evo time |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for problem_name in args.problems:
-        n_obj, n_gen = PROBLEMS[problem_name]
         for algorithm in args.algorithms:
-            pop = population(algorithm, n_obj)
-            ours = [results.get(f"evo/{algorithm}/{problem_name}/{pop}x{n_gen}/{seed}",
-                                lambda s=seed: run_evo(algorithm, problem_name, s, pop, n_gen))
-                    for seed in range(args.seeds)]
-            ours_ms = per_generation_ms(ours, n_gen, skip_first=True)
-            reference = REFERENCES.get(algorithm)
-            why = "no Python reference" if reference is None else missing_library(reference)
-            cells = [problem_name, algorithm, "-" if reference is None else reference.library,
-                     f"{median(ours, 'igd'):.4g}"]
-            if why:
-                cells += [why, "", f"{median(ours, 'hv'):.4g}", "", f"{ours_ms:.2f}", "", ""]
-            else:
-                theirs = [results.get(
-                    f"{reference.library}/{algorithm}/{problem_name}/{pop}x{n_gen}/{seed}",
-                    lambda s=seed: run_reference(reference, problem_name, s, pop, n_gen))
-                    for seed in range(args.seeds)]
-                theirs_ms = per_generation_ms(theirs, n_gen, skip_first=False)
-                cells += [f"{median(theirs, 'igd'):.4g}",
-                          f"{median(ours, 'igd') / median(theirs, 'igd'):.2f}",
-                          f"{median(ours, 'hv'):.4g}", f"{median(theirs, 'hv'):.4g}",
-                          f"{ours_ms:.2f}", f"{theirs_ms:.2f}", f"{theirs_ms / ours_ms:.2g}x"]
+            try:
+                cells = quality_row(args, results, problem_name, algorithm)
+            except NotRun:
+                continue
             print("| " + " | ".join(cells) + " |", flush=True)
 
 
@@ -560,11 +577,13 @@ def main() -> None:
     parser.add_argument("--results", type=Path,
                         default=Path(__file__).with_name("moea_suite_runs.jsonl"))
     parser.add_argument("--fresh", action="store_true", help="forget earlier runs")
+    parser.add_argument("--table-only", action="store_true",
+                        help="run nothing: print the rows whose runs are all in --results")
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
 
-    results = Results(args.results, args.fresh)
+    results = Results(args.results, args.fresh, run_missing=not args.table_only)
     print(f"# {machine()}; runs kept in {args.results}\n")
     table = (speed_table if args.speed else
              large_scale_table if args.large_scale else quality_table)
