@@ -44,23 +44,22 @@ runs go on sampling among the grid points near the optimum until f stops changin
 
 Restarts. With `restart="ipop"` (Auger & Hansen 2005) or `"bipop"` (Hansen 2009, with the
 budget rules of pycma's `fmin`), the termination criteria of the tutorial's appendix B.3
-are checked after every `tell` with pycma 4.5's defaults (`tolstagnation` and `maxiter`
-evaluated for the first run and kept for every restart, as pycma's `fmin` keeps them), and
-when one holds the distribution is re-initialised there, inside the jitted step
-(`lax.cond`): new random mean in the box, `C = I`, new population size. As in pycma's
-`fmin`, the k-th doubled population is `floor(lambda_0 2^k)` of the unrounded default
-`lambda_0 = 4 + 3 ln n` (8, 17, 35, 70 for n = 5), or of `pop_size` where it is given.
-Shapes are static, so `ask` always returns `max_pop_size` rows; only the first `state.lam`
-of them are sampled (the rest hold the image of the mean and are ignored by `tell`, so a
-caller may leave them unevaluated). `evo.run` evaluates only the first `row_sizes` entry
-that covers `lam` of them: the doubled sizes below `max_pop_size` and `max_pop_size`
-itself, so an IPOP run evaluates `lam` rows and a BIPOP small run fewer than twice `lam`.
-Each size compiles an evaluation of its own (six by default), which multiplies the compile
-time of an expensive problem: a Brax rollout took 154 s to compile for four sizes against
-20 s for one (`benchmarks/restart_rows.py`). `state.n_evals` counts the active evaluations
-only, and `evo.run`'s `history["n_evals"]` records it. With `restart="none"`,
-`state.terminated` records that a criterion has held (like pycma's `stop()`) and the run
-goes on, refusing only updates that would exceed `tolconditioncov` or `tolupsigma`.
+are checked after every `tell`, and when one holds the distribution is re-initialised
+there, inside the jitted step (`lax.cond`): new random mean in the box, `C = I`, new
+population size. As in pycma's `fmin`, the k-th doubled population is
+`floor(lambda_0 2^k)` of the unrounded default `lambda_0 = 4 + 3 ln n` (8, 17, 35, 70 for
+n = 5), or of `pop_size` where it is given. Shapes are static, so `ask` always returns
+`max_pop_size` rows; only the first `state.lam` of them are sampled (the rest hold the image
+of the mean and are ignored by `tell`, so a caller may leave them unevaluated). `evo.run`
+evaluates only the first `row_sizes` entry that covers `lam` of them: the doubled sizes
+below `max_pop_size` and `max_pop_size` itself, so an IPOP run evaluates `lam` rows and a
+BIPOP small run fewer than twice `lam`. Each size compiles an evaluation of its own (six
+by default), which multiplies the compile time of an expensive problem: a Brax rollout
+took 154 s to compile for four sizes against 20 s for one (`benchmarks/restart_rows.py`).
+`state.n_evals` counts the active evaluations only, and `evo.run`'s `history["n_evals"]`
+records it. With `restart="none"`, `state.terminated` records that a criterion has held
+(like pycma's `stop()`) and the run goes on, refusing only updates that would exceed
+`tolconditioncov` or `tolupsigma`.
 """
 
 from __future__ import annotations
@@ -88,12 +87,6 @@ from evo.checks import check_choice, check_float, check_int, frozen_setattr, set
 from evo.sorting import effective_violation
 
 RESTARTS = ("none", "ipop", "bipop")
-# pycma 4.5's tolstagnation (`_CMAStopDict._update`, `CMAEvolutionStrategy.tell`) compares
-# medians of the best and median f recorded every 5th generation, of at most 2e4 records.
-STAGNATION_EVERY, STAGNATION_RECORDS = 5, 20_000
-# pycma 4.5's default tolxstagnation [1e-9, 20, 0.1] (`_StopTolXStagnation`): the mean must
-# move within 20 + 0.1 t generations, t those of the run.
-XSTAGNATION_OFFSET, XSTAGNATION_FRACTION = 20, 0.1
 BOUNDARIES = ("linquad", "mirror")
 DISTRIBUTION = ("mean", "sigma", "C", "B", "D", "p_sigma", "p_c")
 
@@ -127,10 +120,6 @@ class CMAESState(State):
     run_sigma0: jax.Array  # () initial step size of the current run
     run_budget: jax.Array  # () evaluations the current run may use (BIPOP small runs)
     f_hist: jax.Array  # (L,) best fitness per generation of the current run, ring buffer
-    stag_best: jax.Array  # (K,) best fitness of every 5th generation of the run, ring buffer
-    stag_median: jax.Array  # (K,) median fitness of those generations, ring buffer
-    x_ref: jax.Array  # (n,) mean when tolxstagnation last saw it move
-    x_ref_generation: jax.Array  # int32 () run_generation at that time
     large_runs: jax.Array  # int32 () restarts with a doubled population so far
     small_regime: jax.Array  # bool () BIPOP: the current run is in the small regime
     evals_large: jax.Array  # int32 () BIPOP: evaluations spent in the large regime
@@ -294,12 +283,10 @@ class _CMABase(Algorithm):
     tolfun: float = 1e-11
     tolfunhist: float = 1e-12
     tolflatfitness: int = 1
-    tolx: float = 1e-11
-    tolxstagnation: float = 1e-9
+    tolx: float = 1e-12
     tolconditioncov: float = 1e14
     tolupsigma: float = 1e20
     tolstagnation: int | None = None
-    maxiter: int | None = None
     lambda0: float = dataclasses.field(init=False)
 
     single_objective: ClassVar[bool] = True
@@ -346,18 +333,11 @@ class _CMABase(Algorithm):
                 )
             if np.any((mean0 < lb) | (mean0 > ub)):
                 raise ValueError(f"{name}: mean0 must lie in the box [lb, ub]")
-        for field in ("tolfun", "tolfunhist", "tolx", "tolxstagnation", "tolconditioncov",
-                      "tolupsigma"):
+        for field in ("tolfun", "tolfunhist", "tolx", "tolconditioncov", "tolupsigma"):
             check_float(f"{name}: {field}", getattr(self, field), 0.0)
         check_int(f"{name}: tolflatfitness", self.tolflatfitness, 0)
-        # pycma 4.5's defaults, evaluated for the first run's unrounded popsize; its fmin
-        # keeps them for every restart.
-        tolstagnation = int(100 + 100 * n**1.5 / lambda0)
-        maxiter = int(100 + 150 * (n + 3) ** 2 // lambda0**0.5)
-        for field, default in (("tolstagnation", tolstagnation), ("maxiter", maxiter)):
-            value = getattr(self, field)
-            value = default if value is None else check_int(f"{name}: {field}", value)
-            frozen_setattr(self, **{field: value})
+        if self.tolstagnation is not None:
+            check_int(f"{name}: tolstagnation", self.tolstagnation)
         frozen_setattr(self, pop_size=pop_size, max_pop_size=max_pop, sigma0=sigma0, mean0=mean0,
                        lambda0=float(lambda0))
 
@@ -387,16 +367,8 @@ class _CMABase(Algorithm):
 
     @property
     def history_length(self) -> int:
-        """Generations of best f kept for `tolfun`: `10 + floor(30 n / lam)` at the smallest
-        lam, pycma's `fit.hist`."""
-        return 10 + math.floor(30 * self.n_var / self.pop_size)
-
-    @property
-    def stagnation_length(self) -> int:
-        """Records kept for `tolstagnation`: the `2 l` newest it compares, for pycma's
-        `l = max(tolstagnation / 10, records / 10)` and at most `maxiter / 5` records."""
-        records = min(STAGNATION_RECORDS, self.maxiter // STAGNATION_EVERY)
-        return max(2, 2 * math.floor(max(self.tolstagnation, records) / 10))
+        """Generations of best f kept for `tolfun`: `10 + ceil(30 n / lam)` at the smallest lam."""
+        return 10 + math.ceil(30 * self.n_var / self.pop_size)
 
     # Covariance model hooks, defined by CMAES (full) and SepCMAES (diagonal):
     # _identity(dtype) -> (C, B); _scale(Z, state) -> Y = B D Z; _whiten(z, state) -> B z;
@@ -469,10 +441,7 @@ class _CMABase(Algorithm):
             run_generation=count, run_evals=count, run_best_f=inf, run_stall=count,
             run_flat=count,
             run_sigma0=jnp.asarray(self.sigma0, dtype), run_budget=inf,
-            f_hist=jnp.full(self.history_length, jnp.inf, dtype),
-            stag_best=jnp.full(self.stagnation_length, jnp.inf, dtype),
-            stag_median=jnp.full(self.stagnation_length, jnp.inf, dtype),
-            x_ref=mean, x_ref_generation=count, large_runs=count,
+            f_hist=jnp.full(self.history_length, jnp.inf, dtype), large_runs=count,
             small_regime=jnp.ones((), bool), evals_large=count, evals_small=count,
             precision_warned=jnp.zeros((), bool),
         )
@@ -516,12 +485,10 @@ class _CMABase(Algorithm):
         rank = jnp.zeros(P, jnp.int32).at[order].set(jnp.arange(P, dtype=jnp.int32))
         ranked = jnp.where(finite, f, jnp.inf)[order]
         f_best = ranked[0]
-        lam = self._lam(state)
         # pycma's flat-fitness test: the best against the value at rank int(0.75 lambda)
-        quantile = ranked[(3 * lam) // 4]
-        f_median = (ranked[(lam - 1) // 2] + ranked[lam // 2]) / 2  # pycma's fit.median
+        quantile = ranked[(3 * self._lam(state)) // 4]
 
-        params = self.strategy_parameters(lam, dtype)
+        params = self.strategy_parameters(self._lam(state), dtype)
         candidate, scale = self._update(state, rank, params)
         run_improved = f_best < state.run_best_f
         generation = state.run_generation + 1
@@ -540,7 +507,6 @@ class _CMABase(Algorithm):
             run_flat=jnp.where(jnp.isfinite(f_best) & (f_best >= quantile),
                                state.run_flat + 1, 0),
             f_hist=state.f_hist.at[(generation - 1) % self.history_length].set(f_best),
-            **self._stagnation_records(state, generation, f_best, f_median),
         )
         sane = (
             jnp.isfinite(candidate.sigma) & jnp.all(jnp.isfinite(candidate.mean))
@@ -550,11 +516,10 @@ class _CMABase(Algorithm):
         # A generation without a single finite fitness carries no information: no update.
         refused = ~sane | ~jnp.any(finite)
         # The criteria look at the distribution that will be kept (only C's diagonal is read).
-        kept = self._keep_distribution(refused, state, candidate)
-        kept = kept.replace(**self._mean_reference(kept))
-        candidate = candidate.replace(x_ref=kept.x_ref, x_ref_generation=kept.x_ref_generation)
         scored = jnp.where(finite, f, jnp.nan)
-        criteria = self.termination_criteria(kept, scored)
+        criteria = self.termination_criteria(
+            self._keep_distribution(refused, state, candidate), scored
+        )
         unresolved = criteria["tolfun_resolution"] & ~criteria["tolfun"]
         warn = unresolved & ~state.precision_warned
         callback = functools.partial(warn_resolution, dtype=str(dtype))
@@ -688,7 +653,7 @@ class _CMABase(Algorithm):
         lam = jnp.asarray(self._lam(state), state.sigma.dtype)
         any_finite = jnp.any(~jnp.isnan(f))
         f_range, f_scale = fitness_spread(f)
-        window = 10 + jnp.floor(30 * n / lam)
+        window = 10 + jnp.ceil(30 * n / lam)
         age = ((state.run_generation - 1) % L - jnp.arange(L)) % L
         recent = (age < window) & (age < state.run_generation)
         hist_range = jnp.max(jnp.where(recent, state.f_hist, -jnp.inf)) - jnp.min(
@@ -699,83 +664,23 @@ class _CMABase(Algorithm):
             return any_finite & (f_range < tol) & (hist_range < tol)
 
         sd = state.sigma * jnp.sqrt(self._diag(state.C))
+        tol_x = self.tolx * state.run_sigma0
+        if self.tolstagnation is None:
+            patience = jnp.floor(100 + 100 * n**1.5 / lam)  # pycma's default tolstagnation
+        else:
+            patience = self.tolstagnation
         criteria = {
             "tolfun": flat(self.tolfun),
             "tolfun_resolution": flat(10 * jnp.finfo(f.dtype).eps * f_scale),
-            "tolx": jnp.all(sd < self.tolx)
-            & jnp.all(state.sigma * jnp.abs(state.p_c) < self.tolx),
-            "tolxstagnation": state.run_generation - state.x_ref_generation
-            > self._xstagnation_window(state.run_generation),
+            "tolx": jnp.all(sd < tol_x) & jnp.all(state.sigma * jnp.abs(state.p_c) < tol_x),
             "tolfunhist": (state.run_generation >= 10) & (hist_range < self.tolfunhist),
             "tolflatfitness": state.run_flat > self.tolflatfitness,
-            "tolstagnation": self._stagnation(state, lam),
-            "maxiter": state.run_generation >= self.maxiter,
+            "tolstagnation": state.run_stall > patience,
             "budget": state.run_evals >= state.run_budget,
         }
         if float64_grid(state.mean.dtype):
             criteria["noeffectcoord"] = jnp.any(state.mean + 0.2 * sd == state.mean)
         return criteria
-
-    def _stagnation_records(
-        self, state: CMAESState, generation: jax.Array, f_best: jax.Array, f_median: jax.Array
-    ) -> dict[str, jax.Array]:
-        """`stag_best` and `stag_median` with the generation's best and median f written
-        when `generation` is a multiple of 5, as pycma records `fit.histbest` and
-        `fit.histmedian`."""
-        slot = (generation // STAGNATION_EVERY - 1) % self.stagnation_length
-        due = generation % STAGNATION_EVERY == 0
-        return {name: history.at[slot].set(jnp.where(due, value, history[slot]))
-                for name, history, value in (("stag_best", state.stag_best, f_best),
-                                             ("stag_median", state.stag_median, f_median))}
-
-    def _stagnation(self, state: CMAESState, lam: jax.Array) -> jax.Array:
-        """pycma 4.5's tolstagnation (`_CMAStopDict._update`): after more than `n (5 + 100 /
-        lam)` generations, more than `tolstagnation / 2` of them since the run's best f and
-        more than 100 records, the medians of the newest `l` best and median f records are
-        no better than those of the `l` before, `l = floor(max(tolstagnation, records) /
-        10)` (bool scalar)."""
-        K = self.stagnation_length
-        written = state.run_generation // STAGNATION_EVERY
-        records = jnp.minimum(written, STAGNATION_RECORDS)
-        # Beyond maxiter (restart="none" goes on) l is capped by the records kept.
-        l = jnp.minimum(jnp.maximum(self.tolstagnation, records) // 10, K // 2)
-        ready = (
-            (state.run_generation > self.n_var * (5 + 100 / lam))
-            & (state.run_stall > self.tolstagnation / 2)
-            & (records > 100) & (2 * l < records)
-        )
-
-        def medians_not_better() -> jax.Array:
-            age = (written - 1 - jnp.arange(K)) % K  # records since the one in each slot
-            newer, older = age < l, (age >= l) & (age < 2 * l)
-
-            def median(history, window):
-                ordered = jnp.sort(jnp.where(window, history, jnp.inf))
-                return (ordered[(l - 1) // 2] + ordered[l // 2]) / 2
-
-            return ((median(state.stag_median, newer) >= median(state.stag_median, older))
-                    & (median(state.stag_best, newer) >= median(state.stag_best, older)))
-
-        return ready & jax.lax.cond(ready, medians_not_better, lambda: jnp.zeros((), bool))
-
-    def _xstagnation_window(self, generation: jax.Array) -> jax.Array:
-        """Generations within which the mean must move for tolxstagnation."""
-        return XSTAGNATION_OFFSET + XSTAGNATION_FRACTION * generation
-
-    def _mean_reference(self, state: CMAESState) -> dict[str, jax.Array]:
-        """pycma 4.5's tolxstagnation reference (`_StopTolXStagnation.update`): the mean
-        `x_ref` and its generation, renewed once the mean is farther than `tolxstagnation
-        sqrt(max(1, age / window))` from it (`tolxstagnation = 0` renews it always)."""
-        generation = state.run_generation
-        age = generation - state.x_ref_generation
-        reach = self.tolxstagnation * jnp.sqrt(
-            jnp.maximum(1.0, age / self._xstagnation_window(generation))
-        )
-        moved = (self.tolxstagnation == 0) | (
-            jnp.linalg.norm(state.mean - state.x_ref) > reach
-        )
-        return {"x_ref": jnp.where(moved, state.mean, state.x_ref),
-                "x_ref_generation": jnp.where(moved, generation, state.x_ref_generation)}
 
     def factor_criteria(self, state: CMAESState) -> dict[str, jax.Array]:
         """The termination criteria that read the factors `B`, `D` of `C`; a bool scalar each
@@ -819,10 +724,8 @@ class _CMABase(Algorithm):
         C, B = self._identity(dtype)
         zero_path = jnp.zeros(self.n_var, dtype)
         count = jnp.zeros((), jnp.int32)
-        mean = box_unmap(self._uniform_in_box(mean_key, dtype), *self._box(dtype))
-        inf = jnp.full_like(state.stag_best, jnp.inf)
         return state.replace(
-            mean=mean, x_ref=mean, x_ref_generation=count, stag_best=inf, stag_median=inf,
+            mean=box_unmap(self._uniform_in_box(mean_key, dtype), *self._box(dtype)),
             sigma=sigma0, C=C, B=B, D=jnp.ones(self.n_var, dtype), p_sigma=zero_path,
             p_c=zero_path, lam=lam.astype(jnp.int32), n_restarts=state.n_restarts + 1,
             run_generation=count, run_evals=count, run_best_f=jnp.asarray(jnp.inf, dtype),
@@ -855,25 +758,19 @@ class CMAES(_CMABase):
             "mirror" (periodic reflection), how samples are mapped into the box.
         eigen_interval: generations between eigendecompositions of C; default
             `ceil(1 / (10 n (c_1 + c_mu)))` as pycma, 1 up to a few dozen dimensions.
-        tolfun, tolfunhist, tolflatfitness, tolx, tolxstagnation, tolconditioncov,
-        tolupsigma, tolstagnation, maxiter: termination criteria (tutorial, appendix B.3,
-            and pycma 4.5's, with its defaults; see `termination_criteria` and
-            `factor_criteria`). `tolfun` (1e-11) bounds the range of f and of the recent
-            best f (`tolfun_resolution` does the same at 10 float eps of |f|), `tolfunhist`
+        tolfun, tolfunhist, tolflatfitness, tolx, tolconditioncov, tolupsigma,
+        tolstagnation: termination criteria (tutorial, appendix B.3, and pycma's; see
+            `termination_criteria` and `factor_criteria`), with pycma's defaults but for
+            `tolx`. `tolfun` (1e-11) bounds the range of f and of the recent best f
+            (`tolfun_resolution` does the same at 10 float eps of |f|), `tolfunhist`
             (1e-12) that of the recent best f alone, after 10 generations;
             `tolflatfitness` (1) is the number of consecutive generations tolerated whose
-            best value ties the one at rank `int(0.75 lambda)`; `tolx` (1e-11) bounds
-            every standard deviation and `sigma |p_c|`; `tolxstagnation` (1e-9) is how far
-            the mean must move within `20 + 0.1 t` generations of a run's `t`;
-            `tolstagnation` (default `int(100 + 100 n^1.5 / lambda0)`) is pycma's: after
-            `tolstagnation / 2` generations without a better best f and more than 500
-            generations, the medians of the best and median f of every 5th generation no
-            longer improve; `maxiter` (default `100 + 150 (n + 3)^2 // sqrt(lambda0)`) ends
-            a run by its generations. Both defaults hold for every run, as in pycma's
-            `fmin`. `tolx = 0`, `tolxstagnation = 0` or `tolupsigma = inf` switch a
-            criterion off. They trigger restarts; without restarts they only set
-            `state.terminated`, except that updates past `tolconditioncov` or
-            `tolupsigma` are refused.
+            best value ties the one at rank `int(0.75 lambda)`; `tolx` is relative
+            to the run's initial sigma; `tolstagnation` counts generations without
+            improving the run's best f, default pycma's `100 + 100 n^1.5 / lambda`.
+            `tolx = 0` or `tolupsigma = inf` switch a criterion off. They trigger
+            restarts; without restarts they only set `state.terminated`, except that
+            updates past `tolconditioncov` or `tolupsigma` are refused.
 
     The state exposes `X`, `F`, `best_x`, `best_f`, `lam`, `n_evals` (active evaluations),
     `n_restarts` and `terminated`. Under `jax_enable_x64` the whole state is float64; in
