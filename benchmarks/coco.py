@@ -191,9 +191,10 @@ def run_solver(name: str) -> None:
                     problem.free()
             note = f", largest lambda {solve.largest}" if name == "evo" else ""
             print(f"{label} d={d}: {time.perf_counter() - start:.0f} s{note}", file=sys.stderr)
+            # After each dimension, so that an interrupted run keeps the finished ones.
+            path.write_text(json.dumps(results, indent=0, sort_keys=True))
     finally:
         os.chdir(cwd)
-    path.write_text(json.dumps(results, indent=0, sort_keys=True))
 
 
 def load_results() -> dict[str, dict[str, int | None]]:

@@ -767,7 +767,13 @@ class CMAES(_CMABase):
             `tolflatfitness` (1) is the number of consecutive generations tolerated whose
             best value ties the one at rank `int(0.75 lambda)`; `tolx` is relative
             to the run's initial sigma; `tolstagnation` counts generations without
-            improving the run's best f, default pycma's `100 + 100 n^1.5 / lambda`.
+            improving the run's best f, default `floor(100 + 100 n^1.5 / lambda)` for
+            the run's lambda. That is pycma's default formula but not pycma's test, which
+            compares medians of the best and median f of every 5th generation after at
+            least 500 generations (with the first run's value in every restart): with
+            it, bbob (seeds 1-3, budget 2000 d) gave 294 / 219 / 184 solved pairs at
+            d = 2 / 5 / 10 against 293 / 222 / 184, the earlier restarts helping on
+            f17 and f23.
             `tolx = 0` or `tolupsigma = inf` switch a criterion off. They trigger
             restarts; without restarts they only set `state.terminated`, except that
             updates past `tolconditioncov` or `tolupsigma` are refused.
