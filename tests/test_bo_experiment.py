@@ -248,10 +248,13 @@ def test_a_checkpoint_of_another_optimizer_or_problem_refuses_to_load(tmp_path):
         Experiment.load(path, other)
     with pytest.raises(CheckpointError, match=r"problem: \"furnace A\" in the file, \"B\" now"):
         Experiment.load(path, SINGLE, problem="B")
-    assert Experiment.load(path, SINGLE, problem="furnace A").pending.ids.tolist() == [0, 1]
+    with pytest.raises(CheckpointError, match="grow: true in the file, false now"):
+        Experiment.load(path, SINGLE, problem="furnace A", grow=False, compiler_options=QUICK)
+    loaded = Experiment.load(path, SINGLE, problem="furnace A", compiler_options=QUICK)
+    assert loaded.pending.ids.tolist() == [0, 1]
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(CheckpointError, match="cannot be read"):
-        Experiment.load(path, SINGLE, problem="furnace A")
+        Experiment.load(path, SINGLE, problem="furnace A", compiler_options=QUICK)
 
 
 RESUME = textwrap.dedent("""

@@ -33,7 +33,7 @@ import numpy as np
 
 from evo.bo.bo import BayesOpt
 from evo.bo.gp import GPParams
-from evo.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from evo.checkpoint import CheckpointError, describe, load_checkpoint, save_checkpoint
 from evo.checks import check_int
 from evo.run import run_description
 
@@ -298,8 +298,8 @@ class Experiment:
         """The experiment saved at `path`, continuing exactly where it was saved.
 
         Raises `evo.checkpoint.CheckpointError`, leaving the file as it is, when it cannot
-        be read or belongs to another experiment (another optimizer's settings or
-        `problem`); the message lists what differs.
+        be read or belongs to another experiment (another optimizer's settings, `problem`,
+        `grow` or `compiler_options`); the message lists what differs.
         """
         experiment = cls(optimizer, jax.random.key(0), problem=problem, grow=grow,
                          compiler_options=compiler_options)
@@ -322,9 +322,13 @@ class Experiment:
     # ------------------------------------------------------------------ internals
 
     def _description(self) -> dict[str, Any]:
-        # The key is left out: the file carries the key the experiment reached.
-        return run_description(self.optimizer, self.problem, None, self._state,
-                               {"experiment": list(RECORDS)})
+        # The key is left out: the file carries the key the experiment reached. The buffer
+        # sizes and compiler options enter, as they change the proposals' rounding.
+        return run_description(
+            self.optimizer, self.problem, None, self._state,
+            {"experiment": list(RECORDS), "grow": self.grow,
+             "compiler_options": describe(dict(self.compiler_options))},
+        )
 
     def _append(self, X: np.ndarray) -> None:
         n = len(X)
