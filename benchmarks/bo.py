@@ -1,8 +1,9 @@
 """Bayesian optimisation benchmark: simple regret (single objective) or hypervolume regret
 (several objectives) against the number of evaluations, for evo's `BayesOpt` (qLogNEHVI
 for several objectives, and its ParEGO option) and `Turbo`, uniform random search, Optuna's
-TPE and CMA-ES samplers and BoTorch's qLogNEHVI at the same budget, `q` points per batch;
-then the time to fit the GP and to propose a point with 100, 500 and 1000 observations.
+TPE and CMA-ES samplers and BoTorch (LogEI for one objective, qLogNEHVI for several) at the
+same budget, `q` points per batch; then the time to fit the GP and to propose a point with
+100, 500 and 1000 observations.
 
 BoTorch starts from evo's initial designs (the same points for each seed); a peer that is
 not installed is skipped with a note. Optuna's GPSampler is left out: it needs PyTorch.
@@ -12,6 +13,7 @@ Prints markdown tables.
 Usage: python benchmarks/bo.py [--seeds 5] [--q 1 4]
        [--problems branin hartmann6 ackley10 dtlz2 branincurrin dtlz2_3]
        [--methods bo parego turbo random tpe cmaes botorch] [--sizes 100 500 1000]
+       [--fit-methods adam lbfgs]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import itertools
 import math
 import os
 import platform
@@ -44,7 +47,7 @@ from evo.problems import DTLZ2, Ackley
 from evo.problems.bo_functions import Branin, Hartmann6
 
 from evo.bo import BayesOpt, Turbo, fit_gp_batch, standardise, to_unit
-
+from evo.bo.gp import FIT_METHODS
 
 
 class BraninCurrin:
@@ -136,27 +139,32 @@ def bayes_opt(case: Case, **settings) -> BayesOpt:
     )
 
 
-def run_bo(case: Case, seeds: int) -> np.ndarray:
-    return evo_observations(bayes_opt(case), case.problem, case.n_eval, seeds)
+def run_bo(case: Case, seeds: int, **settings) -> np.ndarray:
+    return evo_observations(bayes_opt(case, **settings), case.problem, case.n_eval, seeds)
 
 
-def run_parego(case: Case, seeds: int) -> np.ndarray:
-    alg = bayes_opt(case, mo_acquisition="parego")
+def run_parego(case: Case, seeds: int, **settings) -> np.ndarray:
+    alg = bayes_opt(case, mo_acquisition="parego", **settings)
     return evo_observations(alg, case.problem, case.n_eval, seeds)
 
 
-def run_turbo(case: Case, seeds: int) -> np.ndarray:
+def run_turbo(case: Case, seeds: int, **settings) -> np.ndarray:
     p = case.problem
-    alg = Turbo(lb=p.lb, ub=p.ub, q=case.q, n_init=case.n_init, capacity=case.n_eval)
+    alg = Turbo(
+        lb=p.lb, ub=p.ub, q=case.q, n_init=case.n_init, capacity=case.n_eval, **settings
+    )
     return evo_observations(alg, p, case.n_eval, seeds)
 
 
 def run_botorch(case: Case, seeds: int) -> np.ndarray | None:
-    """BoTorch's qLogNEHVI as in its multi-objective tutorial: one SingleTaskGP per
-    objective (Standardize), 128 Sobol samples, 10 restarts from 512 raw samples, `q`
-    points chosen sequentially; from evo's initial design of each seed."""
+    """BoTorch with its default SingleTaskGP (Standardize) per objective, from evo's
+    initial design of each seed, 10 restarts from 512 raw samples, `q` points chosen
+    sequentially. One objective: analytic LogEI for `q = 1`, qLogNEI otherwise; several:
+    qLogNEHVI with 128 Sobol samples, as in BoTorch's multi-objective tutorial."""
     try:
         import torch
+        from botorch.acquisition.analytic import LogExpectedImprovement
+        from botorch.acquisition.logei import qLogNoisyExpectedImprovement
         from botorch.acquisition.multi_objective.logei import (
             qLogNoisyExpectedHypervolumeImprovement,
         )
@@ -165,7 +173,7 @@ def run_botorch(case: Case, seeds: int) -> np.ndarray | None:
         from botorch.models.transforms.outcome import Standardize
         from botorch.optim import optimize_acqf
         from botorch.sampling import SobolQMCNormalSampler
-        from gpytorch.mlls import SumMarginalLogLikelihood
+        from gpytorch.mlls import ExactMarginalLogLikelihood, SumMarginalLogLikelihood
     except ImportError:
         print("(BoTorch is not installed: `pip install -e \".[bench-bo]\"` to compare with it)\n")
         return None
@@ -175,25 +183,34 @@ def run_botorch(case: Case, seeds: int) -> np.ndarray | None:
     bounds = torch.stack([torch.zeros(p.n_var), torch.ones(p.n_var)]).double()
     out = np.empty((seeds, case.n_eval, p.n_obj))
     alg = bayes_opt(case)
+
+    def acquisition(X, Y):
+        if p.n_obj == 1:
+            model = SingleTaskGP(X, Y, outcome_transform=Standardize(m=1))
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
+            if case.q == 1:
+                return LogExpectedImprovement(model, best_f=Y.max())
+            return qLogNoisyExpectedImprovement(model, X_baseline=X, prune_baseline=True)
+        model = ModelListGP(*[
+            SingleTaskGP(X, Y[:, i : i + 1], outcome_transform=Standardize(m=1))
+            for i in range(p.n_obj)
+        ])
+        fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model))
+        return qLogNoisyExpectedHypervolumeImprovement(
+            model, ref_point=[-r for r in case.ref], X_baseline=X, prune_baseline=True,
+            sampler=SobolQMCNormalSampler(torch.Size([128])),
+        )
+
     for s, key in enumerate(seed_keys(seeds)):
         torch.manual_seed(s)
         design = (np.asarray(alg.init(key).design) - lb) / (ub - lb)
         X = torch.tensor(design, dtype=torch.double)
         F = np.asarray(evaluate(jnp.asarray(lb + design * (ub - lb))), np.float64)
         while len(F) < case.n_eval:
-            Y = -torch.tensor(F)
-            model = ModelListGP(*[
-                SingleTaskGP(X, Y[:, i : i + 1], outcome_transform=Standardize(m=1))
-                for i in range(p.n_obj)
-            ])
-            fit_gpytorch_mll(SumMarginalLogLikelihood(model.likelihood, model))
-            acq = qLogNoisyExpectedHypervolumeImprovement(
-                model, ref_point=[-r for r in case.ref], X_baseline=X, prune_baseline=True,
-                sampler=SobolQMCNormalSampler(torch.Size([128])),
-            )
             new, _ = optimize_acqf(
-                acq, bounds, q=case.q, num_restarts=10, raw_samples=512,
-                options={"batch_limit": 5, "maxiter": 200}, sequential=True,
+                acquisition(X, -torch.tensor(F)), bounds, q=case.q, num_restarts=10,
+                raw_samples=512, options={"batch_limit": 5, "maxiter": 200},
+                sequential=True,
             )
             X = torch.cat([X, new])
             x = lb + new.numpy() * (ub - lb)
@@ -256,11 +273,12 @@ METHODS = {
     "random": ("random search", run_random),
     "tpe": ("Optuna TPE", functools.partial(run_optuna, tpe_sampler)),
     "cmaes": ("Optuna CMA-ES", functools.partial(run_optuna, cmaes_sampler)),
-    "botorch": ("BoTorch qLogNEHVI", run_botorch),
+    "botorch": ("BoTorch", run_botorch),
 }
 SINGLE_OBJECTIVE_ONLY = ("turbo", "cmaes")
-MULTI_OBJECTIVE_ONLY = ("parego", "botorch")
+MULTI_OBJECTIVE_ONLY = ("parego",)
 BATCHED = ("bo", "parego", "turbo", "botorch")  # the others propose one point at a time
+FITTED = ("bo", "parego", "turbo")  # evo's GP optimisers, which take a `fit_method`
 
 
 def regret_at(case: Case, F: np.ndarray) -> np.ndarray:
@@ -276,8 +294,11 @@ def regret_at(case: Case, F: np.ndarray) -> np.ndarray:
     )
 
 
-def regret_table(case: Case, methods: list[str], seeds: int) -> None:
-    """Print one markdown table, a row per method as soon as it is done."""
+def regret_table(
+    case: Case, methods: list[str], seeds: int, fit_methods: list[str] | None = None
+) -> None:
+    """Print one markdown table, a row per method as soon as it is done; evo's GP
+    optimisers get a row per fit method in `fit_methods` (None: their default)."""
     marks = " | ".join(f"{m} evals" for m in case.marks)
     print(
         f"{case.name}, q = {case.q}, budget {case.n_eval}, median regret over {seeds} seeds "
@@ -287,38 +308,42 @@ def regret_table(case: Case, methods: list[str], seeds: int) -> None:
         + "|",
         flush=True,
     )
+    multi = case.problem.n_obj > 1
     for m in methods:
-        multi = case.problem.n_obj > 1
         if (multi and m in SINGLE_OBJECTIVE_ONLY) or (not multi and m in MULTI_OBJECTIVE_ONLY):
             continue
         if case.q > 1 and m not in BATCHED:
             continue
         label, run = METHODS[m]
-        t = time.perf_counter()
-        F = run(case, seeds)
-        if F is None:
-            continue
-        wall = (time.perf_counter() - t) / seeds
-        r = regret_at(case, F)
-        q1, q3 = np.percentile(r[:, -1], [25, 75])
-        cells = " | ".join(f"{v:.3g}" for v in np.median(r, axis=0))
-        print(f"| {label} | {cells} | {q1:.2g} - {q3:.2g} | {wall:.1f} |", flush=True)
+        if m in FITTED and fit_methods:
+            runs = [(f"{label}, {f} fit", functools.partial(run, fit_method=f))
+                    for f in fit_methods]
+        else:
+            runs = [(label, run)]
+        for label, run in runs:
+            t = time.perf_counter()
+            F = run(case, seeds)
+            if F is None:
+                continue
+            wall = (time.perf_counter() - t) / seeds
+            r = regret_at(case, F)
+            q1, q3 = np.percentile(r[:, -1], [25, 75])
+            cells = " | ".join(f"{v:.3g}" for v in np.median(r, axis=0))
+            print(f"| {label} | {cells} | {q1:.2g} - {q3:.2g} | {wall:.1f} |", flush=True)
     print()
 
 
-def timing_table(sizes: list[int]) -> list[str]:
-    rows = ["| observations | fit GP (s) | ask = fit + propose (s) |", "|---|---|---|"]
+def timing_table(sizes: list[int], fit_methods: list[str]) -> list[str]:
+    """Seconds per compiled call on Hartmann-6 data, BayesOpt's default fit settings."""
+    rows = [
+        "| observations | fit method | fit GP (s) | ask = fit + propose (s) |",
+        "|---|---|---|---|",
+    ]
     problem = Hartmann6()
-    for n in sizes:
+    for n, method in itertools.product(sizes, fit_methods):
         alg = BayesOpt(
-            n_obj=1,
-            lb=problem.lb,
-            ub=problem.ub,
-            q=1,
-            n_init=1,
-            capacity=n,
-            fit_restarts=2,
-            fit_steps=20,
+            n_obj=1, lb=problem.lb, ub=problem.ub, q=1, n_init=1, capacity=n,
+            fit_method=method,
         )
         X = jax.random.uniform(jax.random.key(n), (n, problem.n_var))
         state = alg.init(jax.random.key(0))
@@ -334,7 +359,9 @@ def timing_table(sizes: list[int]) -> list[str]:
         Ys = standardise(state.F[:, 0], masks[:, 0])[0][:, None]
         fit = jax.jit(
             functools.partial(
-                fit_gp_batch, X=U, Y=Ys, masks=masks, n_restarts=2, n_steps=20
+                fit_gp_batch, X=U, Y=Ys, masks=masks, method=method,
+                n_restarts=alg.fit_restarts, n_steps=alg.fit_steps,
+                learning_rate=alg.fit_lr,
             )
         )
         ask = jax.jit(alg.ask)
@@ -346,8 +373,8 @@ def timing_table(sizes: list[int]) -> list[str]:
         t = time.perf_counter()
         jax.block_until_ready(ask(state.replace(key=jax.random.key(3))))
         t_ask = time.perf_counter() - t
-        rows.append(f"| {n} | {t_fit:.2f} | {t_ask:.2f} |")
-        print(f"  (n={n} done)", file=sys.stderr, flush=True)
+        rows.append(f"| {n} | {method} | {t_fit:.3f} | {t_ask:.3f} |")
+        print(f"  (n={n}, {method} done)", file=sys.stderr, flush=True)
     return rows
 
 
@@ -362,6 +389,10 @@ def main():
         "--methods", nargs="*", default=list(METHODS), choices=list(METHODS)
     )
     parser.add_argument("--sizes", type=int, nargs="*", default=[100, 500, 1000])
+    parser.add_argument(
+        "--fit-methods", nargs="*", choices=FIT_METHODS, default=None,
+        help="a row per GP fit method for evo's optimisers (default: their default fit)",
+    )
     args = parser.parse_args()
     device = jax.devices()[0]
     print("## Bayesian optimisation (benchmarks/bo.py)\n")
@@ -376,13 +407,17 @@ def main():
     )
     for name in args.problems:
         for q in args.q:
-            regret_table(dataclasses.replace(CASES[name], q=q), args.methods, args.seeds)
+            regret_table(
+                dataclasses.replace(CASES[name], q=q), args.methods, args.seeds,
+                args.fit_methods,
+            )
     if args.sizes:
         print(
-            "Time per call (2nd call, compiled), Hartmann-6 data, fit_restarts = 2, "
-            "fit_steps = 20, 512 candidates:\n"
+            "Time per call (2nd call, compiled), Hartmann-6 data, BayesOpt's defaults "
+            "(fit_restarts, fit_steps, 512 candidates):\n"
         )
-        print("\n".join(timing_table(args.sizes)))
+        fit_methods = args.fit_methods or [BayesOpt.__dataclass_fields__["fit_method"].default]
+        print("\n".join(timing_table(args.sizes, fit_methods)))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import pytest
 from scipy.special import ndtr
 
 from evo.bo import (
+    BayesOpt,
     GPParams,
     fit_gp_batch,
     gp_posterior,
@@ -19,7 +20,7 @@ from evo.bo import (
     log_h,
     standardise,
 )
-from evo.bo.gp import fit_gp, kernel_matrix
+from evo.bo.gp import fit_gp, kernel_matrix, map_objective
 
 from compile_options import QUICK
 
@@ -107,6 +108,55 @@ def test_fit_gp_rejects_unknown_kernel():
         fit_gp(jax.random.key(0), X, jnp.zeros(3), jnp.ones(3, bool), kernel="cubic")
     with pytest.raises(ValueError, match="unknown kernel"):
         kernel_matrix("cubic", _params(1), X, X)
+
+
+@functools.partial(jax.jit, static_argnames=("method", "n_steps"), compiler_options=QUICK)
+def _fit(key, X, y, *, method, n_steps):
+    mask = jnp.ones(y.shape, bool)
+    params = fit_gp(key, X, y, mask, method=method, n_restarts=3, n_steps=n_steps)
+    return params, map_objective("matern52", X, y, mask)(params)
+
+
+def _ard_sample(key, n, ell):
+    """`n` Latin-hypercube points and a draw `(n,)` from the zero-mean Matern-5/2 GP with
+    length scales `ell`, unit signal variance and noise variance 1e-4 (float64)."""
+    k_x, k_y = jax.random.split(key)
+    X = latin_hypercube(k_x, n, len(ell), jnp.float64)
+    params = GPParams(jnp.log(jnp.asarray(ell, jnp.float64)), jnp.zeros(()), jnp.zeros(()))
+    L = jnp.linalg.cholesky(kernel_matrix("matern52", params, X, X) + 1e-4 * jnp.eye(n))
+    return X, L @ jax.random.normal(k_y, (n,), jnp.float64)
+
+
+@pytest.mark.slow
+def test_lbfgs_fit_reaches_adams_objective():
+    """On a fixed problem, 20 L-BFGS iterations end at a MAP objective no worse than 200
+    Adam steps from the same starts (within 1e-3 nats)."""
+    with jax.enable_x64(True):
+        X, y = _ard_sample(jax.random.key(5), 40, [0.2, 1.0])
+        y = standardise(y, jnp.ones(40, bool))[0]
+        _, adam = _fit(jax.random.key(6), X, y, method="adam", n_steps=200)
+        _, lbfgs = _fit(jax.random.key(6), X, y, method="lbfgs", n_steps=20)
+        assert np.isfinite(float(lbfgs))
+        assert float(lbfgs) <= float(adam) + 1e-3, (float(lbfgs), float(adam))
+
+
+def test_lbfgs_fit_recovers_known_length_scales():
+    """Data drawn from a GP with length scales (0.15, 0.6): the fitted ones are within a
+    factor 1.5 of them."""
+    with jax.enable_x64(True):
+        X, y = _ard_sample(jax.random.key(7), 40, [0.15, 0.6])
+        y = standardise(y, jnp.ones(40, bool))[0]
+        params, _ = _fit(jax.random.key(8), X, y, method="lbfgs", n_steps=20)
+        ratio = np.exp(np.asarray(params.log_ell)) / np.array([0.15, 0.6])
+        assert np.all((ratio > 1 / 1.5) & (ratio < 1.5)), ratio
+
+
+def test_unknown_fit_method_is_rejected():
+    with pytest.raises(ValueError, match="fit_method must be one of 'adam', 'lbfgs', got 'bfgs'"):
+        BayesOpt(n_obj=1, lb=[0.0], ub=[1.0], fit_method="bfgs")
+    X = jnp.zeros((3, 1))
+    with pytest.raises(ValueError, match="method must be one of 'adam', 'lbfgs', got 'sgd'"):
+        fit_gp(jax.random.key(0), X, jnp.zeros(3), jnp.ones(3, bool), method="sgd")
 
 
 def test_log_h_is_stable_and_matches_direct_formula():

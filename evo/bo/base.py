@@ -3,7 +3,7 @@
 Both keep their observations in a fixed-size buffer (static shapes keep `tell` jittable):
 `capacity` slots, `filled` marking those that hold an observation, so the population an
 optimiser holds is its filled slots. Both start from a Latin-hypercube design handed out
-`q` points per ask, fit GP hyperparameters with batched Adam restarts, and propose
+`q` points per ask, fit GP hyperparameters with batched restarts (Adam or L-BFGS), and propose
 batches of `q` points once the design is spent. A subclass writes its own proposal, its
 choice of slots to overwrite when the buffer is full and what its `tell` learns beyond
 storing the observations.
@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from evo.algorithm import Algorithm, Population, State, state_class
-from evo.bo.gp import KERNELS, GPParams, from_unit
+from evo.bo.gp import FIT_METHODS, KERNELS, GPParams, from_unit
 from evo.checks import check_choice, check_float, check_int, settings_class
 
 
@@ -86,16 +86,27 @@ class BayesianOptimizer(Algorithm):
         n_init: size of the initial Latin-hypercube design, rounded up to a multiple of `q`.
         capacity: size of the observation buffer; it must hold the initial design.
         kernel: "matern52" or "rbf", ARD length scales on unit-cube inputs.
-        fit_restarts, fit_steps, fit_lr: hyperparameter fit (Adam, restarts batched; the
-            previous fit is always one start).
+        fit_method: how the GP hyperparameters are fitted: "adam" (`fit_steps` Adam steps
+            at learning rate `fit_lr`, projected onto the hyperparameter box) or "lbfgs"
+            (`fit_steps` L-BFGS iterations with a backtracking line search; `fit_lr`
+            unused; 20 iterations reach the optimum Adam approaches in 200 steps).
+        fit_restarts, fit_steps, fit_lr: hyperparameter fit (restarts batched; the
+            previous fit is always one start, the others are drawn at random).
         n_candidates: random candidates scored per proposal.
         lb, ub, n_obj: box bounds `(n_var,)` and number of objectives.
+
+    The fit maximises the log marginal likelihood plus independent normal log priors on
+    the log hyperparameters (`evo.bo.gp.log_prior`), with inputs in the unit cube and
+    outputs standardised: log length scale N(log 0.5, 1.5^2) per dimension, log signal
+    variance N(0, 1.5^2), log noise variance N(log 1e-3, 3^2); the values are kept in the
+    box length scale [0.01, 100], signal variance [0.01, 100], noise [1e-6, 1].
     """
 
     q: int = 1
     n_init: int | None = 10
     capacity: int = 100
     kernel: str = "matern52"
+    fit_method: str = "adam"
     fit_restarts: int = 4
     fit_steps: int = 50
     fit_lr: float = 0.05
@@ -109,6 +120,7 @@ class BayesianOptimizer(Algorithm):
         check_int(f"{name}: fit_steps", self.fit_steps, 0)
         check_float(f"{name}: fit_lr", self.fit_lr, 0.0, open_low=True)
         check_choice(f"{name}: kernel", self.kernel, KERNELS)
+        check_choice(f"{name}: fit_method", self.fit_method, FIT_METHODS)
         if self.capacity < self.n_design:
             raise ValueError(
                 f"{name}: capacity={self.capacity} must hold the initial design of "

@@ -310,6 +310,7 @@ class BayesOpt(BayesianOptimizer):
             Ys,
             masks,
             kernel=self.kernel,
+            method=self.fit_method,
             n_restarts=self.fit_restarts,
             n_steps=self.fit_steps,
             learning_rate=self.fit_lr,

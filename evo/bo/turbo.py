@@ -242,6 +242,7 @@ class Turbo(BayesianOptimizer):
             y,
             current,
             kernel=self.kernel,
+            method=self.fit_method,
             n_restarts=self.fit_restarts,
             n_steps=self.fit_steps,
             learning_rate=self.fit_lr,
