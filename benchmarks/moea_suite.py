@@ -69,6 +69,7 @@ class Reference:
     library: str
     run: Callable[[str, int, int, int], tuple[np.ndarray, np.ndarray]]
     requires: tuple[str, ...] = ()  # further modules it imports (pymoo's AGEMOEA2: numba)
+    constraints: bool = True  # whether it takes constrained problems
 
 
 PYMOO_CLASSES = {
@@ -103,7 +104,8 @@ def pymoo(name: str) -> Reference:
         violation = result.pop.get("CV")
         return F, np.zeros(len(F)) if violation is None else np.ravel(violation)
 
-    return Reference("pymoo", run, ("numba",) if name == "agemoea2" else ())
+    return Reference("pymoo", run, ("numba",) if name == "agemoea2" else (),
+                     constraints=name != "moead")
 
 
 def jmetal_problem(problem_name: str) -> Any:
@@ -297,7 +299,7 @@ def deap_mo_cma_es(problem_name: str, seed: int, pop: int, n_gen: int):
 REFERENCES: dict[str, Reference | None] = {
     **{name: pymoo(name) for name in PYMOO_CLASSES},
     **{name: jmetalpy(name) for name in JMETAL_BUILDERS},
-    "mocmaes": Reference("deap", deap_mo_cma_es, ("moocore",)),
+    "mocmaes": Reference("deap", deap_mo_cma_es, ("moocore",), constraints=False),
     # HypE's reference is PlatEMO's (MATLAB) and the tensorized HypE (EvoX, jax 0.4): it is
     # compared in speed.py's EvoX table, not here. LMOCSO's is PlatEMO's.
     "hype": None,
@@ -446,6 +448,8 @@ def quality_row(args: argparse.Namespace, results: Results, problem_name: str,
     ours_ms = per_generation_ms(ours, n_gen, skip_first=True)
     reference = REFERENCES.get(algorithm)
     why = "no Python reference" if reference is None else missing_library(reference)
+    if why is None and evo_problem(problem_name).n_constr and not reference.constraints:
+        why = f"{reference.library}'s takes no constraints"
     cells = [problem_name, algorithm, "-" if reference is None else reference.library,
              f"{median(ours, 'igd'):.4g}"]
     if why:

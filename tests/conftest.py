@@ -11,6 +11,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # Tests compile from scratch: importing evo.bo would otherwise switch on JAX's persistent
 # compilation cache in the user's cache directory (tests/test_compilation_cache.py checks it).
 os.environ.setdefault("EVO_COMPILATION_CACHE", "0")
+# XLA's CPU runtime can wedge its multithreaded Eigen pool on large vmapped programs (the
+# batched GP fits here): seen as an idle process that never returns. One Eigen thread per
+# process avoids it and costs nothing when the test workers already fill the cores.
+if "--xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (
+        os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+    ).strip()
 
 
 @pytest.fixture(autouse=True, scope="module")
