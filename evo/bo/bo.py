@@ -84,8 +84,9 @@ class BayesOpt(BayesianOptimizer):
             confidence bound with `ucb_beta`) or "thompson" (Thompson sampling on a random
             candidate set of `n_candidates` points).
         kernel: "matern52" or "rbf", ARD length scales on unit-cube inputs.
-        fit_restarts, fit_steps, fit_lr: hyperparameter fit (Adam, restarts batched; the
-            previous fit is always one start).
+        fit_method, fit_restarts, fit_steps, fit_lr: hyperparameter fit by Adam (default)
+            or L-BFGS, restarts batched, the previous fit always one start; priors as in
+            `BayesianOptimizer`.
         n_candidates, n_starts, opt_steps, opt_lr: acquisition maximisation: random and local
             candidates scored in one batch, Adam polishing of the `n_starts` best.
         batch: how "logei" / "ucb" choose `q > 1` points. "believer" (Kriging believer):

@@ -67,7 +67,7 @@ class Turbo(BayesianOptimizer):
             paper); a region smaller than `length_min` ends in a restart.
         success_tolerance, failure_tolerance: batches in a row that double / halve the side;
             `failure_tolerance` defaults to `ceil(max(4, n_var) / q)` as in the paper.
-        fit_restarts, fit_steps, fit_lr: hyperparameter fit, as in `BayesOpt`.
+        fit_method, fit_restarts, fit_steps, fit_lr: hyperparameter fit, as in `BayesOpt`.
         n_obj: must be 1.
 
     A batch improves when its best value beats the region's best by more than `1e-3 |best|`.
