@@ -161,6 +161,8 @@ def jmetalpy(name: str) -> Reference:
 
         logging.getLogger("jmetal").setLevel(logging.WARNING)
         problem = jmetal_problem(problem_name)
+        if name in DECOMPOSITION:  # one subproblem per direction, as evo's
+            pop = len(directions(problem.number_of_objectives(), pop))
         n_var = problem.number_of_variables()
         mutation = PolynomialMutation(probability=1.0 / n_var, distribution_index=20)
         stop = StoppingByEvaluations(max_evaluations=pop * n_gen)
