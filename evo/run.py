@@ -444,9 +444,13 @@ def make_result(
     """The `Result` of `state`: the rows it holds, and their feasible non-dominated subset."""
     population = jax.device_get(algorithm.population(state))
     held = np.asarray(population.held, bool)
+    # Unheld rows count as infinitely infeasible, so the mask is computed at the state's
+    # fixed shape: one compile per algorithm, not one per number of rows held.
+    padded_violation = np.where(held, np.asarray(population.violation), np.inf)
+    mask = np.asarray(pareto_mask(jnp.asarray(population.F), jnp.asarray(padded_violation)))
+    mask = mask[held]
     X, F = np.asarray(population.X)[held], np.asarray(population.F)[held]
     violation = np.asarray(population.violation)[held]
-    mask = np.asarray(pareto_mask(jnp.asarray(F), jnp.asarray(violation)))
     _, unique = np.unique(F[mask], axis=0, return_index=True)
     keep = np.flatnonzero(mask)[np.sort(unique)]
     return Result(X=X, F=F, violation=violation, pareto_X=X[keep], pareto_F=F[keep],

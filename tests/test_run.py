@@ -12,7 +12,7 @@ import evo
 from evo.metrics import hypervolume
 from evo.problems import DTLZ2, ZDT1, Problem
 from evo.progress import ProgressBar
-from evo.run import evaluate_needed_rows, latest_indicators
+from evo.run import evaluate_needed_rows, latest_indicators, pareto_mask
 
 from compile_options import QUICK
 
@@ -293,3 +293,18 @@ def test_progress_shows_the_last_indicators_a_chunk_computed():
     # One objective: the best value, never a distance to the optimum labelled IGD.
     best = {"generation": np.arange(2), "f_min": np.array([[3.0], [2.5]])}
     assert latest_indicators(best, 1) == {"f_min": 2.5} and latest_indicators({}, 1) == {}
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_unheld_rows_as_infinitely_infeasible_leave_the_held_rows_front_unchanged(seed):
+    # make_result computes the front at the state's fixed shape this way.
+    rng = np.random.default_rng(seed)
+    F = rng.random((40, 3)).round(1)  # ties and duplicates
+    F[rng.random(40) < 0.1] = np.nan
+    violation = np.where(rng.random(40) < 0.3, rng.random(40), 0.0)
+    held = rng.random(40) < 0.6
+    padded = np.asarray(pareto_mask(jnp.asarray(F), jnp.asarray(np.where(held, violation,
+                                                                         np.inf))))[held]
+    alone = np.asarray(pareto_mask(jnp.asarray(F[held]), jnp.asarray(violation[held])))
+    np.testing.assert_array_equal(padded, alone)
+    assert alone.any()
