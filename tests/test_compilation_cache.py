@@ -11,21 +11,23 @@ import pytest
 pytest.importorskip("optax")
 
 from evo.bo import default_cache_dir, enable_compilation_cache  # noqa: E402
+from evo.bo.compilation_cache import MAX_CACHE_BYTES  # noqa: E402
 
 # Imports evo.bo, compiles one program and reports the cache directory and its files.
 CHILD = """
 import os, sys
 import jax
 import evo.bo
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 jax.jit(lambda x: x * 2 + 1)(jax.numpy.arange(3.0)).block_until_ready()
 directory = jax.config.jax_compilation_cache_dir
 print(directory)
 print(len(os.listdir(directory)) if directory and os.path.isdir(directory) else 0)
+print(jax.config.jax_persistent_cache_min_compile_time_secs)
+print(jax.config.jax_compilation_cache_max_size)
 """
 
 
-def run_child(env_changes: dict[str, str | None]) -> tuple[str, int]:
+def run_child(env_changes: dict[str, str | None]) -> tuple[str, int, float, int]:
     env = dict(os.environ)
     for name, value in env_changes.items():
         if value is None:
@@ -34,23 +36,36 @@ def run_child(env_changes: dict[str, str | None]) -> tuple[str, int]:
             env[name] = value
     out = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True,
                          text=True, check=True)
-    directory, n_files = out.stdout.split()
-    return directory, int(n_files)
+    directory, n_files, min_compile_time, max_size = out.stdout.split()
+    return directory, int(n_files), float(min_compile_time), int(max_size)
 
 
-def test_a_fresh_process_writes_compiled_programs_to_the_users_cache(tmp_path):
-    directory, n_files = run_child({"XDG_CACHE_HOME": str(tmp_path),
-                                    "EVO_COMPILATION_CACHE": None,
-                                    "JAX_COMPILATION_CACHE_DIR": None})
+DEFAULTS = {"EVO_COMPILATION_CACHE": None, "JAX_COMPILATION_CACHE_DIR": None,
+            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": None,
+            "JAX_COMPILATION_CACHE_MAX_SIZE": None}
+
+
+def test_a_fresh_process_writes_every_compiled_program_to_the_users_cache(tmp_path):
+    # The program compiled is tiny: it is cached only because evo lowers JAX's 1 s floor.
+    directory, n_files, min_compile_time, max_size = run_child(
+        {**DEFAULTS, "XDG_CACHE_HOME": str(tmp_path)})
     assert directory == str(tmp_path / "evo" / "jax")
     assert n_files >= 1
+    assert (min_compile_time, max_size) == (0.0, MAX_CACHE_BYTES)
+
+
+def test_settings_the_user_chose_are_kept(tmp_path):
+    _, _, min_compile_time, max_size = run_child(
+        {**DEFAULTS, "XDG_CACHE_HOME": str(tmp_path),
+         "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "2.5",
+         "JAX_COMPILATION_CACHE_MAX_SIZE": "12345"})
+    assert (min_compile_time, max_size) == (2.5, 12345)
 
 
 def test_opting_out_leaves_the_cache_off(tmp_path):
-    directory, n_files = run_child({"XDG_CACHE_HOME": str(tmp_path),
-                                    "EVO_COMPILATION_CACHE": "off",
-                                    "JAX_COMPILATION_CACHE_DIR": None})
-    assert (directory, n_files) == ("None", 0)
+    directory, n_files, min_compile_time, _ = run_child(
+        {**DEFAULTS, "XDG_CACHE_HOME": str(tmp_path), "EVO_COMPILATION_CACHE": "off"})
+    assert (directory, n_files, min_compile_time) == ("None", 0, 1.0)
     assert not (tmp_path / "evo").exists()
 
 
