@@ -14,12 +14,14 @@ however short its compile (JAX's default keeps only those of 1 s or more), unles
 programs of a `BayesOpt`'s `init` took 1.34 s to compile in a second process and 0.42 s
 to load, which brought the second process's first ask from 3.2 s to 2.6 s (d = 2, quiet
 2-core CPU). The cache is capped at `MAX_CACHE_BYTES` unless
-`jax_compilation_cache_max_size` was set. These settings are JAX's, so they hold for every
+`jax_compilation_cache_max_size` was set (or `filelock`, which JAX needs to enforce it, is
+missing). These settings are JAX's, so they hold for every
 program the process compiles afterwards.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -50,6 +52,9 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | No
     jax.config.update("jax_compilation_cache_dir", str(directory))
     if jax.config.jax_persistent_cache_min_compile_time_secs == 1.0:  # JAX's default
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    if jax.config.jax_compilation_cache_max_size == -1:  # JAX's default: no limit
+    # JAX enforces the limit with filelock (in the `bo` extra); without it a limit would
+    # turn every cache read into an error.
+    unlimited = jax.config.jax_compilation_cache_max_size == -1  # JAX's default
+    if unlimited and importlib.util.find_spec("filelock") is not None:
         jax.config.update("jax_compilation_cache_max_size", MAX_CACHE_BYTES)
     return directory
