@@ -177,22 +177,24 @@ def jmetalpy(name: str) -> Reference:
     return Reference("jmetal", run)
 
 
-def jmetal_ibea(problem, pop, mutation, stop, weights_dir):
-    """IBEA (kappa 0.05, SBX 1.0 / 20) with two repairs evo's IBEA documents: the epsilon
-    indicator takes the lists IBEA passes (the released class fails on them), and a
-    solution paired with itself is copied before SBX (otherwise one object sits in the
-    population twice)."""
+class PointEpsilon:
+    """jmetalpy 1.9.0's `EpsilonIndicator(reference).compute(front)` for one point each,
+    `max(front - reference)` over the objectives, taking the lists its IBEA passes (the
+    released class needs arrays, so jmetalpy's IBEA fails without this)."""
+
+    def __init__(self, reference):
+        self.reference = reference[0]
+
+    def compute(self, front):
+        return max(s - r for s, r in zip(front[0], self.reference))
+
+
+def distinct_parents_sbx(**settings):
+    """jmetalpy's `SBXCrossover(**settings)`, except that a solution paired with itself is
+    copied first: `copy.deepcopy([p, p])` returns one object twice."""
     import copy
 
-    from jmetal.algorithm.multiobjective import ibea
     from jmetal.operator.crossover import SBXCrossover
-
-    class PointEpsilon:  # max over objectives of front - reference, one point each
-        def __init__(self, reference):
-            self.reference = reference[0]
-
-        def compute(self, front):
-            return max(s - r for s, r in zip(front[0], self.reference))
 
     class DistinctParentsSBX(SBXCrossover):
         def execute(self, parents):
@@ -200,10 +202,20 @@ def jmetal_ibea(problem, pop, mutation, stop, weights_dir):
                 parents = [parents[0], copy.deepcopy(parents[1])]
             return super().execute(parents)
 
+    return DistinctParentsSBX(**settings)
+
+
+def jmetal_ibea(problem, pop, mutation, stop, weights_dir):
+    """IBEA (kappa 0.05, SBX 1.0 / 20) with two repairs evo's IBEA documents: the epsilon
+    indicator takes the lists IBEA passes (`PointEpsilon`), and a solution paired with
+    itself is copied before SBX (`distinct_parents_sbx`; otherwise one object sits in the
+    population twice)."""
+    from jmetal.algorithm.multiobjective import ibea
+
     ibea.EpsilonIndicator = PointEpsilon
     return ibea.IBEA(problem=problem, kappa=0.05, population_size=pop,
                      offspring_population_size=pop, mutation=mutation,
-                     crossover=DistinctParentsSBX(probability=1.0, distribution_index=20),
+                     crossover=distinct_parents_sbx(probability=1.0, distribution_index=20),
                      termination_criterion=stop)
 
 

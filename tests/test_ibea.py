@@ -1,9 +1,10 @@
 """IBEA: its selection against jmetalpy's and against the paper's loop, its tournament,
 runs against jmetalpy's IBEA."""
 
-import copy
 import logging
 import random
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -18,21 +19,12 @@ from evo.problems import C2DTLZ2, DTLZ2, ZDT1
 
 from compile_options import QUICK
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from moea_suite import PointEpsilon, distinct_parents_sbx  # noqa: E402
+
 selection_jit = jax.jit(environmental_selection,
                         static_argnames=("n_keep", "kappa", "scale_objectives"),
                         compiler_options=QUICK)
-
-
-class PointEpsilon:
-    """jmetalpy 1.9.0's `EpsilonIndicator(reference).compute(front)` for one point each,
-    `max(front - reference)` over the objectives, taking the lists its IBEA passes (the
-    released class needs arrays, so jmetalpy's IBEA fails without this)."""
-
-    def __init__(self, reference):
-        self.reference = reference[0]
-
-    def compute(self, front):
-        return max(s - r for s, r in zip(front[0], self.reference))
 
 
 @pytest.fixture
@@ -227,20 +219,6 @@ def test_ibea_reaches_jmetalpy_igd(name):
     ]))
     assert ours <= 1.1 * JMETAL_MEDIANS["distinct"][name], (ours, JMETAL_MEDIANS)
     assert ours < 0.6 * JMETAL_MEDIANS["released"][name], (ours, JMETAL_MEDIANS)
-
-
-def distinct_parents_sbx(**settings):
-    """jmetalpy's `SBXCrossover(**settings)`, except that a solution paired with itself is
-    copied first: `copy.deepcopy([p, p])` returns one object twice."""
-    from jmetal.operator.crossover import SBXCrossover
-
-    class DistinctParentsSBX(SBXCrossover):
-        def execute(self, parents):
-            if parents[0] is parents[1]:
-                parents = [parents[0], copy.deepcopy(parents[1])]
-            return super().execute(parents)
-
-    return DistinctParentsSBX(**settings)
 
 
 def jmetal_front(module, name, seed, distinct):
