@@ -493,14 +493,15 @@ def quality_table(args: argparse.Namespace, results: Results) -> None:
 
 
 def speed_table(args: argparse.Namespace, results: Results) -> None:
-    n_gen = args.speed_gens
+    n_gen, problem = args.speed_gens, args.speed_problem
+    print(f"{problem}, {n_gen} generations\n")
     print("| algorithm | pop | evo ms/gen | ref ms/gen | ref / evo | evo IGD | ref IGD |")
     print("|---|---|---|---|---|---|---|")
     for algorithm in args.algorithms:
         for pop in args.pops:
             # Two evo runs: the first compiles, the second is timed.
-            ours = [results.get(f"speed/evo/{algorithm}/dtlz2/{pop}x{n_gen}/{seed}",
-                                lambda s=seed: run_evo(algorithm, "dtlz2", s, pop, n_gen))
+            ours = [results.get(f"speed/evo/{algorithm}/{problem}/{pop}x{n_gen}/{seed}",
+                                lambda s=seed: run_evo(algorithm, problem, s, pop, n_gen))
                     for seed in range(2)]
             ours_ms = per_generation_ms(ours, n_gen, skip_first=True)
             reference = REFERENCES.get(algorithm)
@@ -512,8 +513,8 @@ def speed_table(args: argparse.Namespace, results: Results) -> None:
                 cells += [why, "", f"{ours[-1]['igd']:.4g}", ""]
             else:
                 theirs = results.get(
-                    f"speed/{reference.library}/{algorithm}/dtlz2/{pop}x{n_gen}/0",
-                    lambda: run_reference(reference, "dtlz2", 0, pop, n_gen))
+                    f"speed/{reference.library}/{algorithm}/{problem}/{pop}x{n_gen}/0",
+                    lambda: run_reference(reference, problem, 0, pop, n_gen))
                 theirs_ms = 1000 * theirs["seconds"] / n_gen
                 cells += [f"{theirs_ms:.2f}", f"{theirs_ms / ours_ms:.2g}x",
                           f"{ours[-1]['igd']:.4g}", f"{theirs['igd']:.4g}"]
@@ -591,6 +592,7 @@ def main() -> None:
                         help="LMOCSO against NSGA-II on LSMOP1-9 with 1,000 variables instead")
     parser.add_argument("--pops", type=int, nargs="+", default=[100, 1000, 10000])
     parser.add_argument("--speed-gens", type=int, default=20)
+    parser.add_argument("--speed-problem", default="dtlz2", choices=list(PROBLEMS))
     parser.add_argument("--peer-max-pop", type=int, default=1000)
     parser.add_argument("--results", type=Path,
                         default=Path(__file__).with_name("moea_suite_runs.jsonl"))

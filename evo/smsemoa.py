@@ -4,6 +4,7 @@ contributors, one at a time."""
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -16,8 +17,9 @@ from evo.operators import uniform_sample
 from evo.sorting import lexsort, non_dominated_rank
 
 
-# Rounds of matings per ask when duplicates are eliminated: pymoo mates again, up to 100
-# times, until it has enough children that are new; a few rounds at once suffice.
+# Children an ask may mate, in multiples of the offspring, when duplicates are
+# eliminated: pymoo mates again, up to 100 times, for the children still missing; on a
+# converged population about 4% of SBX + mutation children copy a parent.
 DUPLICATE_ROUNDS = 4
 
 
@@ -73,8 +75,13 @@ def remove_least_contributors(
 ) -> jax.Array:
     """`alive` `(n,)` after removing `n_remove` of its rows one at a time, each time the row
     of least exclusive hypervolume contribution to the `alive` rows of `F` `(n, m)` up to
-    `ref_point` `(m,)` (ties: the first row). Contributions are recomputed after every
-    removal; with 4+ objectives they are Monte Carlo estimates from `n_samples` samples."""
+    `ref_point` `(m,)` (ties: the first row). The `alive` rows must be mutually
+    non-dominated and dominate `ref_point`. Contributions are recomputed after every
+    removal; with 2 objectives only the two neighbours' change
+    (`remove_least_contributors_2d`); with 4+ objectives they are Monte Carlo estimates from
+    `n_samples` samples."""
+    if F.shape[1] == 2:
+        return remove_least_contributors_2d(F, alive, n_remove, ref_point)
 
     def drop(carry: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
         alive, left = carry
@@ -85,6 +92,56 @@ def remove_least_contributors(
         return alive.at[worst].set(False), left - 1
 
     return jax.lax.while_loop(lambda carry: carry[1] > 0, drop, (alive, n_remove))[0]
+
+
+def remove_least_contributors_2d(
+    F: jax.Array, alive: jax.Array, n_remove: jax.Array, ref_point: jax.Array
+) -> jax.Array:
+    """`remove_least_contributors` for 2 objectives, `F` `(n, 2)`, in O(n) per removal.
+
+    Sorted by f1, mutually non-dominated rows fall in f2, and a row's contribution is the
+    box from itself to its successor's f1 and its predecessor's f2 (`ref_point` beyond the
+    ends). The alive rows form a linked list in that order; removing one joins its
+    neighbours, and only their two boxes change. They are computed from the same operands
+    as a full recomputation, so the removals are the same to the bit.
+    """
+    n = F.shape[0]
+    order = lexsort((F[:, 1], F[:, 0], ~alive))  # alive rows first, by f1 then f2
+    # Positions 1..n hold the sorted rows; 0 and n + 1 are the ends, at the reference point.
+    f1 = jnp.concatenate([ref_point[:1], F[order, 0], ref_point[:1]])
+    f2 = jnp.concatenate([ref_point[1:], F[order, 1], ref_point[1:]])
+    n_alive = jnp.sum(alive)
+    position = jnp.arange(1, n + 1)
+    after = jnp.concatenate([jnp.zeros(1, jnp.int32), jnp.where(
+        position < n_alive, position + 1, n + 1).astype(jnp.int32), jnp.zeros(1, jnp.int32)])
+    before = jnp.concatenate([jnp.zeros(1, jnp.int32), (position - 1).astype(jnp.int32),
+                              jnp.zeros(1, jnp.int32)])
+    box = (f1[after[1:-1]] - f1[1:-1]) * (f2[before[1:-1]] - f2[1:-1])
+    # Contributions by row, so that argmin breaks ties by the first row.
+    contribution = jnp.full(n, jnp.inf, F.dtype).at[order].set(
+        jnp.where(position <= n_alive, box, jnp.inf))
+    slot = jnp.zeros(n, jnp.int32).at[order].set(position.astype(jnp.int32))
+
+    def drop(carry):
+        contribution, before, after, alive, left = carry
+        worst = jnp.argmin(contribution)
+        at = slot[worst]
+        left_end, right_end = before[at], after[at]
+        after = after.at[left_end].set(right_end)
+        before = before.at[right_end].set(left_end)
+
+        def refreshed(contribution, at, inside):
+            value = (f1[after[at]] - f1[at]) * (f2[before[at]] - f2[at])
+            row = order[jnp.clip(at - 1, 0, n - 1)]
+            return jnp.where(inside, contribution.at[row].set(value), contribution)
+
+        contribution = contribution.at[worst].set(jnp.inf)
+        contribution = refreshed(contribution, left_end, left_end >= 1)
+        contribution = refreshed(contribution, right_end, right_end <= n)
+        return contribution, before, after, alive.at[worst].set(False), left - 1
+
+    start = (contribution, before, after, alive, n_remove)
+    return jax.lax.while_loop(lambda carry: carry[4] > 0, drop, start)[3]
 
 
 def hypervolume_survivors(
@@ -126,8 +183,8 @@ class SMSEMOA(GeneticAlgorithm):
             objectives are normalised by the population's ideal and nadir points (default
             10, pymoo's `eps`).
         eliminate_duplicates: children equal to a member of the population or to an
-            earlier child are replaced by further children, from up to `DUPLICATE_ROUNDS`
-            rounds of matings (default True, as pymoo's default).
+            earlier child are replaced by further children (`SMSEMOA.new_first`; default
+            True, as pymoo's default).
         n_samples: Monte Carlo samples per contribution estimate, used with 4 or more
             objectives only (default 10,000).
         sbx_eta, sbx_prob, mutation_eta: SBX (15, 0.9) and polynomial mutation (20), as
@@ -146,7 +203,7 @@ class SMSEMOA(GeneticAlgorithm):
 
     Cost: one removal with 3 objectives is an n-step `lax.scan` over the last front's n
     rows, so a generation of pop_size offspring costs up to pop_size of them; with 2
-    objectives a removal is a sort.
+    objectives a removal updates two neighbours' contributions (O(n) for the argmin).
     """
 
     paper = "Beume, Naujoks & Emmerich 2007"
@@ -189,19 +246,54 @@ class SMSEMOA(GeneticAlgorithm):
     def ask(self, state: SMSEMOAState) -> tuple[jax.Array, SMSEMOAState]:
         """`n_offspring` rows `(n_offspring, n_var)`: uniform random ones while the
         population fills, then children of tournament winners, new ones first."""
-        key, select_key, mate_key, sample_key = jax.random.split(state.key, 4)
+        key, first_key, more_key, sample_key = jax.random.split(state.key, 4)
         lb, ub = jnp.asarray(self.lb), jnp.asarray(self.ub)
-        rounds = DUPLICATE_ROUNDS if self.eliminate_duplicates else 1
-        parents = dominance_tournament(select_key, state.F, state.violation,
-                                       rounds * offspring_count(self.n_offspring))
-        children = self.variation(mate_key, state.X, parents)
+        n_children = offspring_count(self.n_offspring)
+
+        def mated(round_key: jax.Array, n: int) -> jax.Array:
+            select_key, mate_key = jax.random.split(round_key)
+            parents = dominance_tournament(select_key, state.F, state.violation, n)
+            return self.variation(mate_key, state.X, parents)
+
+        children = mated(first_key, n_children)
         if self.eliminate_duplicates:
-            repeated = repeats(jnp.concatenate([state.X, children]), self.pop_size)
-            children = children[jnp.argsort(repeated, stable=True)]
+            children = self.new_first(more_key, state.X, children, mated)
         children = children[: self.n_offspring]
         fresh = uniform_sample(sample_key, lb, ub, self.n_offspring)
         offspring = jnp.where(state.generation < self.filling_generations, fresh, children)
         return offspring, state.replace(key=key, offspring=offspring)
+
+    def new_first(
+        self, key: jax.Array, X: jax.Array, children: jax.Array,
+        mated: Callable[[jax.Array, int], jax.Array],
+    ) -> jax.Array:
+        """`children` `(c, n_var)` reordered so that those equal to no row of the population
+        `X` nor to an earlier child come first. While fewer than `n_offspring` are, more
+        are mated (`mated(key, n)`), as pymoo mates again for the missing ones: first an
+        eighth of `c`, then, if still short, `(DUPLICATE_ROUNDS - 1) * c`."""
+        c = children.shape[0]
+        few_key, many_key = jax.random.split(key)
+
+        def new(pool: jax.Array) -> jax.Array:
+            return ~repeats(jnp.concatenate([X, pool]), X.shape[0])
+
+        def ordered(pool: jax.Array, fresh: jax.Array) -> jax.Array:
+            return pool[jnp.argsort(~fresh, stable=True)][:c]
+
+        def mate_again() -> jax.Array:
+            pool = jnp.concatenate([children, mated(few_key, offspring_count(max(2, c // 8)))])
+            fresh = new(pool)
+
+            def mate_many() -> jax.Array:
+                more = jnp.concatenate([pool, mated(many_key, (DUPLICATE_ROUNDS - 1) * c)])
+                return ordered(more, new(more))
+
+            return jax.lax.cond(jnp.sum(fresh) >= self.n_offspring,
+                                lambda: ordered(pool, fresh), mate_many)
+
+        fresh = new(children)
+        return jax.lax.cond(jnp.all(fresh[: self.n_offspring]),
+                            lambda: children, mate_again)
 
     def tell(self, state: SMSEMOAState, F: jax.Array, G: jax.Array | None = None) -> SMSEMOAState:
         """Survival after the rows of the last ask got objectives `F` `(n_offspring, n_obj)`

@@ -14,7 +14,8 @@ from pymoo.problems import get_problem as pymoo_problem
 import evo
 from evo.metrics import igd
 from evo.problems import C2DTLZ2, DTLZ2, ZDT1
-from evo.smsemoa import SMSEMOA, repeats
+from evo.metrics import hypervolume_contributions
+from evo.smsemoa import SMSEMOA, remove_least_contributors_2d, repeats
 
 from compile_options import QUICK
 
@@ -149,6 +150,35 @@ def test_survival_keeps_what_pymoo_keeps(m, seed):
     assert np.all(np.asarray(survived.held))
 
 
+REMOVE_2D = jax.jit(remove_least_contributors_2d, compiler_options=QUICK)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_two_objective_removals_are_those_of_recomputed_contributions(seed):
+    # Integer fronts, so that float32 is exact and tied contributions are truly tied: the
+    # linked-list removals must pick what recomputing every contribution (float64) picks,
+    # ties to the first row, for every number of removals.
+    rng = np.random.default_rng(seed)
+    n = 24
+    f1 = np.sort(rng.choice(40, n, replace=False)).astype(float)
+    F = np.stack([f1, 40.0 - f1], axis=1)[rng.permutation(n)]
+    F[1] = F[0]  # a duplicate
+    alive = np.ones(n, bool)
+    if seed % 2:  # rows outside the front, one of them dominated
+        F[2] = F[0] + 1.0
+        alive[[2, 5, 11]] = False
+    ref = np.array([45.0, 50.0])
+    expected, mask = [alive.copy()], alive.copy()
+    for _ in range(alive.sum()):
+        contribution = hypervolume_contributions(F, ref, mask)
+        mask[np.argmin(np.where(mask, contribution, np.inf))] = False
+        expected.append(mask.copy())
+    for k, want in enumerate(expected):
+        got = REMOVE_2D(jnp.asarray(F, jnp.float32), jnp.asarray(alive), k,
+                        jnp.asarray(ref, jnp.float32))
+        np.testing.assert_array_equal(np.asarray(got), want, err_msg=f"{k} removals")
+
+
 @pytest.mark.parametrize("m", [2, 3])
 def test_nan_objectives_never_survive(m):
     algo, rng = CONFIGURATIONS[m], np.random.default_rng(m)
@@ -172,6 +202,39 @@ def test_repeats_are_the_rows_equal_to_an_earlier_row():
     expected = [np.any(np.all(X[:i] == X[i], axis=1)) for i in range(20, 60)]
     np.testing.assert_array_equal(ours, expected)
     assert 5 < ours.sum() < 40
+
+
+@pytest.mark.parametrize("copies_in_second_round", [False, True])
+def test_repeated_children_are_replaced_by_new_ones_in_order(copies_in_second_round):
+    # 10 children, 6 of them copies of the population. The second mating (2 children, an
+    # eighth) leaves the ask short either way, so the third (30) fills it; the new rows
+    # come first in the order they were mated.
+    algo = SMSEMOA(pop_size=10, n_obj=2, lb=np.zeros(3), ub=np.full(3, 100.0))
+    X = jnp.arange(30.0).reshape(10, 3)
+    children = jnp.concatenate([X[:6], 50.0 + jnp.arange(12.0).reshape(4, 3)])
+
+    def mated(key, n):
+        if n == 2 and copies_in_second_round:
+            return X[:2]
+        return (100.0 if n == 2 else 200.0) + jnp.arange(3.0 * n).reshape(n, 3)
+
+    out = np.asarray(algo.new_first(jax.random.key(0), X, children, mated))
+    np.testing.assert_array_equal(out[:4], children[6:])
+    if copies_in_second_round:
+        np.testing.assert_array_equal(out[4:], 200.0 + np.arange(18.0).reshape(6, 3))
+    else:
+        np.testing.assert_array_equal(out[4:6], 100.0 + np.arange(6.0).reshape(2, 3))
+        np.testing.assert_array_equal(out[6:], 200.0 + np.arange(12.0).reshape(4, 3))
+    # One copy: a new second mating completes the ask; copies there call on the third.
+    one_copy = jnp.concatenate([X[:1], 50.0 + jnp.arange(27.0).reshape(9, 3)])
+    out = np.asarray(algo.new_first(jax.random.key(0), X, one_copy, mated))
+    np.testing.assert_array_equal(out[:9], one_copy[1:])
+    np.testing.assert_array_equal(out[9], 200.0 + np.arange(3) if copies_in_second_round
+                                  else 100.0 + np.arange(3))
+    # Children that are all new come back as they are.
+    new_children = 60.0 + jnp.arange(30.0).reshape(10, 3)
+    np.testing.assert_array_equal(algo.new_first(jax.random.key(0), X, new_children, mated),
+                                  new_children)
 
 
 def test_constrained_run_ends_with_a_feasible_population():
