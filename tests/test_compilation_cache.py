@@ -54,6 +54,19 @@ def test_a_fresh_process_writes_every_compiled_program_to_the_users_cache(tmp_pa
     assert (min_compile_time, max_size) == (0.0, MAX_CACHE_BYTES)
 
 
+def test_entries_written_without_a_size_limit_do_not_block_writes(tmp_path):
+    # An entry without JAX's access-time file (as a process without a limit writes them)
+    # made every later write of a limited process fail with a warning.
+    directory = tmp_path / "evo" / "jax"
+    directory.mkdir(parents=True)
+    (directory / "unlimited-cache").write_bytes(b"x")
+    env = {**DEFAULTS, "XDG_CACHE_HOME": str(tmp_path)}
+    _, n_files, _, max_size = run_child(env)
+    assert max_size == MAX_CACHE_BYTES
+    assert (directory / "unlimited-atime").exists()
+    assert n_files >= 4  # the old entry, its access time, and a new entry with its own
+
+
 def test_settings_the_user_chose_are_kept(tmp_path):
     _, _, min_compile_time, max_size = run_child(
         {**DEFAULTS, "XDG_CACHE_HOME": str(tmp_path),

@@ -17,6 +17,10 @@ to load, which brought the second process's first ask from 3.2 s to 2.6 s (d = 2
 `jax_compilation_cache_max_size` was set (or `filelock`, which JAX needs to enforce it, is
 missing). These settings are JAX's, so they hold for every
 program the process compiles afterwards.
+
+A size limit makes JAX keep an access-time file beside each entry, and a process with the
+limit fails to write anything (a warning per program) while one entry lacks it, as every
+entry written without a limit does. `enable_compilation_cache` gives such entries one.
 """
 
 from __future__ import annotations
@@ -54,7 +58,30 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path | No
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     # JAX enforces the limit with filelock (in the `bo` extra); without it a limit would
     # turn every cache read into an error.
+    has_filelock = importlib.util.find_spec("filelock") is not None
     unlimited = jax.config.jax_compilation_cache_max_size == -1  # JAX's default
-    if unlimited and importlib.util.find_spec("filelock") is not None:
+    if unlimited and has_filelock:
         jax.config.update("jax_compilation_cache_max_size", MAX_CACHE_BYTES)
+    if jax.config.jax_compilation_cache_max_size > 0 and has_filelock:
+        add_missing_access_times(directory)
     return directory
+
+
+# The file names of jax/_src/lru_cache.py (jax 0.4.36 and later): an entry `KEY-cache`,
+# its last access `KEY-atime`, nanoseconds as 8 little-endian bytes.
+ENTRY_SUFFIX, ACCESS_TIME_SUFFIX = "-cache", "-atime"
+
+
+def add_missing_access_times(directory: Path) -> int:
+    """Give every entry of the cache in `directory` that lacks an access-time file one,
+    its modification time; return how many were added. Unreadable entries are skipped."""
+    added = 0
+    for entry in directory.glob(f"*{ENTRY_SUFFIX}"):
+        access_time = entry.with_name(entry.name[: -len(ENTRY_SUFFIX)] + ACCESS_TIME_SUFFIX)
+        try:
+            if not access_time.exists():
+                access_time.write_bytes(entry.stat().st_mtime_ns.to_bytes(8, "little"))
+                added += 1
+        except OSError:
+            continue
+    return added
