@@ -76,12 +76,15 @@ def remove_least_contributors(
     """`alive` `(n,)` after removing `n_remove` of its rows one at a time, each time the row
     of least exclusive hypervolume contribution to the `alive` rows of `F` `(n, m)` up to
     `ref_point` `(m,)` (ties: the first row). The `alive` rows must be mutually
-    non-dominated and dominate `ref_point`. Contributions are recomputed after every
-    removal; with 2 objectives only the two neighbours' change
-    (`remove_least_contributors_2d`); with 4+ objectives they are Monte Carlo estimates from
-    `n_samples` samples."""
+    non-dominated and dominate `ref_point`. With 2 objectives a removal updates its two
+    neighbours' contributions (`remove_least_contributors_2d`); with 3 the exact
+    contributions are computed again after each batch of removals that cannot change
+    each other's (`remove_least_contributors_batched`); with 4+ they are Monte Carlo
+    estimates from `n_samples` samples, computed again after every removal."""
     if F.shape[1] == 2:
         return remove_least_contributors_2d(F, alive, n_remove, ref_point)
+    if F.shape[1] == 3:
+        return remove_least_contributors_batched(F, alive, n_remove, ref_point)
 
     def drop(carry: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
         alive, left = carry
@@ -90,6 +93,46 @@ def remove_least_contributors(
         )
         worst = jnp.argmin(jnp.where(alive, contribution, jnp.inf))
         return alive.at[worst].set(False), left - 1
+
+    return jax.lax.while_loop(lambda carry: carry[1] > 0, drop, (alive, n_remove))[0]
+
+
+BATCH = 32  # at population 92 and 1,000 on DTLZ2, faster than 16 and 64
+
+
+def remove_least_contributors_batched(
+    F: jax.Array, alive: jax.Array, n_remove: jax.Array, ref_point: jax.Array,
+    batch: int = BATCH,
+) -> jax.Array:
+    """`remove_least_contributors` with exact contributions, several removals per
+    computation of them.
+
+    Removing a row never shrinks another's contribution, and changes row q's only when
+    the removed row p shares with q a region no other row dominates: when no other row
+    weakly dominates the corner `max(F[p], F[q])`. So with the rows ranked by contribution
+    (ties: the first row), the next row in that ranking is still the least contributor
+    after the ones before it are removed, unless it shares such a region with one of
+    them; the rows up to the first that may are removed at once (the first always is),
+    at most `batch` of them, before the contributions are computed again.
+    """
+    n = F.shape[0]
+    batch = min(batch, n)
+    order_in_batch = jnp.arange(batch, dtype=jnp.int32)
+
+    def drop(carry: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+        alive, left = carry
+        contribution = hypervolume_contributions(F, ref_point, alive)
+        candidates = jnp.argsort(jnp.where(alive, contribution, jnp.inf), stable=True)[:batch]
+        rank = jnp.full(n, batch, jnp.int32).at[candidates].set(order_in_batch)
+        corner = jnp.maximum(F[candidates, None, :], F[None, candidates, :])  # (b, b, m)
+        covers = jnp.all(F <= corner[:, :, None, :], axis=-1) & alive  # (b, b, n)
+        # A corner of candidates j < t stays covered while t is removed if a row ranked
+        # after t (or outside the batch) covers it.
+        last_cover = jnp.max(jnp.where(covers, rank, -1), axis=-1)
+        shares = (last_cover <= order_in_batch) & (order_in_batch[:, None] < order_in_batch)
+        n_safe = jnp.argmax(jnp.append(jnp.any(shares, axis=0), True))
+        removed = (rank < jnp.minimum(n_safe, left)) & alive
+        return alive & ~removed, left - jnp.sum(removed)
 
     return jax.lax.while_loop(lambda carry: carry[1] > 0, drop, (alive, n_remove))[0]
 
@@ -201,9 +244,11 @@ class SMSEMOA(GeneticAlgorithm):
     ZDT1 (population 40, 4,000 evaluations) pymoo reaches IGD 0.074 with it and 0.112
     without.
 
-    Cost: one removal with 3 objectives is an n-step `lax.scan` over the last front's n
-    rows, so a generation of pop_size offspring costs up to pop_size of them; with 2
-    objectives a removal updates two neighbours' contributions (O(n) for the argmin).
+    Cost: with 3 objectives the exact contributions are an n-step `lax.scan` over the last
+    front's n rows, computed once per batch of up to `BATCH` removals that cannot change
+    each other's contributions (on DTLZ2 at population 1,000 about 20 removals a batch);
+    with 2 objectives a removal updates two neighbours' contributions (O(n) for the
+    argmin).
     """
 
     paper = "Beume, Naujoks & Emmerich 2007"

@@ -15,7 +15,12 @@ import evo
 from evo.metrics import igd
 from evo.problems import C2DTLZ2, DTLZ2, ZDT1
 from evo.metrics import hypervolume_contributions
-from evo.smsemoa import SMSEMOA, remove_least_contributors_2d, repeats
+from evo.smsemoa import (
+    SMSEMOA,
+    remove_least_contributors_2d,
+    remove_least_contributors_batched,
+    repeats,
+)
 
 from compile_options import QUICK
 
@@ -176,6 +181,33 @@ def test_two_objective_removals_are_those_of_recomputed_contributions(seed):
     for k, want in enumerate(expected):
         got = REMOVE_2D(jnp.asarray(F, jnp.float32), jnp.asarray(alive), k,
                         jnp.asarray(ref, jnp.float32))
+        np.testing.assert_array_equal(np.asarray(got), want, err_msg=f"{k} removals")
+
+
+REMOVE_BATCHED = jax.jit(remove_least_contributors_batched, static_argnames="batch",
+                         compiler_options=QUICK)
+
+
+@pytest.mark.parametrize("seed", range(2))
+@pytest.mark.parametrize("batch", [4, 32])
+def test_three_objective_batched_removals_are_those_of_one_at_a_time(seed, batch):
+    # Integer points of the plane f1 + f2 + f3 = 30 (mutually non-dominated, float32 exact,
+    # many tied contributions) and two duplicates.
+    rng = np.random.default_rng(seed)
+    grid = np.array([(a, b, 30 - a - b) for a in range(31) for b in range(31 - a)], float)
+    F = grid[rng.choice(len(grid), 38, replace=False)]
+    F = np.concatenate([F, F[:2]])
+    alive = np.ones(len(F), bool)
+    alive[[3, 7][: 2 * seed]] = False
+    ref = np.array([31.0, 32.0, 33.0])
+    expected, mask = [alive.copy()], alive.copy()
+    for _ in range(alive.sum()):
+        contribution = hypervolume_contributions(F, ref, mask)
+        mask[np.argmin(np.where(mask, contribution, np.inf))] = False
+        expected.append(mask.copy())
+    for k, want in enumerate(expected):
+        got = REMOVE_BATCHED(jnp.asarray(F, jnp.float32), jnp.asarray(alive), k,
+                             jnp.asarray(ref, jnp.float32), batch=batch)
         np.testing.assert_array_equal(np.asarray(got), want, err_msg=f"{k} removals")
 
 
