@@ -1,5 +1,7 @@
 """SMS-EMOA: survival against pymoo's, quality against pymoo's SMSEMOA, constraints, NaN."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -155,6 +157,21 @@ def test_survival_keeps_what_pymoo_keeps(m, seed):
     assert np.all(np.asarray(survived.held))
 
 
+def assert_removes_as_one_at_a_time(remove, F, alive, ref):
+    """`remove(F, alive, k, ref)` (float32) leaves the rows that removing the least
+    contributor (ties: the first row) k times leaves, recomputing every contribution
+    (float64) after each removal, for every k."""
+    expected, mask = [alive.copy()], alive.copy()
+    for _ in range(alive.sum()):
+        contribution = hypervolume_contributions(F, ref, mask)
+        mask[np.argmin(np.where(mask, contribution, np.inf))] = False
+        expected.append(mask.copy())
+    for k, want in enumerate(expected):
+        got = remove(jnp.asarray(F, jnp.float32), jnp.asarray(alive), k,
+                     jnp.asarray(ref, jnp.float32))
+        np.testing.assert_array_equal(np.asarray(got), want, err_msg=f"{k} removals")
+
+
 REMOVE_2D = jax.jit(remove_least_contributors_2d, compiler_options=QUICK)
 
 
@@ -172,16 +189,7 @@ def test_two_objective_removals_are_those_of_recomputed_contributions(seed):
     if seed % 2:  # rows outside the front, one of them dominated
         F[2] = F[0] + 1.0
         alive[[2, 5, 11]] = False
-    ref = np.array([45.0, 50.0])
-    expected, mask = [alive.copy()], alive.copy()
-    for _ in range(alive.sum()):
-        contribution = hypervolume_contributions(F, ref, mask)
-        mask[np.argmin(np.where(mask, contribution, np.inf))] = False
-        expected.append(mask.copy())
-    for k, want in enumerate(expected):
-        got = REMOVE_2D(jnp.asarray(F, jnp.float32), jnp.asarray(alive), k,
-                        jnp.asarray(ref, jnp.float32))
-        np.testing.assert_array_equal(np.asarray(got), want, err_msg=f"{k} removals")
+    assert_removes_as_one_at_a_time(REMOVE_2D, F, alive, np.array([45.0, 50.0]))
 
 
 REMOVE_BATCHED = jax.jit(remove_least_contributors_batched, static_argnames="batch",
@@ -199,16 +207,8 @@ def test_three_objective_batched_removals_are_those_of_one_at_a_time(seed, batch
     F = np.concatenate([F, F[:2]])
     alive = np.ones(len(F), bool)
     alive[[3, 7][: 2 * seed]] = False
-    ref = np.array([31.0, 32.0, 33.0])
-    expected, mask = [alive.copy()], alive.copy()
-    for _ in range(alive.sum()):
-        contribution = hypervolume_contributions(F, ref, mask)
-        mask[np.argmin(np.where(mask, contribution, np.inf))] = False
-        expected.append(mask.copy())
-    for k, want in enumerate(expected):
-        got = REMOVE_BATCHED(jnp.asarray(F, jnp.float32), jnp.asarray(alive), k,
-                             jnp.asarray(ref, jnp.float32), batch=batch)
-        np.testing.assert_array_equal(np.asarray(got), want, err_msg=f"{k} removals")
+    assert_removes_as_one_at_a_time(functools.partial(REMOVE_BATCHED, batch=batch), F, alive,
+                                    np.array([31.0, 32.0, 33.0]))
 
 
 @pytest.mark.parametrize("m", [2, 3])
