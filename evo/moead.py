@@ -24,6 +24,7 @@ class MOEADState(GAState):
     the child of subproblem i from the last ask."""
 
     ideal: jax.Array  # (n_obj,) best finite value seen per objective
+    epsilon: jax.Array  # () violations up to this level compare as none (`relax`)
 
 
 def aggregate(
@@ -43,6 +44,29 @@ def aggregate(
     d1 = jnp.sum(shifted * direction, axis=-1)
     d2 = jnp.linalg.norm(shifted - d1[..., None] * direction, axis=-1)
     return d1 + theta * d2
+
+
+# The epsilon level's constants of MOEA/D-IEpsilon (Fan et al., 2019, section III-B): the
+# initial level is the violation of the row 5% into the initial population by violation,
+# shrunk by 10% a generation while fewer than 95% of the incumbents are feasible.
+EPSILON_SHARE = 0.05
+EPSILON_DECAY = 0.1
+EPSILON_FEASIBLE_SHARE = 0.95
+
+
+def initial_epsilon(violation: jax.Array) -> jax.Array:
+    """The first epsilon level `()`, from the initial population's total violations
+    `violation` `(n,)`: that of its `ceil(EPSILON_SHARE * n)`-th least infeasible row, 0
+    if that one is not finite."""
+    rank = int(np.ceil(EPSILON_SHARE * violation.shape[0])) - 1
+    level = jnp.sort(violation)[rank]
+    return jnp.where(jnp.isfinite(level), level, 0.0).astype(violation.dtype)
+
+
+def relax(violation: jax.Array, epsilon: jax.Array) -> jax.Array:
+    """`violation` with every value up to `epsilon` set to 0, so that such rows compare
+    by their objectives alone; non-finite violations stay as they are."""
+    return jnp.where(violation <= epsilon, 0.0, violation).astype(violation.dtype)
 
 
 def choose_replacements(
@@ -192,18 +216,28 @@ class MOEAD(GeneticAlgorithm):
     Each generation every subproblem i makes one child at once from two distinct parents.
     Replacement is one batched step: child i is offered to the neighbourhood of i (as in
     pymoo, whatever the parents' origin), and each subproblem takes the best child offered
-    to it if it beats the incumbent, comparing constraint violation first and the
-    aggregated value second. In sequential MOEA/D a child competes against incumbents
-    already replaced earlier in the same generation; here all children compete against
-    the same incumbents and each subproblem takes at most one, while a child may win
-    several subproblems. For a fixed ideal point both end with the best of incumbent and
-    offers; the difference that remains is that sequential MOEA/D mates from the partly
-    updated population. With `max_replacements` nr, each child is offered only to the nr
-    subproblems of its neighbourhood it improves most on against the incumbents of the
-    start of the generation (`limit_offers`), so it replaces at most nr of them, fewer
-    where a better child takes one; it is not offered to others instead. With SBX, limits
-    of 2 and 5 both converged more slowly on ZDT1 than no limit. The ideal point is
-    updated from all finite evaluated rows, feasible or not, before the replacement.
+    to it if it beats the incumbent, comparing constraint violation first and the aggregated
+    value second. Violations up to an epsilon level count as none there (the
+    epsilon-constraint comparison of Takahama & Sakai, 2006): the level starts at the
+    violation of the row 5% into the initial population by violation and shrinks by 10% a
+    generation, as in MOEA/D-IEpsilon (Fan et al., 2019), until 95% of the incumbents are
+    feasible, and is 0 from then on (that paper's raising of the level once most rows are
+    feasible and its final generation are left out: a run here has no fixed length).
+    Comparing violations alone, the first feasible child took every infeasible neighbour and
+    the population collapsed onto it: MOEA/D-DE ended on MW3 at one feasible point in 3 of 5
+    seeds (median IGD 0.89, now 0.0057; jmetalpy's MOEAD, which ignores constraints in its
+    replacement, 0.054), and MOEA/D's median there went from 0.034 to 0.012. In sequential
+    MOEA/D a child competes against incumbents already replaced earlier in the same
+    generation; here all children compete against the same incumbents and each subproblem
+    takes at most one, while a child may win several subproblems. For a fixed ideal point
+    both end with the best of incumbent and offers; the difference that remains is that
+    sequential MOEA/D mates from the partly updated population. With `max_replacements` nr,
+    each child is offered only to the nr subproblems of its neighbourhood it improves most
+    on against the incumbents of the start of the generation (`limit_offers`), so it
+    replaces at most nr of them, fewer where a better child takes one; it is not offered to
+    others instead. With SBX, limits of 2 and 5 both converged more slowly on ZDT1 than no
+    limit. The ideal point is updated from all finite evaluated rows, feasible or not,
+    before the replacement.
     """
 
     paper = "Zhang & Li 2007"
@@ -250,7 +284,10 @@ class MOEAD(GeneticAlgorithm):
         frozen_setattr(self, aggregation=aggregation, neighbours=neighbours)
 
     def extra_state(self, X: jax.Array) -> dict[str, jax.Array]:
-        return {"ideal": jnp.full(self.n_obj, jnp.inf, X.dtype)}
+        return {
+            "ideal": jnp.full(self.n_obj, jnp.inf, X.dtype),
+            "epsilon": jnp.zeros((), X.dtype),
+        }
 
     def ask(self, state: MOEADState) -> tuple[jax.Array, MOEADState]:
         """The initial population on the first call, then one child per subproblem from
@@ -302,17 +339,27 @@ class MOEAD(GeneticAlgorithm):
             F[:, None, :], weights[neighbours], ideal, self.aggregation, self.pbi_theta
         )  # (pop_size, n_neighbors)
         incumbent = aggregate(state.F, weights, ideal, self.aggregation, self.pbi_theta)
+        # Violations up to the epsilon level compare as feasible.
+        epsilon = jnp.where(state.generation == 0, initial_epsilon(violation), state.epsilon)
+        child_violation = relax(violation, epsilon)
+        incumbent_violation = relax(state.violation, epsilon)
         if self.max_replacements is not None:
             offered = limit_offers(
-                offered, violation, incumbent[neighbours], state.violation[neighbours],
-                self.max_replacements,
+                offered, child_violation, incumbent[neighbours],
+                incumbent_violation[neighbours], self.max_replacements,
             )
-        winner = choose_replacements(neighbours, offered, violation, incumbent, state.violation)
+        winner = choose_replacements(
+            neighbours, offered, child_violation, incumbent, incumbent_violation
+        )
         winner = jnp.where(state.generation == 0, jnp.arange(self.pop_size), winner)
         replaced = winner >= 0
+        new_violation = jnp.where(replaced, violation[winner], state.violation)
+        mostly_feasible = jnp.mean(new_violation <= 0) >= EPSILON_FEASIBLE_SHARE
         return state.replace(
             X=jnp.where(replaced[:, None], state.offspring[winner], state.X),
             F=jnp.where(replaced[:, None], F[winner], state.F),
-            violation=jnp.where(replaced, violation[winner], state.violation),
+            violation=new_violation,
             ideal=ideal,
+            epsilon=jnp.where(mostly_feasible, 0.0, (1 - EPSILON_DECAY) * epsilon).astype(
+                epsilon.dtype),
         )

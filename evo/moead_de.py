@@ -39,7 +39,8 @@ class MOEADDE(MOEAD):
     offered to the nr subproblems of the neighbourhood of i it improves most on (whatever
     its parents' origin; jmetalpy offers the child of a population-wide mating to the
     whole population), and each subproblem takes the best child offered to it (lowest
-    violation, then value, then index) when it beats its incumbent; a child that loses a
+    violation up to `MOEAD`'s epsilon level, then value, then index) when it beats its
+    incumbent; a child that loses a
     subproblem to a better one is not offered another. jmetalpy replaces one child at a
     time, in the first nr neighbours by distance that the child improves on, and the next
     children mate from the updated population, so a good child spreads within the
