@@ -60,6 +60,8 @@ def reference_directions(n_obj: int, n_points: int) -> np.ndarray:
     Uses the largest single Das-Dennis lattice with at most `n_points` points; when that
     lattice would have no interior points (fewer partitions than objectives), two layers.
     """
+    n_obj = check_int("reference_directions: n_obj", n_obj)
+    n_points = check_int("reference_directions: n_points (a count of points)", n_points)
     if n_obj < 2 or n_points < n_obj:
         raise ValueError(f"need n_obj >= 2 and n_points >= n_obj, got {n_obj} and {n_points}")
     p = 1

@@ -14,7 +14,8 @@ def as_set(W: np.ndarray) -> set:
 @pytest.mark.parametrize("n_obj,p", [(2, 99), (3, 12), (5, 6), (8, 3)])
 def test_das_dennis_matches_pymoo_and_its_count(n_obj, p):
     W = das_dennis(n_obj, p)
-    assert W.shape == (math.comb(p + n_obj - 1, n_obj - 1), n_obj) == (n_das_dennis(n_obj, p), n_obj)
+    count = math.comb(p + n_obj - 1, n_obj - 1)
+    assert W.shape == (count, n_obj) == (n_das_dennis(n_obj, p), n_obj)
     np.testing.assert_allclose(W.sum(axis=1), 1.0)
     assert W.min() >= 0
     assert as_set(W) == as_set(get_reference_directions("das-dennis", n_obj, n_partitions=p))
@@ -45,3 +46,10 @@ def test_reference_directions_for_many_objectives_have_interior_points():
 def test_reference_directions_reject_impossible_requests(args):
     with pytest.raises(ValueError, match="n_obj >= 2 and n_points >= n_obj"):
         reference_directions(*args)
+
+
+def test_reference_directions_take_a_count_not_an_array():
+    # A front asked for at given directions used to fail with numpy's "truth value of an
+    # array is ambiguous".
+    with pytest.raises(ValueError, match=r"n_points \(a count of points\) must be an integer"):
+        reference_directions(3, np.ones((10, 3)))
