@@ -37,18 +37,17 @@ class MOEADDE(MOEAD):
     of the whole population, never i itself. Replacement is `MOEAD`'s batched one: all
     children are compared with the incumbents of the start of the generation, each is
     offered to the nr subproblems of the neighbourhood of i it improves most on (whatever
-    its parents' origin; jmetalpy offers the child of a population-wide mating to the
-    whole population), and each subproblem takes the best child offered to it (lowest
-    violation up to `MOEAD`'s epsilon level, then value, then index) when it beats its
-    incumbent; a child that loses a
-    subproblem to a better one is not offered another. jmetalpy replaces one child at a
-    time, in the first nr neighbours by distance that the child improves on, and the next
-    children mate from the updated population, so a good child spreads within the
+    its parents' origin; jmetalpy offers the child of a population-wide mating to the whole
+    population), and each subproblem takes the best child offered to it (lowest violation up
+    to `MOEAD`'s epsilon level, then value, then index) when it beats its incumbent; a child
+    that loses a subproblem to a better one is not offered another. jmetalpy replaces one
+    child at a time, in the first nr neighbours by distance that the child improves on, and
+    the next children mate from the updated population, so a good child spreads within the
     generation. Without that, nr 2 converged far more slowly: on ZDT1 (100 subproblems,
     20,000 evaluations) the median IGD over seeds 0-9 was 0.159 against jmetalpy's 0.043,
-    while nr 5 reached 0.042 over seeds 0-19 against jmetalpy's 0.045 (DTLZ2: 0.0770 with
-    nr 2, 0.0765 with 5, jmetalpy 0.0765). The SBX settings are not used (giving them
-    raises ValueError).
+    while nr 5 reached 0.042 over seeds 0-19 against jmetalpy's 0.045 (DTLZ2: 0.0770 with nr
+    2, 0.0765 with 5, jmetalpy 0.0765). The SBX settings are not used (giving them raises
+    ValueError).
     """
 
     paper = "Li & Zhang 2009"
