@@ -54,9 +54,9 @@ class GDE3(GeneticAlgorithm):
     puts in it; the flagged rows are ranked with constraints (feasible first, then by
     violation), and a row left out ranks after every flagged row of finite violation. So
     the survivors are GDE3's unless fewer than N pool rows have finite objectives; then a
-    dominated finite row survives before a row holding NaN or inf. The SBX and mutation
-    settings of the base are not used (giving them raises ValueError). pymoo samples the
-    initial population by Latin hypercube, evo uniformly.
+    dominated finite row survives before a row holding NaN or inf. The SBX, mutation and
+    duplicate settings of the base are not used (giving them raises ValueError). pymoo
+    samples the initial population by Latin hypercube, evo uniformly.
     """
 
     paper = "Kukkonen & Lampinen 2005"
@@ -66,6 +66,7 @@ class GDE3(GeneticAlgorithm):
     de_scale: float | tuple[float, float] = (0.0, 1.0)
     de_jitter: float = 1e-4
     de_repair: str = "bounce-back"
+    eliminate_duplicates: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -80,7 +81,7 @@ class GDE3(GeneticAlgorithm):
         high = check_float("GDE3: de_scale's high end", scale[1], low, 2.0)
         check_float("GDE3: de_jitter", self.de_jitter, 0.0)
         check_choice("GDE3: de_repair", self.de_repair, DE_REPAIRS)
-        check_unused(self, ("sbx_eta", "sbx_prob", "mutation_eta"),
+        check_unused(self, ("sbx_eta", "sbx_prob", "mutation_eta", "eliminate_duplicates"),
                      "its trials come from de_cr, de_scale and de_jitter")
         frozen_setattr(self, de_scale=(low, high))
 

@@ -137,6 +137,8 @@ class HypE(GeneticAlgorithm):
         pop_size: population size (default 100); each generation makes as many offspring.
         sbx_eta, sbx_prob, mutation_eta: SBX (20, 1.0) and polynomial mutation (20), as
             PlatEMO's HypE and the tensorized HypE use.
+        eliminate_duplicates: replace children that copy a row by new ones, as
+            `GeneticAlgorithm` (default False: neither of those does).
         lb, ub, n_obj: box bounds `(n_var,)` and number of objectives.
 
     Mating follows Bader & Zitzler (2011): binary tournaments on the fitness, with the
@@ -169,6 +171,7 @@ class HypE(GeneticAlgorithm):
     trim_fraction: float = 0.5
     sbx_eta: float = 20.0
     sbx_prob: float = 1.0
+    eliminate_duplicates: bool = False
 
     state_type = HypEState
 

@@ -141,6 +141,8 @@ class IBEA(GeneticAlgorithm):
             1 / n_var per variable, as jmetalpy's `SBXCrossover` and `PolynomialMutation`
             in its IBEA example. Every child is mutated (pymoo's default, which the other
             algorithms here use, mutates 90% of them).
+        eliminate_duplicates: replace children that copy a row by new ones, as
+            `GeneticAlgorithm` (default False, as jmetalpy).
         lb, ub, n_obj: box bounds `(n_var,)` and number of objectives.
 
     Each generation: the fitness of the `2 pop_size` parents and offspring (an O(n^2 m)
@@ -175,6 +177,7 @@ class IBEA(GeneticAlgorithm):
     scale_objectives: bool = False
     sbx_eta: float = 20.0
     sbx_prob: float = 1.0
+    eliminate_duplicates: bool = False
 
     state_type = IBEAState
 

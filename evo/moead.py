@@ -10,7 +10,14 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from evo.algorithm import state_class
-from evo.checks import check_choice, check_float, check_int, frozen_setattr, settings_class
+from evo.checks import (
+    check_choice,
+    check_float,
+    check_int,
+    check_unused,
+    frozen_setattr,
+    settings_class,
+)
 from evo.genetic import GAState, GeneticAlgorithm
 from evo.operators import polynomial_mutation, sbx
 from evo.ref_dirs import resolve_ref_dirs
@@ -254,6 +261,7 @@ class MOEAD(GeneticAlgorithm):
     max_replacements: int | None = None
     sbx_eta: float = 20.0
     sbx_prob: float = 1.0
+    eliminate_duplicates: bool = False
     neighbours: np.ndarray = dataclasses.field(init=False, repr=False)  # (R, T) int32
 
     state_type = MOEADState
@@ -278,6 +286,8 @@ class MOEAD(GeneticAlgorithm):
         check_choice(f"{name}: aggregation", aggregation, AGGREGATIONS)
         check_float(f"{name}: pbi_theta", self.pbi_theta, 0.0)
         check_float(f"{name}: neighbor_prob", self.neighbor_prob, 0.0, 1.0)
+        check_unused(self, ("eliminate_duplicates",),
+                     "each subproblem mates one child of its own, duplicate or not, as pymoo")
         if self.max_replacements is not None:
             check_int(f"{name}: max_replacements", self.max_replacements)
         neighbours = nearest_neighbours(ref_dirs, min(n_neighbors, n_weights))

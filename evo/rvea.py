@@ -32,7 +32,7 @@ import numpy as np
 
 from evo.algorithm import Population, state_class
 from evo.checks import check_float, check_int, frozen_setattr, settings_class
-from evo.genetic import GAState, GeneticAlgorithm, merged, offspring_count
+from evo.genetic import GAState, GeneticAlgorithm, merged
 from evo.operators import uniform_sample
 from evo.ref_dirs import resolve_ref_dirs
 from evo.sorting import TILE_ELEMENTS, lexsort
@@ -279,13 +279,15 @@ class RVEA(GeneticAlgorithm):
         )
 
     def ask(self, state: RVEAState) -> tuple[jax.Array, RVEAState]:
-        """Offspring `(pop_size, n_var)` of parents drawn at random from the held rows, by
-        SBX and polynomial mutation; the initial sample before the first tell."""
+        """Offspring `(pop_size, n_var)` of parents drawn at random from the held rows
+        (`children`); the initial sample before the first tell."""
         key, select_key, mate_key = jax.random.split(state.key, 3)
-        parents = random_mating(select_key, state.held, offspring_count(self.pop_size))
-        children = self.variation(mate_key, state.X, parents)[: self.pop_size]
+        children = self.children(select_key, mate_key, state)
         offspring = jnp.where(state.generation == 0, state.offspring, children)
         return offspring, state.replace(key=key, offspring=offspring)
+
+    def select_parents(self, key: jax.Array, state: RVEAState, n: int) -> jax.Array:
+        return random_mating(key, state.held, n)
 
     def survive(self, state: RVEAState, F: jax.Array, violation: jax.Array) -> RVEAState:
         """The initial sample as it is at the first tell; afterwards APD selection over

@@ -4,23 +4,16 @@ contributors, one at a time."""
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
 
 from evo.algorithm import Population, check_objectives, state_class, violation_of
 from evo.checks import check_float, check_int, frozen_setattr, settings_class
-from evo.genetic import GAState, GeneticAlgorithm, merged, offspring_count
+from evo.genetic import GAState, GeneticAlgorithm, merged, new_first, offspring_count
 from evo.metrics.hypervolume import hypervolume_contributions
 from evo.operators import uniform_sample
 from evo.sorting import lexsort, non_dominated_rank
-
-
-# Children an ask may mate, in multiples of the offspring, when duplicates are
-# eliminated: pymoo mates again, up to 100 times, for the children still missing; on a
-# converged population about 4% of SBX + mutation children copy a parent.
-DUPLICATE_ROUNDS = 4
 
 
 @state_class
@@ -43,22 +36,6 @@ def dominance_tournament(
     both_feasible = (violation[a] == 0) & (violation[b] == 0)
     b_wins = jnp.where(both_feasible, b_dominates, violation[b] < violation[a])
     return jnp.where(b_wins, b, a)
-
-
-def repeats(X: jax.Array, n_known: int) -> jax.Array:
-    """Which rows of `X` `(n, d)` after the first `n_known` equal an earlier row. `(n - n_known,)`
-
-    Rows are sorted by a fixed random projection, then by position, and each is compared
-    with its predecessor: equal rows sort together unless a different row has exactly the
-    same projection, so a repeat can be missed (almost never) but is never invented.
-    """
-    n = X.shape[0]
-    projection = X @ jax.random.normal(jax.random.key(0), (X.shape[1],), X.dtype)
-    order = lexsort((jnp.arange(n), projection))
-    projection, rows = projection[order], X[order]
-    same = (projection[1:] == projection[:-1]) & jnp.all(rows[1:] == rows[:-1], axis=1)
-    repeated = jnp.zeros(n, bool).at[order[1:]].set(same)
-    return repeated[n_known:]
 
 
 def normalized(F: jax.Array, usable: jax.Array) -> jax.Array:
@@ -226,7 +203,7 @@ class SMSEMOA(GeneticAlgorithm):
             objectives are normalised by the population's ideal and nadir points (default
             10, pymoo's `eps`).
         eliminate_duplicates: children equal to a member of the population or to an
-            earlier child are replaced by further children (`SMSEMOA.new_first`; default
+            earlier child are replaced by further children (`evo.genetic.new_first`; default
             True, as pymoo's default).
         n_samples: Monte Carlo samples per contribution estimate, used with 4 or more
             objectives only (default 10,000).
@@ -258,7 +235,6 @@ class SMSEMOA(GeneticAlgorithm):
 
     n_offspring: int | None = None
     ref_offset: float = 10.0
-    eliminate_duplicates: bool = True
     n_samples: int = 10_000
 
     state_type = SMSEMOAState
@@ -270,9 +246,6 @@ class SMSEMOA(GeneticAlgorithm):
         ref_offset = check_float("SMSEMOA: ref_offset", self.ref_offset, 0.0, open_low=True)
         if not math.isfinite(ref_offset):
             raise ValueError(f"SMSEMOA: ref_offset must be finite, got {self.ref_offset!r}")
-        if not isinstance(self.eliminate_duplicates, bool):
-            raise ValueError("SMSEMOA: eliminate_duplicates must be True or False, got "
-                             f"{self.eliminate_duplicates!r}")
         check_int("SMSEMOA: n_samples", self.n_samples)
         frozen_setattr(self, n_offspring=n_offspring)
 
@@ -302,43 +275,11 @@ class SMSEMOA(GeneticAlgorithm):
 
         children = mated(first_key, n_children)
         if self.eliminate_duplicates:
-            children = self.new_first(more_key, state.X, children, mated)
+            children = new_first(more_key, state.X, children, mated, self.n_offspring)
         children = children[: self.n_offspring]
         fresh = uniform_sample(sample_key, lb, ub, self.n_offspring)
         offspring = jnp.where(state.generation < self.filling_generations, fresh, children)
         return offspring, state.replace(key=key, offspring=offspring)
-
-    def new_first(
-        self, key: jax.Array, X: jax.Array, children: jax.Array,
-        mated: Callable[[jax.Array, int], jax.Array],
-    ) -> jax.Array:
-        """`children` `(c, n_var)` reordered so that those equal to no row of the population
-        `X` nor to an earlier child come first. While fewer than `n_offspring` are, more
-        are mated (`mated(key, n)`), as pymoo mates again for the missing ones: first an
-        eighth of `c`, then, if still short, `(DUPLICATE_ROUNDS - 1) * c`."""
-        c = children.shape[0]
-        few_key, many_key = jax.random.split(key)
-
-        def new(pool: jax.Array) -> jax.Array:
-            return ~repeats(jnp.concatenate([X, pool]), X.shape[0])
-
-        def ordered(pool: jax.Array, fresh: jax.Array) -> jax.Array:
-            return pool[jnp.argsort(~fresh, stable=True)][:c]
-
-        def mate_again() -> jax.Array:
-            pool = jnp.concatenate([children, mated(few_key, offspring_count(max(2, c // 8)))])
-            fresh = new(pool)
-
-            def mate_many() -> jax.Array:
-                more = jnp.concatenate([pool, mated(many_key, (DUPLICATE_ROUNDS - 1) * c)])
-                return ordered(more, new(more))
-
-            return jax.lax.cond(jnp.sum(fresh) >= self.n_offspring,
-                                lambda: ordered(pool, fresh), mate_many)
-
-        fresh = new(children)
-        return jax.lax.cond(jnp.all(fresh[: self.n_offspring]),
-                            lambda: children, mate_again)
 
     def tell(self, state: SMSEMOAState, F: jax.Array, G: jax.Array | None = None) -> SMSEMOAState:
         """Survival after the rows of the last ask got objectives `F` `(n_offspring, n_obj)`

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from evo.algorithm import state_class
 from evo.checks import settings_class
-from evo.genetic import GAState, GeneticAlgorithm, merged, offspring_count
+from evo.genetic import GAState, GeneticAlgorithm, merged
 from evo.nsga3 import update_normalization
 from evo.sorting import lexsort, pareto_dominance
 
@@ -227,15 +227,8 @@ class SPEA2(GeneticAlgorithm):
             "extremes": jnp.full((m, m), jnp.inf, X.dtype),
         }
 
-    def ask(self, state: SPEA2State) -> tuple[jax.Array, SPEA2State]:
-        """Offspring `(pop_size, n_var)` of `permutation_tournament` parents, SBX and
-        polynomial mutation; the initial population before the first tell."""
-        key, select_key, mate_key = jax.random.split(state.key, 3)
-        n = offspring_count(self.pop_size)
-        parents = permutation_tournament(select_key, state.violation, state.fitness, n)
-        children = self.variation(mate_key, state.X, parents)[: self.pop_size]
-        offspring = jnp.where(state.generation == 0, state.X, children)
-        return offspring, state.replace(key=key, offspring=offspring)
+    def select_parents(self, key: jax.Array, state: SPEA2State, n: int) -> jax.Array:
+        return permutation_tournament(key, state.violation, state.fitness, n)
 
     def survive(self, state: SPEA2State, F: jax.Array, violation: jax.Array) -> SPEA2State:
         """The `pop_size`-row archive of population and offspring, and its fitness."""

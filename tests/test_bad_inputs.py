@@ -118,6 +118,20 @@ def test_algorithms_without_constraint_handling_refuse_constraints_at_run(name):
         jax.eval_shape(algo.tell, state, F, G)
 
 
+GENETIC = [name for name in IMPORTABLE if issubclass(algorithm_class(name), GeneticAlgorithm)]
+
+
+@pytest.mark.parametrize("name", GENETIC)
+def test_duplicate_elimination_is_true_or_false_where_it_applies(name):
+    with pytest.raises(ValueError, match="eliminate_duplicates must be True or False"):
+        build(name, eliminate_duplicates="yes")
+    if name in ("moead", "moead-de", "gde3"):  # one child per subproblem or target row
+        with pytest.raises(ValueError, match="does not use eliminate_duplicates"):
+            build(name, eliminate_duplicates=True)
+    else:
+        assert build(name, eliminate_duplicates=True).eliminate_duplicates
+
+
 class HalfBroken(ZDT1):
     """ZDT1 whose objectives are NaN where x0 > 0.6 and +inf where x1 > 0.8."""
 
@@ -127,9 +141,7 @@ class HalfBroken(ZDT1):
         return jnp.where(X[:, 1:2] > 0.8, jnp.inf, F)
 
 
-@pytest.mark.parametrize(
-    "name", [name for name in IMPORTABLE if issubclass(algorithm_class(name), GeneticAlgorithm)]
-)
+@pytest.mark.parametrize("name", GENETIC)
 def test_nan_and_inf_objectives_never_survive_selection(name):
     problem = HalfBroken(n_var=4)
     result = evo.run(build(name), problem, jax.random.key(2), 10, progress=False)

@@ -21,7 +21,6 @@ from evo.smsemoa import (
     SMSEMOA,
     remove_least_contributors_2d,
     remove_least_contributors_batched,
-    repeats,
 )
 
 from compile_options import QUICK
@@ -223,50 +222,6 @@ def test_nan_objectives_never_survive(m):
         state = survival_state(algo, F[: algo.pop_size], np.zeros(algo.pop_size))
         survived = SURVIVE[m](state, jnp.asarray(offspring), jnp.zeros(n_off))
     assert np.all(np.isfinite(np.asarray(survived.F)))
-
-
-def test_repeats_are_the_rows_equal_to_an_earlier_row():
-    rng = np.random.default_rng(0)
-    # Rows on a coarse grid repeat often; some differ from others in one variable only.
-    X = rng.integers(0, 3, (60, 4)).astype(np.float32) / 2
-    X[40:45, 0] += 1e-6
-    ours = np.asarray(jax.jit(repeats, static_argnums=1, compiler_options=QUICK)(X, 20))
-    expected = [np.any(np.all(X[:i] == X[i], axis=1)) for i in range(20, 60)]
-    np.testing.assert_array_equal(ours, expected)
-    assert 5 < ours.sum() < 40
-
-
-@pytest.mark.parametrize("copies_in_second_round", [False, True])
-def test_repeated_children_are_replaced_by_new_ones_in_order(copies_in_second_round):
-    # 10 children, 6 of them copies of the population. The second mating (2 children, an
-    # eighth) leaves the ask short either way, so the third (30) fills it; the new rows
-    # come first in the order they were mated.
-    algo = SMSEMOA(pop_size=10, n_obj=2, lb=np.zeros(3), ub=np.full(3, 100.0))
-    X = jnp.arange(30.0).reshape(10, 3)
-    children = jnp.concatenate([X[:6], 50.0 + jnp.arange(12.0).reshape(4, 3)])
-
-    def mated(key, n):
-        if n == 2 and copies_in_second_round:
-            return X[:2]
-        return (100.0 if n == 2 else 200.0) + jnp.arange(3.0 * n).reshape(n, 3)
-
-    out = np.asarray(algo.new_first(jax.random.key(0), X, children, mated))
-    np.testing.assert_array_equal(out[:4], children[6:])
-    if copies_in_second_round:
-        np.testing.assert_array_equal(out[4:], 200.0 + np.arange(18.0).reshape(6, 3))
-    else:
-        np.testing.assert_array_equal(out[4:6], 100.0 + np.arange(6.0).reshape(2, 3))
-        np.testing.assert_array_equal(out[6:], 200.0 + np.arange(12.0).reshape(4, 3))
-    # One copy: a new second mating completes the ask; copies there call on the third.
-    one_copy = jnp.concatenate([X[:1], 50.0 + jnp.arange(27.0).reshape(9, 3)])
-    out = np.asarray(algo.new_first(jax.random.key(0), X, one_copy, mated))
-    np.testing.assert_array_equal(out[:9], one_copy[1:])
-    np.testing.assert_array_equal(out[9], 200.0 + np.arange(3) if copies_in_second_round
-                                  else 100.0 + np.arange(3))
-    # Children that are all new come back as they are.
-    new_children = 60.0 + jnp.arange(30.0).reshape(10, 3)
-    np.testing.assert_array_equal(algo.new_first(jax.random.key(0), X, new_children, mated),
-                                  new_children)
 
 
 def test_constrained_run_ends_with_a_feasible_population():
