@@ -12,6 +12,7 @@ import numpy as np
 from evo.algorithm import state_class
 from evo.checks import check_choice, frozen_setattr, settings_class
 from evo.genetic import GAState, GeneticAlgorithm, merged
+from evo.operators import permutation_pairs
 from evo.ref_dirs import (
     DirectionLattice,
     direction_lattice,
@@ -203,17 +204,17 @@ def niching_tournament(
     key: jax.Array, violation: jax.Array, rank: jax.Array, niche: jax.Array,
     distance: jax.Array, n: int,
 ) -> jax.Array:
-    """Indices `(n,)` of the winners of `n` binary tournaments between random rows of a
-    population of `N` with `violation`, `rank`, `niche` and `distance` `(N,)` each
-    (U-NSGA-III, Seada & Deb 2015, as pymoo's `comp_by_rank_and_ref_line_dist`).
+    """Indices `(n,)` of the winners of `n` binary tournaments between the
+    `permutation_pairs` of a population of `N` with `violation`, `rank`, `niche` and
+    `distance` `(N,)` each (U-NSGA-III, Seada & Deb 2015, as pymoo's
+    `comp_by_rank_and_ref_line_dist`).
 
     If either row is infeasible the smaller violation wins. Two feasible rows compete
     only within one niche: the smaller rank wins, then the smaller distance to the
     niche's line. Every other pair, and every tie, goes to either at random.
     """
     pair_key, coin_key = jax.random.split(key)
-    pairs = jax.random.randint(pair_key, (n, 2), 0, violation.shape[0])
-    a, b = pairs[:, 0], pairs[:, 1]
+    a, b = permutation_pairs(pair_key, violation.shape[0], n)
 
     def beats(x, y):
         return jnp.where(

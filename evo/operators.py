@@ -6,17 +6,26 @@ import jax
 import jax.numpy as jnp
 
 
+def permutation_pairs(key: jax.Array, N: int, n: int) -> tuple[jax.Array, jax.Array]:
+    """`n` pairs `(n,)`, `(n,)` of row indices below `N`, drawn from consecutive random
+    permutations of the rows, so that every row plays about `2n / N` times (pymoo's
+    `TournamentSelection`); the two of a pair differ unless a permutation ends between
+    them."""
+    keys = jax.random.split(key, -(-2 * n // N))
+    pairs = jax.vmap(lambda k: jax.random.permutation(k, N))(keys).reshape(-1)[: 2 * n]
+    return pairs[0::2], pairs[1::2]
+
+
 def binary_tournament(
     key: jax.Array, primary: jax.Array, secondary: jax.Array, n: int
 ) -> jax.Array:
-    """Indices `(n,)` of `n` tournament winners among random pairs.
+    """Indices `(n,)` of `n` tournament winners between the `permutation_pairs` of the rows.
 
     The smaller `primary` `(N,)` wins (a rank, a constraint violation); on a tie the larger
     `secondary` `(N,)` wins (a crowding distance); an exact tie goes to the first of the pair,
     which is itself random.
     """
-    pairs = jax.random.randint(key, (n, 2), 0, primary.shape[0])
-    a, b = pairs[:, 0], pairs[:, 1]
+    a, b = permutation_pairs(key, primary.shape[0], n)
     b_wins = (primary[b] < primary[a]) | (
         (primary[b] == primary[a]) & (secondary[b] > secondary[a])
     )

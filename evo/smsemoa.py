@@ -12,7 +12,7 @@ from evo.algorithm import Population, check_objectives, state_class, violation_o
 from evo.checks import check_float, check_int, frozen_setattr, settings_class
 from evo.genetic import GAState, GeneticAlgorithm, merged, new_first, offspring_count
 from evo.metrics.hypervolume import hypervolume_contributions
-from evo.operators import uniform_sample
+from evo.operators import permutation_pairs, uniform_sample
 from evo.sorting import lexsort, non_dominated_rank
 
 
@@ -24,13 +24,12 @@ class SMSEMOAState(GAState):
 def dominance_tournament(
     key: jax.Array, F: jax.Array, violation: jax.Array, n: int
 ) -> jax.Array:
-    """Indices `(n,)` of `n` winners of binary tournaments between random rows of `F`
-    `(N, m)`, as pymoo's `cv_and_dom_tournament`: when either row is infeasible
-    (`violation` `(N,)` > 0) the smaller violation wins; between feasible rows one that
-    Pareto-dominates the other wins. Anything else goes to the first of the pair, which
-    is itself random."""
-    pairs = jax.random.randint(key, (n, 2), 0, F.shape[0])
-    a, b = pairs[:, 0], pairs[:, 1]
+    """Indices `(n,)` of `n` winners of binary tournaments between the `permutation_pairs`
+    of the rows of `F` `(N, m)`, as pymoo's `cv_and_dom_tournament`: when either row is
+    infeasible (`violation` `(N,)` > 0) the smaller violation wins; between feasible rows
+    one that Pareto-dominates the other wins. Anything else goes to the first of the
+    pair, which is itself random."""
+    a, b = permutation_pairs(key, F.shape[0], n)
     fa, fb = F[a], F[b]
     b_dominates = jnp.all(fb <= fa, axis=1) & jnp.any(fb < fa, axis=1)
     both_feasible = (violation[a] == 0) & (violation[b] == 0)

@@ -12,6 +12,7 @@ from evo.algorithm import state_class
 from evo.checks import settings_class
 from evo.genetic import GAState, GeneticAlgorithm, merged
 from evo.nsga3 import update_normalization
+from evo.operators import permutation_pairs
 from evo.sorting import lexsort, pareto_dominance
 
 
@@ -165,14 +166,10 @@ def boundary_rows(F: jax.Array, nondominated: jax.Array, extremes: jax.Array) ->
 def permutation_tournament(
     key: jax.Array, violation: jax.Array, fitness: jax.Array, n: int
 ) -> jax.Array:
-    """Indices `(n,)` of `n` binary-tournament winners, the pairs drawn from consecutive
-    random permutations of the rows, so every row plays about `2n / N` times (pymoo's
-    `TournamentSelection`): the smaller `violation` `(N,)` wins when either row is
+    """Indices `(n,)` of `n` binary-tournament winners between the `permutation_pairs` of
+    the rows (pymoo's `TournamentSelection`): the smaller `violation` `(N,)` wins when either row is
     infeasible, else the smaller `fitness` `(N,)`; a tie goes to the first of the pair."""
-    N = violation.shape[0]
-    keys = jax.random.split(key, -(-2 * n // N))
-    pairs = jax.vmap(lambda k: jax.random.permutation(k, N))(keys).reshape(-1)[: 2 * n]
-    a, b = pairs.reshape(n, 2).T
+    a, b = permutation_pairs(key, violation.shape[0], n)
     infeasible = (violation[a] > 0) | (violation[b] > 0)
     b_wins = jnp.where(infeasible, violation[b] < violation[a], fitness[b] < fitness[a])
     return jnp.where(b_wins, b, a)

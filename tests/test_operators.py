@@ -10,6 +10,7 @@ from evo.operators import (
     binary_tournament,
     de_binomial,
     distinct_donors,
+    permutation_pairs,
     polynomial_mutation,
     sbx,
     uniform_sample,
@@ -82,11 +83,18 @@ def test_polynomial_mutation_rates_per_row_and_per_variable():
 
 
 def test_binary_tournament_prefers_rank_then_crowding():
-    winners = binary_tournament(jax.random.key(7), jnp.array([0, 1]), jnp.zeros(2), N)
-    # The better of two uniform picks from {0, 1} is 0 unless both picks are 1.
-    assert abs(float(jnp.mean(winners == 0)) - 0.75) < 0.015
+    # Pairs from permutations: each of 4 rows plays twice in every 4 tournaments, against
+    # each other row equally often, so row r wins 1/2 * (3 - r) / 3 of them (pairs drawn
+    # with replacement would give row 0 7/16 and let a row meet itself).
+    a, b = permutation_pairs(jax.random.key(6), 4, 4 * (N // 4))
+    blocks = np.concatenate([np.asarray(a).reshape(-1, 4), np.asarray(b).reshape(-1, 4)], axis=1)
+    assert np.all(np.sort(blocks, axis=1) == [0, 0, 1, 1, 2, 2, 3, 3])
+    assert np.all(np.asarray(a) != np.asarray(b))
+    winners = binary_tournament(jax.random.key(7), jnp.arange(4), jnp.zeros(4), N)
+    shares = np.bincount(np.asarray(winners), minlength=4) / N
+    np.testing.assert_allclose(shares, [1 / 2, 1 / 3, 1 / 6, 0], atol=0.012)
     winners = binary_tournament(jax.random.key(8), jnp.array([0, 0]), jnp.array([1.0, 3.0]), N)
-    assert abs(float(jnp.mean(winners == 1)) - 0.75) < 0.015
+    assert np.all(np.asarray(winners) == 1)
 
 
 def test_uniform_sample_fills_the_box():
