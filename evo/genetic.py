@@ -103,7 +103,7 @@ def new_first(
         pool = jax.lax.cond(
             done, lambda: pool,
             lambda: jax.lax.dynamic_update_slice(pool, mated(jax.random.fold_in(key, filled), c),
-                                                 (filled, 0)))
+                                                 (filled, jnp.int32(0))))
         return pool, jnp.where(done, filled, filled + c), fresh, done
 
     start = (pool, jnp.int32(c), jnp.zeros(capacity, bool), jnp.bool_(False))

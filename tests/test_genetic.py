@@ -31,7 +31,7 @@ def test_repeated_children_are_replaced_by_new_ones_in_order():
     children = jnp.concatenate([X[:6], 50.0 + jnp.arange(12.0).reshape(4, 3)])
 
     def mated(key, n):
-        new = 100.0 + jax.random.uniform(key, (n - 5, 3))
+        new = 100.0 + jax.random.uniform(key, (n - 5, 3), X.dtype)
         return jnp.concatenate([X[5:], new])
 
     out = np.asarray(jax.jit(new_first, static_argnums=(3, 4))(
@@ -43,6 +43,10 @@ def test_repeated_children_are_replaced_by_new_ones_in_order():
     out = np.asarray(new_first(jax.random.key(0), X, children, lambda key, n: X[:n], 10))
     np.testing.assert_array_equal(out[:4], children[6:])
     assert copies_among(out, X) == 6
+    # The same with 64-bit integers enabled, where index types must still agree.
+    with jax.enable_x64(True):
+        wide = np.asarray(new_first(jax.random.key(0), X, children, mated, 10))
+    assert copies_among(wide, X) == 0
     # Children that are all new come back as they are.
     new_children = 60.0 + jnp.arange(30.0).reshape(10, 3)
     np.testing.assert_array_equal(new_first(jax.random.key(0), X, new_children, mated, 10),
