@@ -22,7 +22,7 @@ objectives hold NaN or inf counts as infinitely infeasible.
 from __future__ import annotations
 
 import abc
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -40,10 +40,11 @@ from evo.operators import binary_tournament, mate, uniform_sample
 from evo.sorting import lexsort
 
 
-# Children an ask may mate, in multiples of the offspring, when duplicates are
-# eliminated: pymoo mates again, up to 100 times, for the children still missing; on a
-# converged population about 4% of SBX + mutation children copy a parent.
-DUPLICATE_ROUNDS = 4
+# Children an ask mates, in multiples of the offspring, when duplicates are eliminated:
+# the new ones go first. pymoo mates again, up to 100 times, for the children still
+# missing; on a converged population about 4% of SBX + mutation children copy a parent,
+# so twice the offspring leaves an ask short only when over half of them are copies.
+DUPLICATE_POOL = 2
 
 
 @state_class
@@ -83,32 +84,11 @@ def repeats(X: jax.Array, n_known: int) -> jax.Array:
     return repeated[n_known:]
 
 
-def new_first(
-    key: jax.Array, X: jax.Array, children: jax.Array,
-    mated: Callable[[jax.Array, int], jax.Array], n_wanted: int,
-) -> jax.Array:
-    """`children` `(c, n_var)` reordered so that those equal to no row of the population
-    `X` nor to an earlier child come first. While fewer than `n_wanted` are, `c` more are
-    mated (`mated(key, c)`), up to `DUPLICATE_ROUNDS` times `c` children in all, as pymoo
-    mates again for the missing ones. Children that are all new come back unchanged."""
-    c = children.shape[0]
-    capacity = DUPLICATE_ROUNDS * c
-    pool = jnp.concatenate([children, jnp.zeros((capacity - c, children.shape[1]),
-                                                 children.dtype)])
-
-    def step(carry: tuple[jax.Array, jax.Array, jax.Array, jax.Array]):
-        pool, filled, _, _ = carry
-        fresh = ~repeats(jnp.concatenate([X, pool]), X.shape[0]) & (jnp.arange(capacity) < filled)
-        done = (jnp.sum(fresh) >= n_wanted) | (filled >= capacity)
-        pool = jax.lax.cond(
-            done, lambda: pool,
-            lambda: jax.lax.dynamic_update_slice(pool, mated(jax.random.fold_in(key, filled), c),
-                                                 (filled, jnp.int32(0))))
-        return pool, jnp.where(done, filled, filled + c), fresh, done
-
-    start = (pool, jnp.int32(c), jnp.zeros(capacity, bool), jnp.bool_(False))
-    pool, _, fresh, _ = jax.lax.while_loop(lambda carry: ~carry[3], step, start)
-    return pool[jnp.argsort(~fresh, stable=True)][:c]
+def new_first(X: jax.Array, pool: jax.Array, n: int) -> jax.Array:
+    """`n` rows `(n, n_var)` of the children `pool` `(c, n_var)`: first, in their order,
+    those equal to no row of the population `X` nor to an earlier child, then the others."""
+    fresh = ~repeats(jnp.concatenate([X, pool]), X.shape[0])
+    return pool[lexsort((~fresh,))[:n]]
 
 
 @settings_class
@@ -174,15 +154,15 @@ class GeneticAlgorithm(Algorithm):
 
     def children(self, select_key: jax.Array, mate_key: jax.Array, state: GAState) -> jax.Array:
         """`pop_size` children `(pop_size, n_var)` of the parents `select_parents` picks, by
-        SBX and polynomial mutation; with `eliminate_duplicates`, new ones first."""
-
-        def mated(select_key: jax.Array, mate_key: jax.Array, n: int) -> jax.Array:
-            return self.variation(mate_key, state.X, self.select_parents(select_key, state, n))
-
-        children = mated(select_key, mate_key, offspring_count(self.pop_size))
+        SBX and polynomial mutation; with `eliminate_duplicates`, `DUPLICATE_POOL` times as
+        many are mated and the new ones come first (`new_first`)."""
+        n = offspring_count(self.pop_size)
         if self.eliminate_duplicates:
-            children = new_first(jax.random.fold_in(mate_key, 1), state.X, children,
-                                 lambda key, n: mated(*jax.random.split(key), n), self.pop_size)
+            n *= DUPLICATE_POOL
+        parents = self.select_parents(select_key, state, n)
+        children = self.variation(mate_key, state.X, parents)
+        if self.eliminate_duplicates:
+            return new_first(state.X, children, self.pop_size)
         return children[: self.pop_size]
 
     def select_parents(self, key: jax.Array, state: GAState, n: int) -> jax.Array:

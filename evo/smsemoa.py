@@ -10,7 +10,14 @@ import jax.numpy as jnp
 
 from evo.algorithm import Population, check_objectives, state_class, violation_of
 from evo.checks import check_float, check_int, frozen_setattr, settings_class
-from evo.genetic import GAState, GeneticAlgorithm, merged, new_first, offspring_count
+from evo.genetic import (
+    DUPLICATE_POOL,
+    GAState,
+    GeneticAlgorithm,
+    merged,
+    new_first,
+    offspring_count,
+)
 from evo.metrics.hypervolume import hypervolume_contributions
 from evo.operators import permutation_pairs, uniform_sample
 from evo.sorting import lexsort, non_dominated_rank
@@ -263,18 +270,15 @@ class SMSEMOA(GeneticAlgorithm):
     def ask(self, state: SMSEMOAState) -> tuple[jax.Array, SMSEMOAState]:
         """`n_offspring` rows `(n_offspring, n_var)`: uniform random ones while the
         population fills, then children of tournament winners, new ones first."""
-        key, first_key, more_key, sample_key = jax.random.split(state.key, 4)
+        key, select_key, mate_key, sample_key = jax.random.split(state.key, 4)
         lb, ub = jnp.asarray(self.lb), jnp.asarray(self.ub)
         n_children = offspring_count(self.n_offspring)
-
-        def mated(round_key: jax.Array, n: int) -> jax.Array:
-            select_key, mate_key = jax.random.split(round_key)
-            parents = dominance_tournament(select_key, state.F, state.violation, n)
-            return self.variation(mate_key, state.X, parents)
-
-        children = mated(first_key, n_children)
         if self.eliminate_duplicates:
-            children = new_first(more_key, state.X, children, mated, self.n_offspring)
+            n_children *= DUPLICATE_POOL
+        parents = dominance_tournament(select_key, state.F, state.violation, n_children)
+        children = self.variation(mate_key, state.X, parents)
+        if self.eliminate_duplicates:
+            children = new_first(state.X, children, self.n_offspring)
         children = children[: self.n_offspring]
         fresh = uniform_sample(sample_key, lb, ub, self.n_offspring)
         offspring = jnp.where(state.generation < self.filling_generations, fresh, children)
