@@ -78,8 +78,8 @@ def repeats(X: jax.Array, n_known: int) -> jax.Array:
     digest = jax.lax.bitcast_convert_type(jnp.sum(words * weights, axis=1, dtype=jnp.uint32),
                                           jnp.int32)
     order = lexsort((digest,))
-    same = (digest[order][1:] == digest[order][:-1]) & jnp.all(
-        X[order][1:] == X[order][:-1], axis=1)
+    digest, rows = digest[order], X[order]
+    same = (digest[1:] == digest[:-1]) & jnp.all(rows[1:] == rows[:-1], axis=1)
     repeated = jnp.zeros(n, bool).at[order[1:]].set(same)
     return repeated[n_known:]
 
@@ -145,25 +145,25 @@ class GeneticAlgorithm(Algorithm):
         return {}
 
     def ask(self, state: GAState) -> tuple[jax.Array, GAState]:
-        """`pop_size` offspring `(pop_size, n_var)` (`children`); the initial population
+        """`pop_size` offspring `(pop_size, n_var)` (`breed`); the initial population
         before the first tell."""
         key, select_key, mate_key = jax.random.split(state.key, 3)
-        children = self.children(select_key, mate_key, state)
+        children = self.breed(select_key, mate_key, state, self.pop_size)
         offspring = jnp.where(state.generation == 0, state.X, children)
         return offspring, state.replace(key=key, offspring=offspring)
 
-    def children(self, select_key: jax.Array, mate_key: jax.Array, state: GAState) -> jax.Array:
-        """`pop_size` children `(pop_size, n_var)` of the parents `select_parents` picks, by
-        SBX and polynomial mutation; with `eliminate_duplicates`, `DUPLICATE_POOL` times as
-        many are mated and the new ones come first (`new_first`)."""
-        n = offspring_count(self.pop_size)
-        if self.eliminate_duplicates:
-            n *= DUPLICATE_POOL
-        parents = self.select_parents(select_key, state, n)
+    def breed(
+        self, select_key: jax.Array, mate_key: jax.Array, state: GAState, n: int
+    ) -> jax.Array:
+        """`n` children `(n, n_var)` of the parents `select_parents` picks, by SBX and
+        polynomial mutation; with `eliminate_duplicates`, `DUPLICATE_POOL` times as many
+        are mated and the new ones come first (`new_first`)."""
+        n_mated = offspring_count(n) * (DUPLICATE_POOL if self.eliminate_duplicates else 1)
+        parents = self.select_parents(select_key, state, n_mated)
         children = self.variation(mate_key, state.X, parents)
         if self.eliminate_duplicates:
-            return new_first(state.X, children, self.pop_size)
-        return children[: self.pop_size]
+            return new_first(state.X, children, n)
+        return children[:n]
 
     def select_parents(self, key: jax.Array, state: GAState, n: int) -> jax.Array:
         """Indices `(n,)` into the population, paired consecutively: winners of binary

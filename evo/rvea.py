@@ -280,9 +280,9 @@ class RVEA(GeneticAlgorithm):
 
     def ask(self, state: RVEAState) -> tuple[jax.Array, RVEAState]:
         """Offspring `(pop_size, n_var)` of parents drawn at random from the held rows
-        (`children`); the initial sample before the first tell."""
+        (`breed`); the initial sample before the first tell."""
         key, select_key, mate_key = jax.random.split(state.key, 3)
-        children = self.children(select_key, mate_key, state)
+        children = self.breed(select_key, mate_key, state, self.pop_size)
         offspring = jnp.where(state.generation == 0, state.offspring, children)
         return offspring, state.replace(key=key, offspring=offspring)
 

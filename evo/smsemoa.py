@@ -10,14 +10,7 @@ import jax.numpy as jnp
 
 from evo.algorithm import Population, check_objectives, state_class, violation_of
 from evo.checks import check_float, check_int, frozen_setattr, settings_class
-from evo.genetic import (
-    DUPLICATE_POOL,
-    GAState,
-    GeneticAlgorithm,
-    merged,
-    new_first,
-    offspring_count,
-)
+from evo.genetic import GAState, GeneticAlgorithm, merged
 from evo.metrics.hypervolume import hypervolume_contributions
 from evo.operators import permutation_pairs, uniform_sample
 from evo.sorting import lexsort, non_dominated_rank
@@ -271,18 +264,14 @@ class SMSEMOA(GeneticAlgorithm):
         """`n_offspring` rows `(n_offspring, n_var)`: uniform random ones while the
         population fills, then children of tournament winners, new ones first."""
         key, select_key, mate_key, sample_key = jax.random.split(state.key, 4)
-        lb, ub = jnp.asarray(self.lb), jnp.asarray(self.ub)
-        n_children = offspring_count(self.n_offspring)
-        if self.eliminate_duplicates:
-            n_children *= DUPLICATE_POOL
-        parents = dominance_tournament(select_key, state.F, state.violation, n_children)
-        children = self.variation(mate_key, state.X, parents)
-        if self.eliminate_duplicates:
-            children = new_first(state.X, children, self.n_offspring)
-        children = children[: self.n_offspring]
-        fresh = uniform_sample(sample_key, lb, ub, self.n_offspring)
+        children = self.breed(select_key, mate_key, state, self.n_offspring)
+        fresh = uniform_sample(sample_key, jnp.asarray(self.lb), jnp.asarray(self.ub),
+                               self.n_offspring)
         offspring = jnp.where(state.generation < self.filling_generations, fresh, children)
         return offspring, state.replace(key=key, offspring=offspring)
+
+    def select_parents(self, key: jax.Array, state: SMSEMOAState, n: int) -> jax.Array:
+        return dominance_tournament(key, state.F, state.violation, n)
 
     def tell(self, state: SMSEMOAState, F: jax.Array, G: jax.Array | None = None) -> SMSEMOAState:
         """Survival after the rows of the last ask got objectives `F` `(n_offspring, n_obj)`

@@ -57,9 +57,9 @@ def test_children_of_a_converged_population_copy_no_row(cls):
     X = jnp.tile(jnp.linspace(0.2, 0.8, 16).reshape(2, 8), (n // 2, 1))
     state = state.replace(X=X, **({"held": jnp.ones(n, bool)} if cls is RVEA else {}))
     keys = jax.random.split(jax.random.key(1))
-    children = jax.jit(algo.children)(*keys, state)
+    children = jax.jit(algo.breed, static_argnums=3)(*keys, state, 40)
     assert children.shape == (40, 8)
     assert copies_among(children, X) == 0
     if cls is NSGA2:
         kept = NSGA2(**box, eliminate_duplicates=False)
-        assert copies_among(jax.jit(kept.children)(*keys, state), X) >= 3
+        assert copies_among(jax.jit(kept.breed, static_argnums=3)(*keys, state, 40), X) >= 3
