@@ -13,7 +13,8 @@ directions and population 92, MOEA/D one subproblem per direction) and MW1-3 (co
 against evo's 1,000-point sample of the true front, median hypervolume (moocore) up to the
 problem's reference point, the IGD ratio evo / reference, and the time per generation of
 both (evo's excludes compilation: its first seed's run, which compiles, is not counted).
-A cell whose reference is not installed is skipped and the table says so.
+A cell whose reference is not installed is skipped and the table says so; a reference
+run that raises is kept as that error, and its cell gives the error instead of a ratio.
 
 Every finished run is appended to `--results` (JSON lines) and found there again by a
 later invocation, so an interrupted suite resumes where it stopped; `--fresh` starts over,
@@ -395,7 +396,10 @@ def run_evo(algorithm: str, problem_name: str, seed: int, pop: int, n_gen: int) 
 def run_reference(reference: Reference, problem_name: str, seed: int, pop: int,
                   n_gen: int) -> dict:
     start = time.perf_counter()
-    F, violation = reference.run(problem_name, seed, pop, n_gen)
+    try:
+        F, violation = reference.run(problem_name, seed, pop, n_gen)
+    except Exception as error:  # the reference's own defect: kept as the run's result
+        return {"error": f"{type(error).__name__}: {error}"}
     seconds = time.perf_counter() - start
     problem = evo_problem(problem_name)
     return {"seconds": seconds, **quality(np.asarray(F, float), violation, problem)}
@@ -466,12 +470,17 @@ def quality_row(args: argparse.Namespace, results: Results, problem_name: str,
         why = f"{reference.library}'s takes no constraints"
     cells = [problem_name, algorithm, "-" if reference is None else reference.library,
              f"{median(ours, 'igd'):.4g}"]
+    if why is None:
+        theirs = [results.get(
+            f"{reference.library}/{algorithm}/{problem_name}/{pop}x{n_gen}/{seed}",
+            lambda s=seed: run_reference(reference, problem_name, s, pop, n_gen))
+            for seed in range(args.seeds)]
+        failed = [(seed, run["error"]) for seed, run in enumerate(theirs) if "error" in run]
+        if failed:
+            why = (f"{reference.library} fails on {len(failed)} of {args.seeds} seeds "
+                   f"(seed {failed[0][0]}: {failed[0][1]})")
     if why:
         return cells + [why, "", f"{median(ours, 'hv'):.4g}", "", f"{ours_ms:.2f}", "", ""]
-    theirs = [results.get(
-        f"{reference.library}/{algorithm}/{problem_name}/{pop}x{n_gen}/{seed}",
-        lambda s=seed: run_reference(reference, problem_name, s, pop, n_gen))
-        for seed in range(args.seeds)]
     theirs_ms = per_generation_ms(theirs, n_gen, skip_first=False)
     return cells + [f"{median(theirs, 'igd'):.4g}",
                     f"{median(ours, 'igd') / median(theirs, 'igd'):.2f}",

@@ -20,6 +20,7 @@ from evo.smpso import (
     constricted_velocity,
     constriction,
     leader_tournament,
+    sequential_archive_update,
 )
 
 from compile_options import QUICK
@@ -212,6 +213,72 @@ def test_nan_rows_enter_only_an_archive_without_others():
             assert sorted(np.asarray(kept)[: int(n_held)].tolist()) == expected
 
 
+def sequential_numpy(F, violation, n_held, capacity):
+    """Members, in order of entry, after rows `capacity`.. of `F` enter one at a time an
+    archive holding rows 0..n_held-1: jmetalpy's `BoundedArchive.add` with constrained
+    dominance (NaN or inf rows infinitely infeasible)."""
+    violation = np.where(np.all(np.isfinite(F), axis=1), violation, np.inf)
+
+    def dominates(i, j):
+        if violation[i] == 0 and violation[j] == 0:
+            return np.all(F[i] <= F[j]) and np.any(F[i] < F[j])
+        return violation[i] < violation[j]
+
+    members = list(range(n_held))
+    for new in range(capacity, len(F)):
+        if any(dominates(i, new) or np.array_equal(F[i], F[new]) for i in members):
+            continue
+        members = [i for i in members if not dominates(new, i)] + [new]
+        if len(members) > capacity:
+            members.pop(int(np.argmin(crowding_numpy(F[members]))))
+    return members
+
+
+sequential_jit = jax.jit(sequential_archive_update, static_argnames=("n_new", "capacity"),
+                         compiler_options=QUICK)
+
+
+@pytest.mark.parametrize("n_obj", [2, 3])
+def test_sequential_archive_update_equals_one_insertion_at_a_time(n_obj):
+    rng = np.random.default_rng(n_obj)
+    capacity, n_new = 12, 40
+    w = rng.dirichlet(np.ones(n_obj), capacity + n_new)
+    F = w / np.linalg.norm(w, axis=1, keepdims=True) + rng.exponential(0.02, (len(w), 1))
+    F[7:capacity] = -1.0  # stale rows in empty slots, which must not count
+    F[20:23] = F[30:33]  # duplicates among the new rows
+    F[40], F[41, 0] = np.nan, np.inf
+    for violation in (np.zeros(len(F)), np.where(rng.random(len(F)) < 0.3,
+                                                 rng.exponential(1.0, len(F)), 0.0)):
+        expected = sequential_numpy(F, violation, 7, capacity)
+        with jax.enable_x64(True):
+            kept, n_held = sequential_jit(jnp.asarray(F), jnp.asarray(violation),
+                                          jnp.arange(capacity) < 7, n_new=n_new,
+                                          capacity=capacity)
+        assert np.asarray(kept)[: int(n_held)].tolist() == expected
+
+
+def test_sequential_archive_update_equals_jmetalpys_archive():
+    from jmetal.core.solution import FloatSolution
+    from jmetal.util.archive import CrowdingDistanceArchive
+
+    rng = np.random.default_rng(5)
+    capacity, n_new = 12, 40
+    w = rng.dirichlet(np.ones(2), n_new)
+    F = w / np.linalg.norm(w, axis=1, keepdims=True) + rng.exponential(0.02, (n_new, 1))
+    F[10:13] = F[20:23]
+    archive = CrowdingDistanceArchive(capacity)
+    for f in F:
+        solution = FloatSolution([0.0], [1.0], 2)
+        solution.objectives = list(f)
+        archive.add(solution)
+    F_all = np.concatenate([np.zeros((capacity, 2)), F])
+    with jax.enable_x64(True):
+        kept, n_held = sequential_jit(jnp.asarray(F_all), jnp.zeros(len(F_all)),
+                                      jnp.zeros(capacity, bool), n_new=n_new, capacity=capacity)
+    members = np.asarray(kept)[: int(n_held)] - capacity
+    np.testing.assert_array_equal(F[members], [s.objectives for s in archive.solution_list])
+
+
 @pytest.mark.parametrize("personal_best", ["unless-dominated", "random"])
 def test_personal_bests_follow_dominance(personal_best):
     algo = SMPSO(n_obj=2, lb=np.zeros(3), ub=np.ones(3), pop_size=4, personal_best=personal_best)
@@ -281,7 +348,7 @@ def test_bad_settings_raise_clear_errors():
         ({"mutation_rate": 1.5}, "SMPSO: mutation_rate must lie in"),
         ({"mutation_eta": -1.0}, "SMPSO: mutation_eta must lie in"),
         ({"personal_best": "never"}, "SMPSO: personal_best must be one of"),
-        ({"truncation": "none"}, "SMPSO: truncation must be one of"),
+        ({"archive_update": "none"}, "SMPSO: archive_update must be one of"),
     ]
     for settings, message in bad:
         with pytest.raises(ValueError, match=message):
