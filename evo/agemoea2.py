@@ -12,7 +12,7 @@ from evo.checks import settings_class
 from evo.genetic import merged
 from evo.nsga2 import NSGA2, NSGA2State
 from evo.operators import power
-from evo.sorting import lexsort, non_dominated_rank
+from evo.sorting import first_argmax, first_argmin, lexsort, non_dominated_rank
 from evo.spea2 import gathered, pairwise_distances
 
 
@@ -43,7 +43,7 @@ def corner_rows(F: jax.Array, front: jax.Array) -> jax.Array:
         axis = jnp.full(m, 1e-6, F.dtype).at[i].add(1.0)
         along = jnp.sum(F * axis, axis=1) / jnp.sum(axis * axis)
         squared = jnp.sum((F - along[:, None] * axis) ** 2, axis=1)
-        corner = jnp.argmin(jnp.where(taken, jnp.inf, squared)).astype(jnp.int32)
+        corner = first_argmin(jnp.where(taken, jnp.inf, squared)).astype(jnp.int32)
         corners.append(corner)
         taken = taken.at[corner].set(True)
     return jnp.where(jnp.sum(front) <= m, gathered(front, m), jnp.stack(corners))
@@ -113,7 +113,7 @@ def front_geometry(F: jax.Array, front: jax.Array) -> Geometry:
     extreme = jnp.zeros(n, bool).at[corners].set(~few, mode="drop")
     normalized = shifted / scale
     distance = jnp.where(front & ~extreme, jnp.linalg.norm(normalized, axis=1), jnp.inf)
-    nearest = jnp.where(jnp.any(front & ~extreme), jnp.argmin(distance), jnp.argmax(front))
+    nearest = jnp.where(jnp.any(front & ~extreme), first_argmin(distance), first_argmax(front))
     p = jnp.where(few, 1.0, lp_exponent(normalized[nearest]))
     return Geometry(ideal, scale, p.astype(F.dtype), extreme)
 
@@ -152,14 +152,14 @@ def diversity_scores(
     k chosen are the k best."""
     n = W.shape[0]
     D = jnp.where(extreme[:, None], W, jnp.inf)
-    nearest = jnp.argmin(D, axis=0)
+    nearest = first_argmin(D, axis=0)
     d1 = jnp.min(D, axis=0)
     d2 = jnp.min(jnp.where(jnp.arange(n)[:, None] == nearest[None, :], jnp.inf, D), axis=0)
 
     def pick(_, carry):
         remaining, d1, d2, score = carry
         gain = d1 + jnp.where(jnp.isfinite(d2), d2, 0.0)
-        best = jnp.argmax(jnp.where(remaining, gain, -jnp.inf))
+        best = first_argmax(jnp.where(remaining, gain, -jnp.inf))
         score = score.at[best].set(gain[best])
         new = W[best]
         d2 = jnp.where(new < d1, d1, jnp.minimum(d2, new))

@@ -29,7 +29,7 @@ from evo.algorithm import state_class
 from evo.checks import check_float, settings_class
 from evo.genetic import GAState, GeneticAlgorithm, merged
 from evo.operators import polynomial_mutation, sbx
-from evo.sorting import TILE_ELEMENTS
+from evo.sorting import TILE_ELEMENTS, first_argmax, first_argmin
 
 
 @state_class
@@ -108,8 +108,8 @@ def environmental_selection(
         infeasible = worst_violation > 0
         worst = jnp.where(
             infeasible,
-            jnp.argmax(alive & (violation == worst_violation)),
-            jnp.argmin(jnp.where(alive, fitness, jnp.inf)),
+            first_argmax(alive & (violation == worst_violation)),
+            first_argmin(jnp.where(alive, fitness, jnp.inf)),
         )
         alive = alive.at[worst].set(False)
         gain = jnp.where(infeasible, 0.0, loss_to(Fn, Fn[worst], kappa))

@@ -19,7 +19,7 @@ from evo.ref_dirs import (
     lattice_key,
     resolve_ref_dirs,
 )
-from evo.sorting import TILE_ELEMENTS, lexsort, non_dominated_rank
+from evo.sorting import TILE_ELEMENTS, first_argmax, first_argmin, lexsort, non_dominated_rank
 
 
 @state_class
@@ -71,7 +71,7 @@ def update_normalization(
     weights = jnp.where(jnp.eye(m, dtype=bool), 1.0, 1e6)
     asf = jnp.max(shifted[None, :, :] * weights[:, None, :], axis=2)  # (m, N + m)
     asf = jnp.where(eligible[None, :] & jnp.all(jnp.isfinite(candidates), axis=1), asf, jnp.inf)
-    extremes = candidates[jnp.argmin(asf, axis=1)]
+    extremes = candidates[first_argmin(asf, axis=1)]
 
     worst_of_front = jnp.max(jnp.where((first_front & valid)[:, None], F, -jnp.inf), axis=0)
     worst_of_population = jnp.max(jnp.where(valid[:, None], F, -jnp.inf), axis=0)
@@ -111,7 +111,7 @@ def associate(
     def largest_projection(row: jax.Array) -> jax.Array:
         # The squared distance to line r is |f|^2 - projection_r^2: the nearest line has
         # the largest squared projection.
-        return jnp.argmax((directions @ row) ** 2).astype(jnp.int32)
+        return first_argmax((directions @ row) ** 2).astype(jnp.int32)
 
     def scan_all(rows: jax.Array) -> jax.Array:
         batch = max(1, TILE_ELEMENTS // directions.shape[0])

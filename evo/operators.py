@@ -5,6 +5,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from evo.sorting import first_argmax
+
 
 def permutation_pairs(key: jax.Array, N: int, n: int) -> tuple[jax.Array, jax.Array]:
     """`n` pairs `(n,)`, `(n,)` of row indices below `N`, drawn from consecutive random
@@ -188,7 +190,7 @@ def distinct_donors(key: jax.Array, pool: int | jax.Array, n_donors: int) -> jax
     else:
         is_target = table == target[:, None]
         # Position `size` stands for "not in the row": it is above every draw.
-        excluded = jnp.where(jnp.any(is_target, axis=1), jnp.argmax(is_target, axis=1), size)
+        excluded = jnp.where(jnp.any(is_target, axis=1), first_argmax(is_target, axis=1), size)
         excluded = excluded[:, None]
     n_excluded = jnp.sum(excluded < size, axis=1)
     drawn = []

@@ -35,7 +35,7 @@ from evo.checks import check_float, check_int, frozen_setattr, settings_class
 from evo.genetic import GAState, GeneticAlgorithm, merged
 from evo.operators import uniform_sample
 from evo.ref_dirs import resolve_ref_dirs
-from evo.sorting import TILE_ELEMENTS, lexsort
+from evo.sorting import TILE_ELEMENTS, first_argmax, lexsort
 
 
 @state_class
@@ -81,7 +81,7 @@ def nearest_vectors(directions: jax.Array, vectors: jax.Array) -> tuple[jax.Arra
 
     def nearest(row: jax.Array) -> tuple[jax.Array, jax.Array]:
         cosine = vectors @ row
-        k = jnp.argmax(cosine).astype(jnp.int32)
+        k = first_argmax(cosine).astype(jnp.int32)
         sine = jnp.linalg.norm(row - cosine[k] * vectors[k])
         return k, jnp.arctan2(sine, cosine[k])
 

@@ -34,7 +34,13 @@ from evo.algorithm import (
 )
 from evo.checks import check_choice, check_float, check_int, frozen_setattr, settings_class
 from evo.operators import polynomial_mutation, uniform_sample
-from evo.sorting import crowding_distance, lexicographic_groups, lexsort, non_dominated_rank
+from evo.sorting import (
+    crowding_distance,
+    first_argmin,
+    lexicographic_groups,
+    lexsort,
+    non_dominated_rank,
+)
 
 PERSONAL_BESTS = ("unless-dominated", "random")
 ARCHIVE_UPDATES = ("sequential", "iterative", "one-shot")
@@ -153,7 +159,7 @@ def archive_update(
     def remove_least_crowded(member: jax.Array) -> jax.Array:
         crowding = jnp.where(member, crowding_of(member), jnp.inf)
         tied = member & (crowding == jnp.min(crowding))
-        least = jnp.argmin(jnp.where(tied, tiebreak, jnp.uint32(jnp.iinfo(jnp.uint32).max)))
+        least = first_argmin(jnp.where(tied, tiebreak, jnp.uint32(jnp.iinfo(jnp.uint32).max)))
         return member.at[least].set(False)
 
     if iterative:
@@ -197,7 +203,7 @@ def sequential_archive_update(
         rejected = jnp.any(held_s & (constrained_dominates(F_s, violation_s, f_rows, v_rows)
                                      | jnp.all(F_s == f, axis=1)))
         held_s = held_s & ~(~rejected & constrained_dominates(f_rows, v_rows, F_s, violation_s))
-        slot = jnp.argmin(held_s)
+        slot = first_argmin(held_s)
         keep = rejected | (jnp.arange(slots) != slot)
         source = jnp.where(keep, source, i)
         F_s = jnp.where(keep[:, None], F_s, f)

@@ -13,7 +13,7 @@ from evo.checks import check_float, check_int, frozen_setattr, settings_class
 from evo.genetic import GAState, GeneticAlgorithm, merged
 from evo.metrics.hypervolume import hypervolume_contributions
 from evo.operators import permutation_pairs, uniform_sample
-from evo.sorting import lexsort, non_dominated_rank
+from evo.sorting import first_argmax, first_argmin, lexsort, non_dominated_rank
 
 
 @state_class
@@ -67,7 +67,7 @@ def remove_least_contributors(
         contribution = hypervolume_contributions(
             F, ref_point, alive, key=jax.random.fold_in(key, left), n_samples=n_samples
         )
-        worst = jnp.argmin(jnp.where(alive, contribution, jnp.inf))
+        worst = first_argmin(jnp.where(alive, contribution, jnp.inf))
         return alive.at[worst].set(False), left - 1
 
     return jax.lax.while_loop(lambda carry: carry[1] > 0, drop, (alive, n_remove))[0]
@@ -106,7 +106,7 @@ def remove_least_contributors_batched(
         # after t (or outside the batch) covers it.
         last_cover = jnp.max(jnp.where(covers, rank, -1), axis=-1)
         shares = (last_cover <= order_in_batch) & (order_in_batch[:, None] < order_in_batch)
-        n_safe = jnp.argmax(jnp.append(jnp.any(shares, axis=0), True))
+        n_safe = first_argmax(jnp.append(jnp.any(shares, axis=0), True))
         removed = (rank < jnp.minimum(n_safe, left)) & alive
         return alive & ~removed, left - jnp.sum(removed)
 
@@ -143,7 +143,7 @@ def remove_least_contributors_2d(
 
     def drop(carry):
         contribution, before, after, alive, left = carry
-        worst = jnp.argmin(contribution)
+        worst = first_argmin(contribution)
         at = slot[worst]
         left_end, right_end = before[at], after[at]
         after = after.at[left_end].set(right_end)

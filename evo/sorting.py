@@ -48,6 +48,49 @@ def lexsort(keys) -> jax.Array:
     return order
 
 
+def first_argmin(x: jax.Array, axis: int = -1) -> jax.Array:
+    """`jnp.argmin(x, axis)` as int32: the first position of the minimum along `axis`, or
+    of the first NaN where there is one (for bool `x`: the first False, else 0).
+
+    XLA's CPU argmin reduces (value, position) pairs, at about 5-10 ns an element; a min,
+    then mins over the positions that hold it and over those holding NaN, are several
+    times faster (the nearest of 990 directions for each of 2,000 rows: 1.5 ms against
+    9.5). Positions are counted in `x`'s float type, exact below 2^24.
+    """
+    x = jnp.asarray(x)
+    n = x.shape[axis]
+    if x.dtype == bool:
+        return first_argmax(~x, axis)
+    if not jnp.issubdtype(x.dtype, jnp.floating) or x.dtype.itemsize < 4 or n >= 1 << 24:
+        return jnp.argmin(x, axis).astype(jnp.int32)
+    shape = [1] * x.ndim
+    shape[axis] = n
+    position = jnp.arange(n, dtype=x.dtype).reshape(shape)
+
+    def first(hit):
+        return jnp.min(jnp.where(hit, position, jnp.inf), axis)
+
+    # Apart: XLA's min need not propagate NaN.
+    nan = first(jnp.isnan(x))
+    low = first(x == jnp.min(x, axis, keepdims=True))
+    return jnp.where(nan < n, nan, low).astype(jnp.int32)
+
+
+def first_argmax(x: jax.Array, axis: int = -1) -> jax.Array:
+    """`jnp.argmax(x, axis)` as int32 (for bool `x`: the first True, else 0), as fast as
+    `first_argmin`."""
+    x = jnp.asarray(x)
+    if jnp.issubdtype(x.dtype, jnp.floating):
+        return first_argmin(-x, axis)
+    if x.dtype != bool:
+        return jnp.argmax(x, axis).astype(jnp.int32)
+    n = x.shape[axis]
+    shape = [1] * x.ndim
+    shape[axis] = n
+    first = jnp.min(jnp.where(x, jnp.arange(n, dtype=jnp.int32).reshape(shape), n), axis)
+    return jnp.where(first == n, 0, first)
+
+
 def sortable_int32(x: jax.Array) -> jax.Array:
     """int32 with the order of the 32-bit (or bool) array `x`: floats by value, -0.0 equal
     to 0.0 and every NaN after +inf, as `jnp.sort` orders them."""

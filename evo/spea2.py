@@ -13,7 +13,7 @@ from evo.checks import settings_class
 from evo.genetic import GAState, GeneticAlgorithm, merged
 from evo.nsga3 import update_normalization
 from evo.operators import permutation_pairs
-from evo.sorting import lexsort, pareto_dominance
+from evo.sorting import first_argmax, first_argmin, lexsort, pareto_dominance
 
 
 @state_class
@@ -73,10 +73,10 @@ def two_nearest(D: jax.Array, alive: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Nearest and second-nearest `alive` `(n,)` column of each row of distances `D`
     `(k, n)`: their indices `(k, 2)` int32 and distances `(k, 2)`."""
     D = jnp.where(alive[None, :], D, jnp.inf)
-    first = jnp.argmin(D, axis=1)
+    first = first_argmin(D, axis=1)
     d1 = jnp.min(D, axis=1)
     D = jnp.where(jnp.arange(D.shape[1]) == first[:, None], jnp.inf, D)
-    second = jnp.argmin(D, axis=1)
+    second = first_argmin(D, axis=1)
     index = jnp.stack([first, second], axis=1).astype(jnp.int32)
     return index, jnp.stack([d1, jnp.min(D, axis=1)], axis=1)
 
@@ -95,15 +95,15 @@ def lexicographic_first(D: jax.Array, alive: jax.Array, rows: jax.Array) -> jax.
                                                     fill_value=jnp.inf), jnp.inf), axis=1)
 
     def differing(tied):
-        lead = jnp.argmax(tied)
+        lead = first_argmax(tied)
         return jnp.any(tied[:, None] & (S != S[lead]), axis=0)
 
     def narrow(tied):
-        column = S[:, jnp.argmax(differing(tied))]
+        column = S[:, first_argmax(differing(tied))]
         return tied & (column == jnp.min(jnp.where(tied, column, jnp.inf)))
 
     tied = jax.lax.while_loop(lambda t: jnp.any(differing(t)), narrow, rows < D.shape[0])
-    return rows[jnp.argmax(tied)]
+    return rows[first_argmax(tied)]
 
 
 def most_crowded(D: jax.Array, alive: jax.Array, distance: jax.Array) -> jax.Array:
@@ -122,7 +122,7 @@ def most_crowded(D: jax.Array, alive: jax.Array, distance: jax.Array) -> jax.Arr
             lambda: lexicographic_first(D, alive, gathered(tied, D.shape[0])),
             lambda: lexicographic_first(D, alive, gathered(tied, GATHERED_ROWS)),
         ),
-        lambda: jnp.argmax(tied).astype(jnp.int32),
+        lambda: first_argmax(tied).astype(jnp.int32),
     )
 
 
@@ -159,7 +159,7 @@ def boundary_rows(F: jax.Array, nondominated: jax.Array, extremes: jax.Array) ->
     """Which rows `(n,)` of `F` `(n, m)` are the `nondominated` `(n,)` row nearest one of
     the extreme points `(m, m)`."""
     distance = jnp.where(nondominated[None, :], cross_distances(extremes, F), jnp.inf)
-    nearest = jnp.argmin(distance, axis=1)
+    nearest = first_argmin(distance, axis=1)
     return jnp.zeros_like(nondominated).at[nearest].set(nondominated[nearest])
 
 

@@ -13,6 +13,8 @@ from evo.sorting import (
     constraint_violation,
     crowding_distance,
     dominance_matrix,
+    first_argmax,
+    first_argmin,
     lexsort,
     non_dominated_rank,
 )
@@ -205,3 +207,20 @@ def test_lexsort_equals_jnp_lexsort(seed, n):
     for keys in [(floats,), (normal, ints), (ints, floats, bools), (bools, normal)]:
         np.testing.assert_array_equal(lexsort_jit(keys), jnp.lexsort(keys))
 
+
+
+def test_first_argmin_and_argmax_equal_jnps_with_ties_infs_nans_and_signed_zeros():
+    rng = np.random.default_rng(0)
+    x = rng.integers(-2, 3, (400, 7, 9)).astype(np.float64)
+    for value, share in ((np.inf, 0.1), (-np.inf, 0.1), (np.nan, 0.03), (-0.0, 0.1)):
+        x[rng.random(x.shape) < share] = value
+    x[0] = np.nan  # a whole slice of NaN
+    boolean = x > 0
+    boolean[1] = False  # no True: argmax 0
+    boolean[2] = True  # no False: argmin 0
+    for array in (jnp.asarray(x, jnp.float32), jnp.asarray(boolean)):
+        for axis in (0, 2):
+            for ours, theirs in ((first_argmin, jnp.argmin), (first_argmax, jnp.argmax)):
+                result = ours(array, axis)
+                assert result.dtype == jnp.int32
+                np.testing.assert_array_equal(result, theirs(array, axis))
