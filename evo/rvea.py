@@ -203,10 +203,9 @@ class RVEA(GeneticAlgorithm):
     one, so a run of `n_gen` ends at `(n_gen - 1) / n_gen`. Adaptation is skipped while
     the nadir does not exceed the ideal point in every objective. Constraints as pymoo's
     `filter_infeasible`: only feasible rows enter the subspaces; if they leave fewer than
-    `pop_size` survivors, the least infeasible rows fill up to it. Unlike pymoo,
-    duplicate offspring are not eliminated. Angles are taken as `atan2(sine, cosine)`, so
-    in float32 they resolve to the float resolution rather than `arccos`'s 3.5e-4 rad
-    (which cost DTLZ2 a 1.4x larger IGD).
+    `pop_size` survivors, the least infeasible rows fill up to it. Angles are taken as
+    `atan2(sine, cosine)`, so in float32 they resolve to the float resolution rather than
+    `arccos`'s 3.5e-4 rad (which cost DTLZ2 a 1.4x larger IGD).
     """
 
     paper = "Cheng, Jin, Olhofer & Sendhoff 2016"
