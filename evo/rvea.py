@@ -52,6 +52,7 @@ def unit_rows(V: jax.Array) -> jax.Array:
     return V / jnp.linalg.norm(V, axis=1, keepdims=True)
 
 
+@jax.jit  # also called by `init`, outside any trace: its `lax.map` compiles once
 def neighbour_angles(vectors: jax.Array) -> jax.Array:
     """`gamma` `(R,)`: the smallest angle between each unit vector of `vectors` `(R, m)` and
     any other one (pymoo's `calc_gamma`), at least the smallest positive normal float, so a
