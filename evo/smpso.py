@@ -210,9 +210,15 @@ def sequential_archive_update(
         violation_s = jnp.where(keep, violation_s, v)
         entered = jnp.where(keep, entered, slots + i)
         held_s = held_s | ~keep
-        crowding = jnp.where(held_s, crowding_distance(F_s, jnp.where(held_s, 0, 1)), jnp.inf)
-        least = lexsort((entered, crowding))[0]
-        held_s = held_s.at[least].set(held_s[least] & (jnp.sum(held_s) <= capacity))
+
+        def remove_least_crowded(held_s):
+            crowding = crowding_distance(F_s, jnp.where(held_s, 0, 1))
+            least = lexsort((entered, jnp.where(held_s, crowding, jnp.inf)))[0]
+            return held_s.at[least].set(False)
+
+        # Most particles of a late generation are rejected: only an overfull archive sorts.
+        held_s = jax.lax.cond(jnp.sum(held_s) > capacity, remove_least_crowded,
+                              lambda held_s: held_s, held_s)
         return (source, F_s, violation_s, held_s, entered), None
 
     rows = (jnp.arange(n_old, F.shape[0]), F[n_old:], violation[n_old:])
@@ -253,7 +259,9 @@ class SMPSO(Algorithm):
             each removal; "one-shot" merges, then keeps the most crowded by the distances
             among all candidates, as NSGA-II's survival. Median IGD over 5 seeds (ZDT3,
             swarm 100, 20,000 evaluations): 0.0045, 0.0078 and 0.0063 (jmetalpy 0.0045),
-            at 1.0, 0.22 and 0.22 ms a generation; over 10 seeds at 25,000 evaluations,
+            at 1.0, 0.22 and 0.22 ms a generation (at swarm 1,000 on DTLZ2 about 10 ms
+            for "sequential", whose crowding sort runs only when an entry overfills the
+            archive); over 10 seeds at 25,000 evaluations,
             "sequential" and "iterative" give ZDT1 0.00365 and 0.00388 (jmetalpy 0.00359)
             and DTLZ2 (3 objectives) 0.0769 and 0.0785 (jmetalpy 0.0790).
         lb, ub, n_obj: box bounds `(n_var,)` and number of objectives.
