@@ -43,7 +43,7 @@ def corner_rows(F: jax.Array, front: jax.Array) -> jax.Array:
         axis = jnp.full(m, 1e-6, F.dtype).at[i].add(1.0)
         along = jnp.sum(F * axis, axis=1) / jnp.sum(axis * axis)
         squared = jnp.sum((F - along[:, None] * axis) ** 2, axis=1)
-        corner = first_argmin(jnp.where(taken, jnp.inf, squared)).astype(jnp.int32)
+        corner = first_argmin(jnp.where(taken, jnp.inf, squared))
         corners.append(corner)
         taken = taken.at[corner].set(True)
     return jnp.where(jnp.sum(front) <= m, gathered(front, m), jnp.stack(corners))

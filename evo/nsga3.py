@@ -111,7 +111,7 @@ def associate(
     def largest_projection(row: jax.Array) -> jax.Array:
         # The squared distance to line r is |f|^2 - projection_r^2: the nearest line has
         # the largest squared projection.
-        return first_argmax((directions @ row) ** 2).astype(jnp.int32)
+        return first_argmax((directions @ row) ** 2)
 
     def scan_all(rows: jax.Array) -> jax.Array:
         batch = max(1, TILE_ELEMENTS // directions.shape[0])

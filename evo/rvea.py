@@ -82,7 +82,7 @@ def nearest_vectors(directions: jax.Array, vectors: jax.Array) -> tuple[jax.Arra
 
     def nearest(row: jax.Array) -> tuple[jax.Array, jax.Array]:
         cosine = vectors @ row
-        k = first_argmax(cosine).astype(jnp.int32)
+        k = first_argmax(cosine)
         sine = jnp.linalg.norm(row - cosine[k] * vectors[k])
         return k, jnp.arctan2(sine, cosine[k])
 

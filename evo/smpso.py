@@ -369,11 +369,11 @@ class SMPSO(Algorithm):
         X_all = jnp.concatenate([state.X, state.swarm])
         F_all = jnp.concatenate([state.F, F])
         violation_all = jnp.concatenate([state.violation, violation])
-        real = jnp.concatenate([state.held, jnp.ones(self.pop_size, bool)])
         if self.archive_update == "sequential":
             kept, n_held = sequential_archive_update(F_all, violation_all, state.held,
                                                      self.pop_size, self.archive_size)
         else:
+            real = jnp.concatenate([state.held, jnp.ones(self.pop_size, bool)])
             kept, n_held = archive_update(archive_key, F_all, violation_all, real,
                                           self.archive_size, self.archive_update == "iterative")
         held = jnp.arange(self.archive_size) < n_held

@@ -122,7 +122,7 @@ def most_crowded(D: jax.Array, alive: jax.Array, distance: jax.Array) -> jax.Arr
             lambda: lexicographic_first(D, alive, gathered(tied, D.shape[0])),
             lambda: lexicographic_first(D, alive, gathered(tied, GATHERED_ROWS)),
         ),
-        lambda: first_argmax(tied).astype(jnp.int32),
+        lambda: first_argmax(tied),
     )
 
 
