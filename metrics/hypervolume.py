@@ -260,9 +260,10 @@ def _contributions_3d(F: jax.Array, ref: jax.Array) -> jax.Array:
     (column i spans the i-th smallest f1 to the next, row j likewise in f2). Above a cell
     the region dominated by exactly one row is the f3 interval from the smallest f3 among
     the rows covering the cell (f1 and f2 no larger than its corner) to the second
-    smallest, or to `ref`; it belongs to the row with the smallest. A `lax.scan` over the
+    smallest, or to `ref`; it belongs to the row with the smallest. A loop over the
     grid rows in increasing f2 adds one covering row per step and keeps, for every column,
-    those two smallest f3 and the owner: O(n^2) work, O(n) memory. Tied coordinates give
+    those two smallest f3 and the owner: O(n^2) work, O(n) memory, and O(k n) when only k
+    rows are counted. Tied coordinates give
     cells of zero width or height, so they need no care.
     """
     n = F.shape[0]
@@ -272,19 +273,21 @@ def _contributions_3d(F: jax.Array, ref: jax.Array) -> jax.Array:
     by_f2 = jnp.argsort(F[:, 1]).astype(jnp.int32)
     height = jnp.append(F[by_f2[1:], 1], ref[1]) - F[by_f2, 1]
 
-    def add_row(carry, step):
+    def add_row(step, carry):
         lowest, owner, second, contribution = carry
-        q, dy = step
+        q, dy = by_f2[step], height[step]
         covers = jnp.arange(n) >= column[q]
         second = jnp.where(covers, jnp.minimum(second, jnp.maximum(lowest, F[q, 2])), second)
         owner = jnp.where(covers & (F[q, 2] < lowest), q, owner)
         lowest = jnp.where(covers, jnp.minimum(lowest, F[q, 2]), lowest)
         contribution = contribution.at[owner].add(width * dy * (second - lowest))
-        return (lowest, owner, second, contribution), None
+        return lowest, owner, second, contribution
 
     top = jnp.full(n, ref[2])
     start = (top, jnp.zeros(n, jnp.int32), top, jnp.zeros(n, F.dtype))
-    return jax.lax.scan(add_row, start, (by_f2, height))[0][3]
+    # Rows at `ref` sort last in f2 and add nothing.
+    n_counted = jnp.sum(F[:, 1] < ref[1])
+    return jax.lax.fori_loop(0, n_counted, add_row, start)[3]
 
 
 def _contributions_mc(
@@ -349,9 +352,9 @@ def hypervolume_contributions(
     is moocore's `hv_contributions` with its default `ignore_dominated=True`. Duplicates
     contribute 0 (removing one leaves the volume unchanged), but do cover the others.
 
-    Exact for m <= 3: m = 2 sorts (O(n log n)); m = 3 sweeps a grid of cells in a
-    `lax.scan` of n steps with O(n^2) work and O(n) memory (see `_contributions_3d`), as
-    `hypervolume` does for m = 3. For m >= 4 a Monte Carlo estimate from `n_samples`
+    Exact for m <= 3: m = 2 sorts (O(n log n)); m = 3 sweeps a grid of cells in one
+    step per counted row, with O(k n) work for k counted rows of n and O(n) memory (see
+    `_contributions_3d`). For m >= 4 a Monte Carlo estimate from `n_samples`
     uniform samples of the box between the counted rows' minimum and the reference point,
     drawn with `key` (required there): with box volume V and a fraction p of the samples
     dominated by a row alone, its estimate is V p with standard error about

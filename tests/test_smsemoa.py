@@ -191,13 +191,14 @@ def test_two_objective_removals_are_those_of_recomputed_contributions(seed):
     assert_removes_as_one_at_a_time(REMOVE_2D, F, alive, np.array([45.0, 50.0]))
 
 
-REMOVE_BATCHED = jax.jit(remove_least_contributors_batched, static_argnames="batch",
-                         compiler_options=QUICK)
+REMOVE_BATCHED = jax.jit(remove_least_contributors_batched,
+                         static_argnames=("batch", "smallest_block"), compiler_options=QUICK)
 
 
 @pytest.mark.parametrize("seed", range(2))
-@pytest.mark.parametrize("batch", [4, 32])
-def test_three_objective_batched_removals_are_those_of_one_at_a_time(seed, batch):
+@pytest.mark.parametrize("batch, smallest_block", [(4, 8), (32, 64)])
+def test_three_objective_batched_removals_are_those_of_one_at_a_time(seed, batch,
+                                                                     smallest_block):
     # Integer points of the plane f1 + f2 + f3 = 30 (mutually non-dominated, float32 exact,
     # many tied contributions) and two duplicates.
     rng = np.random.default_rng(seed)
@@ -206,8 +207,9 @@ def test_three_objective_batched_removals_are_those_of_one_at_a_time(seed, batch
     F = np.concatenate([F, F[:2]])
     alive = np.ones(len(F), bool)
     alive[[3, 7][: 2 * seed]] = False
-    assert_removes_as_one_at_a_time(functools.partial(REMOVE_BATCHED, batch=batch), F, alive,
-                                    np.array([31.0, 32.0, 33.0]))
+    # Blocks of 8, 16, 32 and 40 rows with `smallest_block` 8, one of 40 with 64.
+    remove = functools.partial(REMOVE_BATCHED, batch=batch, smallest_block=smallest_block)
+    assert_removes_as_one_at_a_time(remove, F, alive, np.array([31.0, 32.0, 33.0]))
 
 
 @pytest.mark.parametrize("m", [2, 3])
