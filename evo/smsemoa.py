@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 
 import jax
 import jax.numpy as jnp
@@ -116,11 +117,14 @@ def remove_least_contributors_batched(
                                  stable=True)[:b]
         rank = jnp.full(size, b, jnp.int32).at[candidates].set(order_in_batch)
         corner = jnp.maximum(F_block[candidates, None, :], F_block[None, candidates, :])
-        covers = jnp.all(F_block <= corner[:, :, None, :], axis=-1) & alive_block  # (b, b, size)
         # A corner of candidates j < t stays covered while t is removed if a row ranked
-        # after t (or outside the batch) covers it.
-        last_cover = jnp.max(jnp.where(covers, rank, -1), axis=-1)
-        shares = (last_cover <= order_in_batch) & (order_in_batch[:, None] < order_in_batch)
+        # after t (or outside the batch) covers it. One comparison per objective keeps the
+        # rows innermost: (b, b, size).
+        covered = functools.reduce(operator.and_, (
+            F_block[:, i] <= corner[:, :, i, None] for i in range(F.shape[1])))
+        later = alive_block & (rank > order_in_batch[:, None])  # (b, size)
+        covered_later = jnp.any(covered & later, axis=-1)
+        shares = ~covered_later & (order_in_batch[:, None] < order_in_batch)
         n_safe = first_argmax(jnp.append(jnp.any(shares, axis=0), True))
         removed = (rank < jnp.minimum(n_safe, left)) & alive_block
         return jnp.zeros(n, bool).at[rows].set(removed)

