@@ -156,8 +156,11 @@ def test_evaluations_to_target_within_1p5x_of_pycma():
         theirs = PYCMA_MEDIAN_EVALS[name]
         assert np.median(evals[solved]) <= 1.5 * theirs, (name, evals, theirs)
         if name == "Rosenbrock":
+            # An unsolved run sits in the other minimum, or is still closing on the global
+            # one when the 800 generations end (one of these ten ends at 1.4e-7 on some
+            # CPUs: XLA's rounding there sends it down the valley more slowly).
             low, high = ROSENBROCK_LOCAL_MINIMUM
-            assert np.all(solved | ((ends > low) & (ends < high))), ends
+            assert np.all(solved | ((ends > low) & (ends < high)) | (ends < 1e-4)), ends
             assert solved.sum() >= seeds // 2, evals
         else:
             assert solved.all(), (name, evals)
