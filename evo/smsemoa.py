@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import math
-import operator
 
 import jax
 import jax.numpy as jnp
@@ -118,10 +117,8 @@ def remove_least_contributors_batched(
         rank = jnp.full(size, b, jnp.int32).at[candidates].set(order_in_batch)
         corner = jnp.maximum(F_block[candidates, None, :], F_block[None, candidates, :])
         # A corner of candidates j < t stays covered while t is removed if a row ranked
-        # after t (or outside the batch) covers it. One comparison per objective keeps the
-        # rows innermost: (b, b, size).
-        covered = functools.reduce(operator.and_, (
-            F_block[:, i] <= corner[:, :, i, None] for i in range(F.shape[1])))
+        # after t (or outside the batch) covers it. The rows innermost: (b, b, size).
+        covered = jnp.all(F_block.T <= corner[..., None], axis=2)
         later = alive_block & (rank > order_in_batch[:, None])  # (b, size)
         covered_later = jnp.any(covered & later, axis=-1)
         shares = ~covered_later & (order_in_batch[:, None] < order_in_batch)
