@@ -271,7 +271,7 @@ def _contributions_3d(F: jax.Array, ref: jax.Array) -> jax.Array:
 
     An owner's columns are contiguous, so adding each step's cells to their owners' sums
     in place would chain additions to one address; spread over `_SUM_LANES` partial sums
-    per row by column, they run side by side (at n = 2,048, 4x faster).
+    per row by column, they run side by side (at n = 2,048, 14.5 ms -> 6.7).
     """
     n = F.shape[0]
     by_f1 = jnp.argsort(F[:, 0]).astype(jnp.int32)
