@@ -114,7 +114,10 @@ def seed_keys(seeds: int) -> jax.Array:
 
 
 def evo_observations(alg, problem, n_eval: int, seeds: int) -> np.ndarray:
-    """Objectives `(seeds, n_eval, n_obj)` in evaluation order; seeds batched with vmap."""
+    """Objectives `(seeds, n_eval, n_obj)` in evaluation order, the seeds one after the
+    other in one program (`lax.map`): vmapped over seeds, BraninCurrin with q = 4 hung
+    every time on jaxlib 0.10.2's CPU runtime (two batched LAPACK Cholesky calls waiting
+    on their thread pool's chunks, which never ran)."""
     rounds = n_eval // alg.q
 
     def one(key):
@@ -126,7 +129,7 @@ def evo_observations(alg, problem, n_eval: int, seeds: int) -> np.ndarray:
         _, F = jax.lax.scan(round_, alg.init(key), None, length=rounds)
         return F.reshape(rounds * alg.q, -1)
 
-    return np.asarray(jax.jit(jax.vmap(one))(seed_keys(seeds)))
+    return np.asarray(jax.jit(lambda keys: jax.lax.map(one, keys))(seed_keys(seeds)))
 
 
 def bayes_opt(case: Case, **settings) -> BayesOpt:
