@@ -247,7 +247,7 @@ class SMSEMOA(GeneticAlgorithm):
 
     Cost: with 3 objectives the exact contributions of the last front's k rows left are
     O(k^2), computed once per batch of up to `BATCH` removals that cannot change each
-    other's contributions (on DTLZ2 at population 1,000 about 20 removals a batch);
+    other's contributions (on DTLZ2 at population 1,000 about 10 removals a batch);
     with 2 objectives a removal updates two neighbours' contributions (O(n) for the
     argmin).
     """

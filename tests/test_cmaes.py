@@ -197,8 +197,10 @@ def test_ipop_solves_rotated_rastrigin_where_plain_cmaes_fails():
     # Plain CMA-ES ends (`terminated`) within a tenth of that budget: on these seeds its
     # best f after 1,500 generations was the same as after 15,000.
     plain = CMAES(lb=problem.lb, ub=problem.ub)
-    state, plain_best = runs(plain, evaluate, budget // plain.pop_size // 10,
-                             lambda s: s.best_f)(keys)
+    plain_gens = budget // plain.pop_size // 10
+    state, (plain_best, plain_evals) = runs(plain, evaluate, plain_gens,
+                                            lambda s: (s.best_f, s.n_evals))(keys)
+    assert np.all(np.asarray(plain_evals)[:, -1] == plain_gens * plain.pop_size)
     assert np.all(np.asarray(state.terminated)), "plain CMA-ES should converge to a local optimum"
 
     # Rastrigin's local minima lie near integer points, at f = 0.995 per coordinate off 0.
