@@ -15,6 +15,7 @@ import optax
 from jax.scipy.special import erfcx, log_ndtr, ndtr
 
 from evo.bo.gp import jitter_for
+from evo.bo.linalg import cholesky
 
 ACQUISITIONS = ("logei", "ucb", "thompson")
 
@@ -77,7 +78,7 @@ def q_expected_improvement(
     acquisition functions for Bayesian optimization"). Fixed `z` make the estimate a
     deterministic, differentiable function of the batch."""
     q = mean.shape[0]
-    L = jnp.linalg.cholesky(cov + jitter_for(cov.dtype) * jnp.eye(q, dtype=cov.dtype))
+    L = cholesky(cov + jitter_for(cov.dtype) * jnp.eye(q, dtype=cov.dtype))
     f = mean + z @ L.T
     return jnp.mean(jnp.maximum(best - jnp.min(f, axis=1), 0.0))
 
@@ -93,7 +94,7 @@ def safe_cholesky(cov: jax.Array, jitter: jax.Array) -> jax.Array:
     """Cholesky factor of `cov` `(..., m, m)` plus `jitter` `(...)` on the diagonal; where
     that still fails, the diagonal factor of the independent marginals."""
     eye = jnp.eye(cov.shape[-1], dtype=cov.dtype)
-    L = jnp.linalg.cholesky(cov + jnp.asarray(jitter)[..., None, None] * eye)
+    L = cholesky(cov + jnp.asarray(jitter)[..., None, None] * eye)
     diag = jnp.sqrt(jnp.maximum(jnp.diagonal(cov, axis1=-2, axis2=-1), 1e-12))
     ok = jnp.all(jnp.isfinite(L), (-2, -1), keepdims=True)
     return jnp.where(ok, L, diag[..., None, :] * eye)

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from evo.bo.linalg import cho_solve, cholesky, solve_lower
 from evo.checks import check_choice
 
 KERNELS = ("matern52", "rbf")
@@ -123,9 +124,9 @@ def neg_log_marginal_likelihood(
 ) -> jax.Array:
     """`-log p(y | X, params)` over the masked rows (R&W Algorithm 2.1), `y` standardised."""
     C = _masked_cov(kernel, params, X, mask)
-    L = jnp.linalg.cholesky(C)
+    L = cholesky(C)
     y = jnp.where(mask, y, 0.0)
-    v = jax.scipy.linalg.solve_triangular(L, y, lower=True)
+    v = solve_lower(L, y)
     n = jnp.sum(mask)
     return (
         0.5 * jnp.sum(v**2)
@@ -336,9 +337,9 @@ def gp_posterior(
 ) -> GPPosterior:
     """Cholesky factor and weights for prediction from masked data (standardised `y`)."""
     C = _masked_cov(kernel, params, X, mask)
-    L = jnp.linalg.cholesky(C)
+    L = cholesky(C)
     y = jnp.where(mask, y, 0.0)
-    alpha = jax.scipy.linalg.cho_solve((L, True), y)
+    alpha = cho_solve(L, y)
     return GPPosterior(X=X, mask=mask, params=params, L=L, alpha=alpha, y=y)
 
 
@@ -348,7 +349,7 @@ def _projected(
     """Cross-covariances `(m, capacity)` of `Xq` `(m, d)` with the data and their
     whitened form `L^-1 K` `(capacity, m)`."""
     Ks = kernel_matrix(kernel, post.params, Xq, post.X) * post.mask[None, :]
-    return Ks, jax.scipy.linalg.solve_triangular(post.L, Ks.T, lower=True)
+    return Ks, solve_lower(post.L, Ks.T)
 
 
 def gp_predict(

@@ -31,6 +31,7 @@ from jax.scipy.special import logsumexp, ndtr
 from evo.bo.acquisition import log1mexp, safe_cholesky
 from evo.bo.box_decomposition import Boxes, box_decomposition
 from evo.bo.gp import GPPosterior, gp_joint, gp_joint_with, jitter_for
+from evo.bo.linalg import solve_lower
 from evo.sorting import pareto_dominance
 
 TAU_RELU = 1e-6
@@ -161,7 +162,7 @@ def candidate_samples(
         kernel, posts, X, front.points
     )
     cross = cross * front.mask
-    A = jax.scipy.linalg.solve_triangular(front.chol, jnp.swapaxes(cross, 1, 2), lower=True)
+    A = solve_lower(front.chol, jnp.swapaxes(cross, 1, 2))
     rest = cov - jnp.swapaxes(A, 1, 2) @ A
     L = safe_cholesky(rest, jitter_for(cov.dtype) * jnp.exp(posts.params.log_sf2))
     f = (
