@@ -115,9 +115,7 @@ def seed_keys(seeds: int) -> jax.Array:
 
 def evo_observations(alg, problem, n_eval: int, seeds: int) -> np.ndarray:
     """Objectives `(seeds, n_eval, n_obj)` in evaluation order, the seeds one after the
-    other in one program (`lax.map`): vmapped over seeds, BraninCurrin with q = 4 hung
-    every time on jaxlib 0.10.2's CPU runtime (two batched LAPACK calls waiting on their
-    thread pool's chunks, which never ran). DTLZ2 with q = 4 hangs even so (README)."""
+    other in one program (`lax.map`)."""
     rounds = n_eval // alg.q
 
     def one(key):
