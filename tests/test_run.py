@@ -146,7 +146,8 @@ class AgingZDT1(NoisyZDT1):
         return F, (key, count + 1)
 
 
-@pytest.mark.parametrize("make", [evo.NSGA2, evo.NSGA3])
+# NSGA-III here is slow: every re-evaluating algorithm runs in the slow test below.
+@pytest.mark.parametrize("make", [evo.NSGA2, pytest.param(evo.NSGA3, marks=pytest.mark.slow)])
 def test_reevaluated_survivors_carry_the_latest_values(make):
     problem = AgingZDT1()
     algorithm = make.for_problem(problem, pop_size=12)

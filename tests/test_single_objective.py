@@ -86,15 +86,16 @@ def test_optimum(cls, n):
     x_star = problem.optimum_x
     assert x_star.shape == (n,)
     assert np.all((problem.lb <= x_star) & (x_star <= problem.ub))
+    # x* first, then a random sample and small perturbations of x*: none does better.
+    rng = np.random.default_rng(0)
+    X = np.concatenate([
+        x_star[None],
+        rng.uniform(problem.lb, problem.ub, (2000, n)),
+        np.clip(x_star + rng.normal(0, 1e-3, (200, n)), problem.lb, problem.ub),
+    ])
     with jax.enable_x64(True):
-        f_star = float(problem.evaluate(jnp.asarray(x_star[None]))[0, 0])
-        # No point of a random sample, nor of small perturbations of x*, does better.
-        rng = np.random.default_rng(0)
-        X = np.concatenate([
-            rng.uniform(problem.lb, problem.ub, (2000, n)),
-            np.clip(x_star + rng.normal(0, 1e-3, (200, n)), problem.lb, problem.ub),
-        ])
-        F = np.asarray(problem.evaluate(jnp.asarray(X)))[:, 0]
+        values = np.asarray(problem.evaluate(jnp.asarray(X)))[:, 0]
+    f_star, F = float(values[0]), values[1:]
     assert f_star == pytest.approx(problem.optimum_value, abs=1e-9 * max(1, abs(f_star)))
     assert np.all(F >= problem.optimum_value - 1e-9)
     np.testing.assert_array_equal(problem.pareto_front(10), [[problem.optimum_value]])
