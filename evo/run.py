@@ -431,11 +431,33 @@ def run_description(
     }
 
 
+HOST_FRONT_MAX_ROWS = 2048
+"""Up to this many rows `pareto_mask` compares every pair in NumPy (milliseconds), which
+spares each population shape a compiled sort; beyond, it ranks on the device."""
+
+
 @jax.jit
-def pareto_mask(F: jax.Array, violation: jax.Array) -> jax.Array:
-    """Rows of `F` `(n, m)` that are feasible, finite and non-dominated. `(n,)` bool."""
+def ranked_pareto_mask(F: jax.Array, violation: jax.Array) -> jax.Array:
+    """`pareto_mask` by `non_dominated_rank`, for populations too large to compare pairwise."""
     feasible = effective_violation(F, violation) == 0
     return (non_dominated_rank(F, n_stop=1, violation=violation) == 0) & feasible
+
+
+def pareto_mask(F: np.ndarray, violation: np.ndarray) -> np.ndarray:
+    """Rows of `F` `(n, m)` that are feasible (`violation` `(n,)` 0), finite and dominated by
+    no other such row. `(n,)` bool."""
+    if F.shape[0] > HOST_FRONT_MAX_ROWS:
+        return np.asarray(ranked_pareto_mask(jnp.asarray(F), jnp.asarray(violation)))
+    usable = np.flatnonzero(np.isfinite(F).all(axis=1) & (violation == 0))
+    C = F[usable]
+    no_worse = np.ones((len(C), len(C)), bool)
+    better = np.zeros((len(C), len(C)), bool)
+    for column in C.T:
+        no_worse &= column[:, None] <= column[None, :]
+        better |= column[:, None] < column[None, :]
+    mask = np.zeros(F.shape[0], bool)
+    mask[usable[~np.any(no_worse & better, axis=0)]] = True
+    return mask
 
 
 def make_result(
@@ -445,10 +467,9 @@ def make_result(
     population = jax.device_get(algorithm.population(state))
     held = np.asarray(population.held, bool)
     # Unheld rows count as infinitely infeasible, so the mask is computed at the state's
-    # fixed shape: one compile per algorithm, not one per number of rows held.
+    # fixed shape: on the device, one compile per algorithm, not one per number of rows held.
     padded_violation = np.where(held, np.asarray(population.violation), np.inf)
-    mask = np.asarray(pareto_mask(jnp.asarray(population.F), jnp.asarray(padded_violation)))
-    mask = mask[held]
+    mask = pareto_mask(np.asarray(population.F), padded_violation)[held]
     X, F = np.asarray(population.X)[held], np.asarray(population.F)[held]
     violation = np.asarray(population.violation)[held]
     _, unique = np.unique(F[mask], axis=0, return_index=True)

@@ -211,31 +211,6 @@ def test_runs_under_evo_run():
     assert result.pareto_F.shape[0] >= 1
 
 
-def test_constrained_and_multi_objective_smoke():
-    # constrained: minimise Branin subject to x1 + x2 <= 8
-    alg = BayesOpt(
-        n_obj=1, lb=BRANIN.lb, ub=BRANIN.ub, q=2, n_init=4, n_constr=1, **FAST
-    )
-    ask, tell = jitted(alg)
-    state = alg.init(jax.random.key(5))
-    for _ in range(4):
-        X, state = ask(state)
-        state = tell(state, BRANIN.evaluate(X), (X[:, 0] + X[:, 1] - 8.0)[:, None])
-    assert int(state.filled.sum()) == 8 and np.all(
-        np.isfinite(np.asarray(state.violation[:8]))
-    )
-    # two objectives with ParEGO scalarisation
-    alg2 = BayesOpt(
-        n_obj=2, lb=[0.0, 0.0], ub=[1.0, 1.0], q=2, n_init=4, mo_acquisition="parego", **FAST
-    )
-    problem = evo.problems.ZDT1(n_var=2)
-    ask2, _tell2, state2 = _drive(alg2, problem, jax.random.key(6), 4)
-    X, _ = ask2(state2)
-    assert np.all(np.isfinite(np.asarray(X))) and np.all(
-        (np.asarray(X) >= 0) & (np.asarray(X) <= 1)
-    )
-
-
 def _regret_runs(alg, keys, n_rounds):
     def one(key):
         state = alg.init(key)

@@ -12,7 +12,7 @@ import evo
 from evo.metrics import hypervolume
 from evo.problems import DTLZ2, ZDT1, Problem
 from evo.progress import ProgressBar
-from evo.run import evaluate_needed_rows, latest_indicators, pareto_mask
+from evo.run import evaluate_needed_rows, latest_indicators, pareto_mask, ranked_pareto_mask
 
 from compile_options import QUICK
 
@@ -297,15 +297,19 @@ def test_progress_shows_the_last_indicators_a_chunk_computed():
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_unheld_rows_as_infinitely_infeasible_leave_the_held_rows_front_unchanged(seed):
-    # make_result computes the front at the state's fixed shape this way.
+def test_front_compared_pairwise_is_the_ranked_one_and_unheld_rows_leave_it_unchanged(seed):
+    # make_result computes the front at the state's fixed shape, unheld rows infinitely
+    # infeasible; small populations pairwise in NumPy, large ones ranked on the device.
     rng = np.random.default_rng(seed)
     F = rng.random((40, 3)).round(1)  # ties and duplicates
     F[rng.random(40) < 0.1] = np.nan
+    F[rng.random(40) < 0.05, 1] = np.inf
     violation = np.where(rng.random(40) < 0.3, rng.random(40), 0.0)
+    violation[rng.random(40) < 0.05] = np.nan
     held = rng.random(40) < 0.6
-    padded = np.asarray(pareto_mask(jnp.asarray(F), jnp.asarray(np.where(held, violation,
-                                                                         np.inf))))[held]
-    alone = np.asarray(pareto_mask(jnp.asarray(F[held]), jnp.asarray(violation[held])))
+    padded = pareto_mask(F, np.where(held, violation, np.inf))[held]
+    alone = pareto_mask(F[held], violation[held])
     np.testing.assert_array_equal(padded, alone)
-    assert alone.any()
+    ranked = np.asarray(ranked_pareto_mask(jnp.asarray(F), jnp.asarray(violation)))
+    np.testing.assert_array_equal(pareto_mask(F, violation), ranked)
+    assert alone.any() and not ranked.all()
