@@ -66,7 +66,9 @@ class BayesOpt(BayesianOptimizer):
             points chosen one after another, each earlier one joining the sampled front as a
             pending point; or "parego" (Knowles 2006): each ask scalarises the objectives
             (normalised to [0, 1] over the observations) with an augmented Tchebycheff
-            function of random simplex weights and `acquisition` and `batch` apply to it.
+            function of random simplex weights and `acquisition` and `batch` apply to it;
+            under "believer" and "thompson" each of the `q` points has weights of its own
+            (qParEGO, Daulton et al. 2020), each scalarisation its own GP.
         ref_point: reference point `(n_obj,)` of the hypervolume ("lognehvi"); by default
             the nadir of the observed front plus a tenth of its extent, at each ask.
         hv_samples: posterior samples of the front and candidates ("lognehvi").
@@ -91,7 +93,9 @@ class BayesOpt(BayesianOptimizer):
             candidates scored in one batch, Adam polishing of the `n_starts` best.
         batch: how "logei" / "ucb" choose `q > 1` points. "believer" (Kriging believer):
             each chosen point is added to the GP with its posterior mean as a fantasy
-            observation before the next one is chosen. "mc" ("logei" only, no constraints):
+            observation before the next one is chosen, and the incumbent of log-EI is the
+            best point predicted feasible, fantasies included. "mc" ("logei" only, no
+            constraints):
             Monte Carlo q-EI with `n_mc` fixed base samples, maximised over whole batches
             (flattened to `q * n_var` coordinates) starting from the Kriging-believer batch
             and from `n_candidates // q` random batches of candidates.
@@ -154,9 +158,17 @@ class BayesOpt(BayesianOptimizer):
         return self.n_obj > 1 and self.mo_acquisition == "lognehvi"
 
     @property
+    def n_targets(self) -> int:
+        """Objective GPs fitted per ask: each objective (qLogNEHVI), one ParEGO
+        scalarisation per batch point (but one for q-EI), or the single objective."""
+        if self.hypervolume:
+            return self.n_obj
+        return self.q if self.n_obj > 1 and self.batch != "mc" else 1
+
+    @property
     def n_models(self) -> int:
-        """GPs fitted per ask: the objective(s) modelled, then one per constraint."""
-        return (self.n_obj if self.hypervolume else 1) + self.n_constr
+        """GPs fitted per ask: the `n_targets` objective ones, then one per constraint."""
+        return self.n_targets + self.n_constr
 
     @classmethod
     def for_problem(cls, problem: Any, **settings: Any) -> BayesOpt:
@@ -272,8 +284,8 @@ class BayesOpt(BayesianOptimizer):
         return order[: self.q]
 
     def _targets(self, state: BayesOptState, key: jax.Array) -> jax.Array:
-        """Outputs to model `(capacity, n_models)`: objectives (ParEGO-scalarised unless
-        `hypervolume`), then constraints. Invalid rows hold 0."""
+        """Outputs to model `(capacity, n_models)`: the `n_targets` objectives or ParEGO
+        scalarisations, then constraints. Invalid rows hold 0."""
         valid = self._valid(state)
         F = jnp.where(valid[:, None], state.F, 0.0)
         G = jnp.where(valid[:, None], state.G, 0.0)
@@ -286,9 +298,10 @@ class BayesOpt(BayesianOptimizer):
             lo = jnp.min(jnp.where(valid[:, None], F, jnp.inf), 0)
             hi = jnp.max(jnp.where(valid[:, None], F, -jnp.inf), 0)
             Fn = (F - lo) / jnp.where(hi > lo, hi - lo, 1.0)
-            w = jax.random.dirichlet(key, jnp.ones(self.n_obj, F.dtype))
-            y = jnp.max(w * Fn, 1) + 0.05 * jnp.sum(w * Fn, 1)
-        return jnp.concatenate([y[:, None], G], 1)
+            w = jax.random.dirichlet(key, jnp.ones(self.n_obj, F.dtype), (self.n_targets,))
+            wF = w[None] * Fn[:, None]  # (capacity, n_targets, n_obj)
+            y = jnp.max(wF, 2) + 0.05 * jnp.sum(wF, 2)
+        return jnp.concatenate([y.reshape(F.shape[0], -1), G], 1)
 
     def _propose(
         self,
@@ -317,9 +330,9 @@ class BayesOpt(BayesianOptimizer):
             learning_rate=self.fit_lr,
             init=state.params,
         )
-        n_out = self.n_models - self.n_constr
+        n = self.n_targets
         # constraint thresholds g <= 0 in standardised units
-        thresholds = (0.0 - means[n_out:]) / stds[n_out:]
+        thresholds = (0.0 - means[n:]) / stds[n:]
         feasible = valid & (state.violation <= 0)
         if self.hypervolume:
             Xq = self._hypervolume_batch(
@@ -327,31 +340,34 @@ class BayesOpt(BayesianOptimizer):
                 U_pending, pending_mask,
             )
             return from_unit(Xq, self.lb, self.ub), params
-        any_feasible = jnp.any(feasible)
-        best = jnp.min(jnp.where(feasible, Ys[:, 0], jnp.inf))
         cand_key, opt_key, ts_key = jax.random.split(key, 3)
-        candidates = self._candidates(cand_key, U, Ys[:, 0], feasible)
+        candidates = self._candidates(cand_key, U, jnp.min(Ys[:, :n], 1), feasible)
         U, Ys, valid = believed(self.kernel, params, U, Ys, valid, U_pending, pending_mask)
 
         if self.acquisition == "thompson":
             Xq = self._thompson(ts_key, params, U, Ys, valid, thresholds, candidates)
         else:
             Xq = self._kriging_believer(
-                opt_key,
-                params,
-                U,
-                Ys,
-                valid,
-                thresholds,
-                best,
-                any_feasible,
-                candidates,
+                opt_key, params, U, Ys, valid, thresholds, candidates
             )
             if self.batch == "mc" and self.q > 1:
+                best, _ = self._incumbent(Ys, valid, thresholds)
                 Xq = self._q_expected_improvement(
-                    opt_key, params, U, Ys[:, 0], valid, best, candidates, Xq
+                    opt_key, params, U, Ys[:, 0], valid, best[0], candidates, Xq
                 )
         return from_unit(Xq, self.lb, self.ub), params
+
+    def _incumbent(
+        self, Ys: jax.Array, mask: jax.Array, thresholds: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        """The lowest value of each objective target `(n_targets,)` over the rows of `Ys`
+        `(n, n_models)` where `mask` whose constraint targets are within `thresholds`
+        (observed rows: the feasible ones; fantasies: those predicted feasible), and
+        whether there is any such row."""
+        n = self.n_targets
+        feasible = mask & jnp.all(Ys[:, n:] <= thresholds, 1)
+        best = jnp.min(jnp.where(feasible[:, None], Ys[:, :n], jnp.inf), 0)
+        return best, jnp.any(feasible)
 
     def _candidates(self, key, U, y, feasible):
         """Uniform points plus Gaussian perturbations of the best observations."""
@@ -368,11 +384,9 @@ class BayesOpt(BayesianOptimizer):
         )
         return jnp.clip(jnp.concatenate([uniform, local]), 0.0, 1.0)
 
-    def _kriging_believer(
-        self, key, params, U, Ys, valid, thresholds, best, any_feasible, candidates
-    ):
+    def _kriging_believer(self, key, params, U, Ys, valid, thresholds, candidates):
         cap, k = Ys.shape
-        q = self.q
+        q, n = self.q, self.n_targets
         U = jnp.concatenate([U, jnp.zeros((q, self.n_var), U.dtype)])
         Ys = jnp.concatenate([Ys, jnp.zeros((q, k), Ys.dtype)])
         mask = jnp.concatenate([valid, jnp.zeros((q,), bool)])
@@ -380,6 +394,8 @@ class BayesOpt(BayesianOptimizer):
 
         def choose(carry, i):
             U, Ys, mask = carry
+            target = i if n > 1 else 0  # qParEGO: each point its own scalarisation
+            best, any_feasible = self._incumbent(Ys, mask, thresholds)
             posts = jax.vmap(gp_posterior, in_axes=(None, 0, None, 1, None))(
                 kernel, params, U, Ys, mask
             )
@@ -392,15 +408,15 @@ class BayesOpt(BayesianOptimizer):
                 if self.acquisition == "logei":
                     value = jnp.where(
                         any_feasible,
-                        log_expected_improvement(mu[0], sigma[0], best),
+                        log_expected_improvement(mu[target], sigma[target], best[target]),
                         0.0,
                     )
                 else:
-                    value = upper_confidence_bound(mu[0], sigma[0], self.ucb_beta)
+                    value = upper_confidence_bound(mu[target], sigma[target], self.ucb_beta)
                 if self.n_constr:
                     value = value + jnp.sum(
                         log_probability_of_feasibility(
-                            mu[1:], sigma[1:], thresholds[:, None]
+                            mu[n:], sigma[n:], thresholds[:, None]
                         ),
                         0,
                     )
@@ -521,10 +537,11 @@ class BayesOpt(BayesianOptimizer):
         )
         jitter = 1e-4 * jnp.exp(params.log_sf2)
         samples = joint_samples(key, mean, cov, jitter, self.q)  # (q, k, m)
-        score = samples[:, 0]
+        n = self.n_targets
+        score = samples[jnp.arange(self.q), jnp.arange(self.q) if n > 1 else 0]
         if self.n_constr:
             excess = jnp.sum(
-                jnp.maximum(samples[:, 1:] - thresholds[None, :, None], 0.0), 1
+                jnp.maximum(samples[:, n:] - thresholds[None, :, None], 0.0), 1
             )
             score = jnp.where(excess > 0, 1e6 + excess, score)
         idx = distinct_argmins(score)
