@@ -11,7 +11,7 @@ Needs the `bench` extra (`pip install -e ".[bo,bench]"`), and `bench-bo` (BoTorc
 Prints markdown tables.
 
 Usage: python benchmarks/bo.py [--seeds 5] [--q 1 4]
-       [--problems branin hartmann6 ackley10 dtlz2 branincurrin dtlz2_3]
+       [--problems branin hartmann6 ackley10 dtlz2 branincurrin dtlz2_3 dtlz2_4]
        [--methods bo parego turbo random tpe cmaes botorch] [--sizes 100 500 1000]
        [--fit-methods adam lbfgs]
 """
@@ -104,6 +104,11 @@ CASES = {
     "dtlz2_3": Case(
         "DTLZ2 (6-D, 3 objectives)", DTLZ2(n_var=6, n_obj=3), 60, 14, (20, 40, 60),
         (DTLZ2_REF,) * 3, DTLZ2_REF**3 - math.pi / 6.0,
+    ),
+    # The unit 4-ball's volume is pi^2 / 2, a sixteenth of it in the positive orthant.
+    "dtlz2_4": Case(
+        "DTLZ2 (6-D, 4 objectives)", DTLZ2(n_var=6, n_obj=4), 60, 14, (20, 40, 60),
+        (DTLZ2_REF,) * 4, DTLZ2_REF**4 - math.pi**2 / 32.0,
     ),
 }
 

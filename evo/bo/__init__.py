@@ -1,6 +1,6 @@
-"""Bayesian optimisation: GP surrogates, acquisitions (qLogNEHVI over exact box
-decompositions for several objectives), `BayesOpt`, the trust-region `Turbo`, and
-`Experiment`, a host-side loop for experiments evaluated outside JAX.
+"""Bayesian optimisation: GP surrogates, acquisitions (qLogNEHVI over box decompositions
+for several objectives: exact for 2 and 3, sampled beyond), `BayesOpt`, the trust-region
+`Turbo`, and `Experiment`, a host-side loop for experiments evaluated outside JAX.
 
 Importing it switches on JAX's persistent compilation cache (`evo.bo.compilation_cache`;
 `EVO_COMPILATION_CACHE=0` opts out)."""

@@ -53,9 +53,9 @@ class BayesOptState(BOState):
 class BayesOpt(BayesianOptimizer):
     """Gaussian-process Bayesian optimisation proposing `q` points per ask: Matern-5/2 or
     RBF kernel with ARD, batched restarts; log-EI, UCB or Thompson sampling; q points by
-    Kriging believer or Monte Carlo q-EI; for several objectives qLogNEHVI over exact box
-    decompositions (ParEGO as an option); constraints through posterior feasibility. Needs
-    `pip install "evo[bo]"`.
+    Kriging believer or Monte Carlo q-EI; for several objectives qLogNEHVI over box
+    decompositions, exact for 2 and 3 objectives and sampled beyond (ParEGO as an option);
+    constraints through posterior feasibility. Needs `pip install "evo[bo]"`.
 
     Args:
         n_obj: number of objectives. With more than one, each objective gets its own GP and

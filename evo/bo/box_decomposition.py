@@ -1,4 +1,4 @@
-"""Exact box decompositions of the region a point set does not dominate (minimisation).
+"""Box decompositions of the region a point set does not dominate (minimisation).
 
 The region of `z <= r` (reference point `r` `(m,)`) that no counted row of `F` `(n, m)`
 weakly dominates is cut into disjoint boxes `[lower, upper]` (lower bounds may be -inf), so
@@ -7,23 +7,38 @@ the hypervolume improvement of new points is a sum over boxes (Daulton, Balandat
 Optimization", eq. 2). Counted rows follow `evo.metrics.hypervolume`: finite, strictly
 dominating `r`, and here also selected by `mask`.
 
-Shapes are static: `n + 1` boxes for m = 2 (the staircase), `2n + 1` for m = 3 and
-`(n + 1) * boxes(n, m - 1)` beyond. Unused boxes are empty, `lower = upper = r`.
+For 2 and 3 objectives the boxes are exact: `n + 1` (the staircase) and `2n + 1`. An exact
+decomposition grows as n^(m - 1) beyond, so for 4 or more the region is sampled
+(`_sampled_cells`): `m` exact boxes for what lies beyond the counted rows' ideal point and
+`SAMPLED_CELLS` small cells standing for the rest. Each box carries a weight (1 for exact
+boxes). Shapes are static; unused boxes are empty, `lower = upper = r`.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+SAMPLED_CELLS = 1024
+CELL_SIDE = 0.01  # a sampled cell's side, as a fraction of the front's extent
 
 
 class Boxes(NamedTuple):
-    """Disjoint boxes (leading batch axes allowed)."""
+    """Disjoint boxes (leading batch axes allowed), each counting `exp(log_weight)` times
+    its volume."""
 
     lower: jax.Array  # (k, m), -inf where unbounded below
     upper: jax.Array  # (k, m)
+    log_weight: jax.Array  # (k,)
+
+
+def exact_boxes(lower: jax.Array, upper: jax.Array) -> Boxes:
+    """Boxes of weight 1."""
+    return Boxes(lower, upper, jnp.zeros(lower.shape[:-1], lower.dtype))
 
 
 def n_boxes(n: int, m: int) -> int:
@@ -32,12 +47,12 @@ def n_boxes(n: int, m: int) -> int:
         return n + 1
     if m == 3:
         return 2 * n + 1
-    return (n + 1) * n_boxes(n, m - 1)
+    return m + SAMPLED_CELLS
 
 
 def box_decomposition(F: jax.Array, mask: jax.Array, ref: jax.Array) -> Boxes:
     """Boxes `(n_boxes(n, m), m)` partitioning `{z <= ref}` minus what the counted rows of
-    `F` `(n, m)` (`mask` `(n,)`) dominate."""
+    `F` `(n, m)` (`mask` `(n,)`) dominate; sampled for `m >= 4`."""
     if F.shape[1] < 2:
         raise ValueError(f"box_decomposition needs m >= 2 objectives, got {F.shape[1]}")
     ref = ref.astype(F.dtype)
@@ -47,7 +62,7 @@ def box_decomposition(F: jax.Array, mask: jax.Array, ref: jax.Array) -> Boxes:
         return _staircase(F, ref)
     if F.shape[1] == 3:
         return _sweep_3d(F, ref)
-    return _slabs(F, ref)
+    return _sampled_cells(F, ref)
 
 
 def _edges(x: jax.Array, top: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -62,7 +77,7 @@ def _staircase(F: jax.Array, ref: jax.Array) -> Boxes:
     left, right = _edges(F[order, 0], ref[0])
     height = jnp.concatenate([ref[1:], jax.lax.cummin(F[order, 1])])
     lower = jnp.stack([left, jnp.full_like(left, -jnp.inf)], 1)
-    return Boxes(lower, jnp.stack([right, height], 1))
+    return exact_boxes(lower, jnp.stack([right, height], 1))
 
 
 def _sweep_3d(F: jax.Array, ref: jax.Array) -> Boxes:
@@ -101,34 +116,57 @@ def _sweep_3d(F: jax.Array, ref: jax.Array) -> Boxes:
     used = k >= 0
     lower = jnp.stack([left[j], jnp.full_like(left[j], -jnp.inf), z[k]], 1)
     upper = jnp.stack([right[end[k, j] - 1], H[k, j], z[closes[k, j]]], 1)
-    return Boxes(
+    return exact_boxes(
         jnp.where(used[:, None], lower, ref), jnp.where(used[:, None], upper, ref)
     )
 
 
-def _slabs(F: jax.Array, ref: jax.Array) -> Boxes:
-    """m >= 4: between consecutive values of the last objective, the (m - 1)-objective
-    decomposition of the rows below."""
-    n = F.shape[0]
-    P = F[jnp.argsort(F[:, -1])]
-    z = jnp.concatenate([jnp.full((1,), -jnp.inf, F.dtype), P[:, -1], ref[-1:]])
-    every = jnp.ones((n,), bool)
+def halton(n: int, m: int) -> np.ndarray:
+    """The first `n` points `(n, m)` of the Halton sequence in [0, 1)^m (radical inverses
+    in the first `m` primes, from index 1)."""
+    primes, k = [], 2
+    while len(primes) < m:
+        if all(k % p for p in primes):
+            primes.append(k)
+        k += 1
+    points = np.zeros((n, m))
+    for j, base in enumerate(primes):
+        index, scale = np.arange(1, n + 1), 1.0
+        while np.any(index > 0):
+            scale /= base
+            index, digit = np.divmod(index, base)
+            points[:, j] += digit * scale
+    return points
 
-    def slab(k):
-        below = jnp.where(jnp.arange(n)[:, None] < k, P[:, :-1], ref[:-1])
-        boxes = box_decomposition(below, every, ref[:-1])
-        size = boxes.lower.shape[0]
-        return Boxes(
-            jnp.concatenate([boxes.lower, jnp.full((size, 1), z[k])], 1),
-            jnp.concatenate([boxes.upper, jnp.full((size, 1), z[k + 1])], 1),
-        )
 
-    boxes = jax.vmap(slab)(jnp.arange(n + 1))
+def _sampled_cells(F: jax.Array, ref: jax.Array) -> Boxes:
+    """m >= 4: exact boxes for `z <= ref` beyond the counted rows' ideal point `a` (box k
+    holds the points whose first objective below `a` is the k-th), and in `[a, ref]` one
+    cell per Halton point `c` that no row weakly dominates: `[c - s, c]` cut at `a`, with
+    `s` = `CELL_SIDE` of the extent `ref - a`. Everything below `c` is undominated too, so
+    a cell never holds a dominated point. Each cell is weighted to stand for a
+    `1/SAMPLED_CELLS` share of the volume of `[a, ref]`: the cells' total is the quasi-Monte
+    Carlo estimate of the undominated part, and a point improves on a cell in proportion
+    to the part of it the point dominates."""
     m = F.shape[1]
-    return Boxes(boxes.lower.reshape(-1, m), boxes.upper.reshape(-1, m))
+    ideal = jnp.min(F, 0)  # ref where no row is counted: the beyond boxes then cover all
+    before = jnp.arange(m)[None, :] < jnp.arange(m)[:, None]
+    beyond_lower = jnp.where(before, ideal, -jnp.inf)
+    beyond_upper = jnp.where(jnp.eye(m, dtype=bool), ideal, ref)
+    extent = ref - ideal
+    corner = ideal + jnp.asarray(halton(SAMPLED_CELLS, m), F.dtype) * extent
+    lower = jnp.maximum(corner - CELL_SIDE * extent, ideal)
+    free = ~jnp.any(jnp.all(F[None] <= corner[:, None], -1), 1) & jnp.all(corner > lower, 1)
+    log_share = jnp.sum(jnp.log(jnp.where(extent > 0, extent, 1.0))) - math.log(SAMPLED_CELLS)
+    log_volume = jnp.sum(jnp.log(jnp.where(free[:, None], corner - lower, 1.0)), 1)
+    return Boxes(
+        jnp.concatenate([beyond_lower, jnp.where(free[:, None], lower, ref)]),
+        jnp.concatenate([beyond_upper, jnp.where(free[:, None], corner, ref)]),
+        jnp.concatenate([jnp.zeros(m, F.dtype), jnp.where(free, log_share - log_volume, 0.0)]),
+    )
 
 
 def box_volumes(boxes: Boxes, floor: jax.Array) -> jax.Array:
-    """Volumes `(..., k)` of the boxes cut off below at `floor` `(m,)`."""
+    """Weighted volumes `(..., k)` of the boxes cut off below at `floor` `(m,)`."""
     lower = jnp.maximum(boxes.lower, floor)
-    return jnp.prod(jnp.maximum(boxes.upper - lower, 0.0), -1)
+    return jnp.prod(jnp.maximum(boxes.upper - lower, 0.0), -1) * jnp.exp(boxes.log_weight)

@@ -1,10 +1,10 @@
 """Hypervolume-improvement acquisitions for several objectives (minimisation).
 
-The region a front does not dominate is cut into boxes (`evo.bo.box_decomposition`); the
-hypervolume improvement of q points is then a sum over boxes of the volume the points
-dominate in each, by inclusion-exclusion over the 2^q - 1 subsets of the points (Daulton,
-Balandat & Bakshy 2020, "Differentiable Expected Hypervolume Improvement for Parallel
-Multi-Objective Bayesian Optimization", eq. 3).
+The region a front does not dominate is cut into boxes (`evo.bo.box_decomposition`: exact
+for 2 and 3 objectives, sampled beyond); the hypervolume improvement of q points is then a
+sum over boxes of the volume the points dominate in each, by inclusion-exclusion over the
+2^q - 1 subsets of the points (Daulton, Balandat & Bakshy 2020, "Differentiable Expected
+Hypervolume Improvement for Parallel Multi-Objective Bayesian Optimization", eq. 3).
 
 qNEHVI (Daulton, Balandat & Bakshy 2021, "Parallel Bayesian Optimization of Multiple Noisy
 Objectives with Expected Hypervolume Improvement", eq. 4) averages that improvement over
@@ -64,7 +64,7 @@ def hypervolume_improvement(boxes: Boxes, Y: jax.Array) -> jax.Array:
     member, sign = _subsets(Y.shape[0])
     corner = jnp.max(jnp.where(member[:, :, None], Y, -jnp.inf), 1)  # (subsets, m)
     lower = jnp.maximum(boxes.lower, corner[:, None])
-    volumes = jnp.prod(jnp.maximum(boxes.upper - lower, 0.0), -1)
+    volumes = jnp.prod(jnp.maximum(boxes.upper - lower, 0.0), -1) * jnp.exp(boxes.log_weight)
     return jnp.dot(sign, jnp.sum(volumes, 1))
 
 
@@ -93,7 +93,7 @@ def log_hypervolume_improvement(
     lows = jnp.broadcast_to(boxes.lower[None, :, None] / tau_max, (len(sign), k, 1, m))
     corner = tau_max * logsumexp(jnp.concatenate([lows, jnp.broadcast_to(
         y, (len(sign), k, q, m))], 2), 2)  # (subsets, k, m)
-    log_vol = jnp.sum(_log_softplus(boxes.upper - corner, tau_relu), -1)
+    log_vol = jnp.sum(_log_softplus(boxes.upper - corner, tau_relu), -1) + boxes.log_weight
     nonempty = jnp.all(boxes.upper > boxes.lower, -1)
     per_subset = logsumexp(jnp.where(nonempty, log_vol, -jnp.inf), 1)
     if log_weights is not None:
@@ -125,7 +125,8 @@ def expected_hypervolume_improvement(
     improvement is a product of one factor per objective, so its expectation is too (the
     box-wise form of Yang et al. 2019, "Efficient computation of expected hypervolume
     improvement using box decomposition algorithms")."""
-    return jnp.sum(jnp.prod(_box_expectation(boxes.lower, boxes.upper, mu, sigma), -1))
+    box_wise = jnp.prod(_box_expectation(boxes.lower, boxes.upper, mu, sigma), -1)
+    return jnp.sum(box_wise * jnp.exp(boxes.log_weight))
 
 
 def noisy_front(
