@@ -207,8 +207,14 @@ def _disk(X):
 
 
 # ParEGO's scalarised objective takes the single-objective acquisition and its feasibility
-# weighting: its case covers constrained single-objective proposals too.
-@pytest.mark.parametrize("mo_acquisition", ["lognehvi", "parego"])
+# weighting: its case covers constrained single-objective proposals too. Its batch points
+# aim at q scalarisations of their own, and one of them may still land outside the disk.
+# Uniform points land in the disk with probability 0.385: 3 or 4 of a batch of 4, 0.16;
+# all 4, 0.022.
+FEASIBLE_IN_LAST_BATCH = {"lognehvi": 4, "parego": 3}
+
+
+@pytest.mark.parametrize("mo_acquisition", FEASIBLE_IN_LAST_BATCH)
 def test_constrained_batches_are_distinct_in_bounds_and_end_feasible(mo_acquisition):
     q = 4
     alg = BayesOpt(n_obj=2, lb=[0.0, 0.0], ub=[1.0, 1.0], q=q, n_init=4, n_constr=1,
@@ -222,9 +228,8 @@ def test_constrained_batches_are_distinct_in_bounds_and_end_feasible(mo_acquisit
         assert np.all((U >= 0) & (U <= 1))
         dist = np.linalg.norm(U[:, None] - U[None], axis=-1)
         assert dist[np.triu_indices(q, 1)].min() > 1e-3, U
-    # Uniform points land in the disk with probability 0.385: 3 or 4 of a batch of 4, 0.16.
     last = np.asarray(state.violation)[-q:]
-    assert np.sum(last <= 0) >= 3, np.asarray(state.violation)
+    assert np.sum(last <= 0) >= FEASIBLE_IN_LAST_BATCH[mo_acquisition], last
 
 
 @pytest.mark.parametrize(
