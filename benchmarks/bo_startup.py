@@ -1,6 +1,7 @@
 """Start-up of Bayesian optimisation in a fresh process: evo's `BayesOpt` with an empty
 persistent compilation cache (the first process) and with the cache the first one wrote
-(a second process with the same shapes), against BoTorch's first candidate.
+(a second process with the same shapes), evo's host-side `Experiment`, against BoTorch's
+first candidate.
 
     python benchmarks/bo_startup.py                       # d = 2, 6, 10
     python benchmarks/bo_startup.py --cases 6:100 10:200  # d:capacity
@@ -9,8 +10,12 @@ Each measurement is a child process, timed from its start: `import` (evo.bo, or 
 BoTorch), `first ask` (the first `ask` of a new `BayesOpt`; it returns design points but
 compiles the whole ask, proposal included), and `first proposal` (an ask after the design
 was told, so the acquisition runs; BoTorch: fitting a SingleTaskGP to the same number of
-points and optimising LogEI, its first candidate). Objective: the sphere in [0, 1]^d
-centred at 0.3, design of 10 points. Prints a markdown table.
+points and optimising LogEI, its first candidate). `Experiment` rows: its first
+suggestion (the design) and its first proposal, with the design observed at once, and
+"wait": how long the first proposal takes when the design's evaluation took 5 s (its
+program compiles in the background meanwhile; BoTorch: the fit and LogEI's
+optimisation). Objective: the sphere in [0, 1]^d centred at 0.3, design of 10 points.
+Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -46,6 +51,26 @@ print(json.dumps({"import": t_import, "first ask": t_ask,
                   "first proposal": time.perf_counter() - start}))
 """
 
+CHILD_EXPERIMENT = """
+import time, json, sys
+start = float(sys.argv[1])
+import jax, numpy as np
+import evo.bo
+t_import = time.perf_counter() - start
+d, capacity, evaluation = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+opt = evo.bo.BayesOpt(n_obj=1, lb=np.zeros(d), ub=np.ones(d), n_init=10, capacity=capacity)
+experiment = evo.bo.Experiment(opt, jax.random.key(0))
+ids, X = experiment.suggest(10)
+t_suggest = time.perf_counter() - start
+time.sleep(evaluation)
+experiment.observe(ids, np.sum((X - 0.3) ** 2, 1, keepdims=True))
+asked = time.perf_counter()
+experiment.suggest(1)
+print(json.dumps({"import": t_import, "first ask": t_suggest,
+                  "first proposal": time.perf_counter() - start,
+                  "wait": time.perf_counter() - asked}))
+"""
+
 CHILD_BOTORCH = """
 import time, json, sys
 start = float(sys.argv[1])
@@ -61,13 +86,15 @@ d = int(sys.argv[2])
 torch.manual_seed(0)
 X = torch.rand(10, d, dtype=torch.float64)
 Y = -((X - 0.3) ** 2).sum(-1, keepdim=True)
+asked = time.perf_counter()
 model = SingleTaskGP(X, Y, outcome_transform=Standardize(m=1))
 fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
 bounds = torch.stack([torch.zeros(d), torch.ones(d)]).double()
 candidate, _ = optimize_acqf(LogExpectedImprovement(model, best_f=Y.max()), bounds=bounds,
                              q=1, num_restarts=10, raw_samples=512)
 print(json.dumps({"import": t_import, "first ask": float("nan"),
-                  "first proposal": time.perf_counter() - start}))
+                  "first proposal": time.perf_counter() - start,
+                  "wait": time.perf_counter() - asked}))
 """
 
 
@@ -93,27 +120,35 @@ def main() -> None:
     import platform
 
     print(f"# {platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}\n")
-    print("| d | capacity | run | import s | first ask s | first proposal s |")
-    print("|---|---|---|---|---|---|")
+    print("| d | capacity | run | import s | first ask s | first proposal s | wait s |")
+    print("|---|---|---|---|---|---|---|")
     for case in args.cases:
         d, capacity = case.split(":")
-        with tempfile.TemporaryDirectory() as cache:
-            env = {**os.environ, "XDG_CACHE_HOME": cache, "OPENBLAS_NUM_THREADS": "1"}
-            env.pop("EVO_COMPILATION_CACHE", None)
-            env.pop("JAX_COMPILATION_CACHE_DIR", None)
-            runs = [("evo, empty cache", CHILD_EVO, [d, capacity]),
-                    ("evo, cache of the run before", CHILD_EVO, [d, capacity]),
-                    ("BoTorch", CHILD_BOTORCH, [d])]
-            for label, code, extra in runs:
-                result = timed(code, extra, env)
-                if isinstance(result, str):
-                    cells = [f"failed: {result}", "", ""]
-                else:
-                    cells = [f"{result[key]:.2f}" for key in ("import", "first ask",
-                                                              "first proposal")]
-                    cells = [c.replace("nan", "-") for c in cells]
-                print(f"| {d} | {capacity} | {label} | " + " | ".join(cells) + " |",
-                      flush=True)
+        # Each group of runs shares a fresh cache: the second BayesOpt run reads the first's.
+        groups = [
+            [("evo, empty cache", CHILD_EVO, [d, capacity]),
+             ("evo, cache of the run before", CHILD_EVO, [d, capacity])],
+            [("evo Experiment, empty cache", CHILD_EXPERIMENT, [d, capacity, "0"])],
+            [("evo Experiment, 5 s design evaluation, empty cache", CHILD_EXPERIMENT,
+              [d, capacity, "5"])],
+            [("BoTorch", CHILD_BOTORCH, [d])],
+        ]
+        for group in groups:
+            with tempfile.TemporaryDirectory() as cache:
+                env = {**os.environ, "XDG_CACHE_HOME": cache, "OPENBLAS_NUM_THREADS": "1"}
+                env.pop("EVO_COMPILATION_CACHE", None)
+                env.pop("JAX_COMPILATION_CACHE_DIR", None)
+                for label, code, extra in group:
+                    print(row(d, capacity, label, timed(code, extra, env)), flush=True)
+
+
+def row(d: str, capacity: str, label: str, result: dict[str, float] | str) -> str:
+    if isinstance(result, str):
+        cells = [f"failed: {result}", "", "", ""]
+    else:
+        cells = [f"{result.get(key, float('nan')):.2f}".replace("nan", "-")
+                 for key in ("import", "first ask", "first proposal", "wait")]
+    return f"| {d} | {capacity} | {label} | " + " | ".join(cells) + " |"
 
 
 if __name__ == "__main__":

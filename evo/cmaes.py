@@ -84,6 +84,7 @@ from evo.algorithm import (
     state_class,
 )
 from evo.checks import check_choice, check_float, check_int, frozen_setattr, settings_class
+from evo.operators import flat_draw
 from evo.sorting import effective_violation
 
 RESTARTS = ("none", "ipop", "bipop")
@@ -456,8 +457,7 @@ class _CMABase(Algorithm):
         the mean and need no evaluation (`tell` ignores their fitness)."""
         dtype = state.mean.dtype
         key, sample_key = jax.random.split(state.key)
-        # Drawn flat: the same numbers, with less counter arithmetic.
-        Z = jax.random.normal(sample_key, (math.prod(state.Z.shape),), dtype).reshape(state.Z.shape)
+        Z = flat_draw(jax.random.normal, sample_key, state.Z.shape, dtype)
         Y = self._scale(Z, state)
         box = self._box(dtype)
         X = box_map(state.mean + state.sigma * Y, *box)

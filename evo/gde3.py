@@ -15,7 +15,7 @@ from evo.checks import (
 )
 from evo.genetic import GAState, GeneticAlgorithm, merged
 from evo.nsga2 import select_by_rank_and_crowding
-from evo.operators import DE_REPAIRS, de_binomial, distinct_donors
+from evo.operators import DE_REPAIRS, de_binomial, distinct_donors, flat_draw
 
 
 def constrained_dominates(
@@ -93,8 +93,9 @@ class GDE3(GeneticAlgorithm):
         n, d = X.shape
         donors = distinct_donors(k_donors, n, 3)
         low, high = self.de_scale
-        scale = jax.random.uniform(k_scale, (n, 1), X.dtype, low, high)
-        scale *= 1.0 + self.de_jitter * (jax.random.uniform(k_jitter, (n, d), X.dtype) - 0.5)
+        scale = flat_draw(jax.random.uniform, k_scale, (n, 1), X.dtype, low, high)
+        jitter = flat_draw(jax.random.uniform, k_jitter, (n, d), X.dtype) - 0.5
+        scale *= 1.0 + self.de_jitter * jitter
         trials = de_binomial(
             k_trial, X, X[donors[:, 0]], X[donors[:, 1]], X[donors[:, 2]], scale,
             self.de_cr, jnp.asarray(self.lb), jnp.asarray(self.ub), self.de_repair,

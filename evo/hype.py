@@ -12,6 +12,7 @@ from evo.algorithm import state_class
 from evo.checks import check_float, check_int, frozen_setattr, settings_class
 from evo.genetic import GAState, GeneticAlgorithm, merged
 from evo.metrics.hypervolume import dominated_by
+from evo.operators import flat_draw
 from evo.sorting import lexsort, non_dominated_rank
 
 
@@ -65,7 +66,7 @@ def sample_dominance(
     F = jnp.where(members[:, None], F, jnp.inf)
     lower = jnp.min(F, axis=0)
     extent = jnp.where(jnp.isfinite(lower), jnp.maximum(ref_point - lower, 0.0), 0.0)
-    u = jax.random.uniform(key, (n_samples, m), F.dtype)
+    u = flat_draw(jax.random.uniform, key, (n_samples, m), F.dtype)
     samples = jnp.where(jnp.isfinite(lower), lower, ref_point) + u * extent
     sample_volume = jnp.prod(extent) / n_samples
     if n_samples * n <= _STORED_ELEMENTS:

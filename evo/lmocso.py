@@ -37,7 +37,7 @@ from evo.algorithm import (
     violation_of,
 )
 from evo.checks import check_float, check_int, frozen_setattr, settings_class
-from evo.operators import polynomial_mutation, uniform_sample
+from evo.operators import flat_draw, polynomial_mutation, uniform_sample
 from evo.ref_dirs import resolve_ref_dirs
 from evo.rvea import apd_selection, neighbour_angles, random_mating, unit_rows
 from evo.sorting import TILE_ELEMENTS, non_dominated_rank
@@ -90,7 +90,7 @@ def learn(
     """The losers' new positions and velocities `(n, d)` after learning from the winners
     `(n, d)`: `v' = r1 v + r2 (x_w - x_l)`, `x' = x_l + v' + r1 (v' - v)`, with `r1`, `r2`
     uniform per row."""
-    r1, r2 = jax.random.uniform(key, (2, loser.shape[0], 1), loser.dtype)
+    r1, r2 = flat_draw(jax.random.uniform, key, (2, loser.shape[0], 1), loser.dtype)
     new_velocity = r1 * velocity + r2 * (winner - loser)
     return loser + new_velocity + r1 * (new_velocity - velocity), new_velocity
 

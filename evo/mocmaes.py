@@ -20,7 +20,7 @@ from evo.algorithm import (
     violation_of,
 )
 from evo.checks import check_float, check_int, frozen_setattr, settings_class
-from evo.operators import uniform_sample
+from evo.operators import flat_draw, uniform_sample
 from evo.smsemoa import hypervolume_survivors
 
 
@@ -165,7 +165,7 @@ class MOCMAES(Algorithm):
         """Points to evaluate `(mu, n)`, in the box: the initial population at first, then
         each parent's offspring (its closest point in the box)."""
         key, sample_key = jax.random.split(state.key)
-        Z = jax.random.normal(sample_key, state.X.shape, state.X.dtype)
+        Z = flat_draw(jax.random.normal, sample_key, state.X.shape, state.X.dtype)
         steps = jnp.einsum("kij,kj->ki", state.A, Z)
         children = state.X + state.sigma[:, None] * steps
         offspring = jnp.where(state.generation == 0, state.X, children)

@@ -47,9 +47,17 @@ def release_compiled_programs():
     kernel's per-process map limit (65,530), and a large compile late in the run aborted.
     Keeping them below half that limit instead made the next modules no faster."""
     yield
+    import sys
+
     import jax
 
     from evo.run import compiled_chunk
 
     compiled_chunk.cache_clear()
+    experiment = sys.modules.get("evo.bo.experiment")
+    if experiment is not None:
+        # Proposals compiling in the background finish first (the queue is in order), so
+        # none writes to the session's cache after it is removed.
+        experiment._COMPILER.submit(lambda: None).result()
+        experiment.compiling_ask.cache_clear()
     jax.clear_caches()

@@ -21,7 +21,7 @@ from evo.bo import (
     gp_predict,
     log_expected_improvement,
 )
-from evo.bo.experiment import MIN_PENDING, compiled_ask, next_power_of_two
+from evo.bo.experiment import MIN_PENDING, compiled_ask, compiling_ask, next_power_of_two
 from evo.bo.gp import default_params
 from evo.checkpoint import CheckpointError
 
@@ -210,7 +210,7 @@ def test_bad_input_raises_and_records_nothing(call, error, message):
 def test_bad_optimizer_constraints_and_pending_shapes_raise():
     with pytest.raises(TypeError, match="Experiment drives a BayesOpt, got Turbo"):
         Experiment(Turbo(n_obj=1, **BOX), KEY)
-    exp = Experiment(CONSTRAINED, KEY)
+    exp = Experiment(CONSTRAINED, KEY, precompile=False)  # it makes no proposal
     ids, X = exp.suggest(2)
     with pytest.raises(ValueError, match="n_constr=1: observe needs G"):
         exp.observe(ids, quadratic(X))
@@ -304,3 +304,22 @@ def test_capacity_grows_through_powers_of_two_up_to_the_optimizers():
     again = observed_design(SINGLE, quadratic)
     again.suggest(1)
     assert compiled_ask.cache_info().misses == misses
+
+
+def test_proposals_compiled_in_the_background_are_the_ones_compiled_when_needed():
+    calls = compiling_ask.cache_info()
+    ahead = experiment(SINGLE)
+    ids, X = ahead.suggest(SINGLE.n_design)
+    # the first proposal's program is asked for as soon as the design is handed out
+    assert sum(compiling_ask.cache_info()[:2]) == sum(calls[:2]) + 1
+    ahead.observe(ids, quadratic(X))
+    when_needed = observed_design(SINGLE, quadratic)
+    when_needed.precompile = False
+    # 14 steps cross 12 observations (3/4 of 16 slots), where 24 slots start compiling
+    np.testing.assert_array_equal(continued(ahead, quadratic, 14),
+                                  continued(when_needed, quadratic, 14))
+    misses = compiling_ask.cache_info().misses
+    larger = compiling_ask(SINGLE, 24, MIN_PENDING, KEY.dtype, jnp.result_type(float),
+                           tuple(sorted(QUICK.items())))
+    assert compiling_ask.cache_info().misses == misses
+    larger.result()

@@ -16,6 +16,7 @@ from jax.scipy.special import erfcx, log_ndtr, ndtr
 
 from evo.bo.gp import jitter_for
 from evo.bo.linalg import cholesky
+from evo.operators import flat_draw
 
 ACQUISITIONS = ("logei", "ucb", "thompson")
 
@@ -107,7 +108,7 @@ def joint_samples(
     sampling, with `jitter` `(...)` added to the diagonal; where the Cholesky factorisation
     still fails, the draws fall back to independent marginals."""
     L = safe_cholesky(cov, jitter)
-    z = jax.random.normal(key, (n, *mean.shape), mean.dtype)
+    z = flat_draw(jax.random.normal, key, (n, *mean.shape), mean.dtype)
     return mean + jnp.einsum("...ij,n...j->n...i", L, z)
 
 

@@ -37,6 +37,7 @@ from evo.bo.hypervolume_acquisition import (
     reference_point,
 )
 from evo.checks import check_choice, check_float, check_int, frozen_setattr, settings_class
+from evo.operators import flat_draw
 from evo.sorting import pareto_dominance
 
 BATCH_METHODS = ("believer", "mc")
@@ -374,13 +375,13 @@ class BayesOpt(BayesianOptimizer):
         n_local = self.n_candidates // 2
         n_uniform = self.n_candidates - n_local
         ku, kc, kn = jax.random.split(key, 3)
-        uniform = jax.random.uniform(ku, (n_uniform, self.n_var), U.dtype)
+        uniform = flat_draw(jax.random.uniform, ku, (n_uniform, self.n_var), U.dtype)
         n_best = min(5, U.shape[0])
         _, best = jax.lax.top_k(-jnp.where(feasible, y, jnp.inf), n_best)
         centres = U[best][jax.random.randint(kc, (n_local,), 0, n_best)]
         scales = jnp.array([0.01, 0.05, 0.2], U.dtype)[jnp.arange(n_local) % 3]
-        local = centres + scales[:, None] * jax.random.normal(
-            kn, (n_local, self.n_var), U.dtype
+        local = centres + scales[:, None] * flat_draw(
+            jax.random.normal, kn, (n_local, self.n_var), U.dtype
         )
         return jnp.clip(jnp.concatenate([uniform, local]), 0.0, 1.0)
 
@@ -469,8 +470,8 @@ class BayesOpt(BayesianOptimizer):
             cand_key, U, jnp.where(front, tie, 1.0 + tie), valid
         )
         k, s = self.n_models, self.hv_samples
-        z_front = jax.random.normal(front_key, (s, k, n_known + q), Ys.dtype)
-        z = jax.random.normal(z_key, (s, k, 1), Ys.dtype)
+        z_front = flat_draw(jax.random.normal, front_key, (s, k, n_known + q), Ys.dtype)
+        z = flat_draw(jax.random.normal, z_key, (s, k, 1), Ys.dtype)
 
         def choose(carry, i):
             points, mask = carry
@@ -505,7 +506,7 @@ class BayesOpt(BayesianOptimizer):
         params = jax.tree.map(lambda t: t[0], params)
         post = gp_posterior(self.kernel, params, U, y, valid)
         z_key, pick_key = jax.random.split(key)
-        z = jax.random.normal(z_key, (self.n_mc, q), U.dtype)
+        z = flat_draw(jax.random.normal, z_key, (self.n_mc, q), U.dtype)
 
         def acq(B):  # (m, q * d) -> (m,)
             def one(X):
@@ -515,7 +516,7 @@ class BayesOpt(BayesianOptimizer):
             return jax.vmap(one)(B)
 
         n_random = max(self.n_candidates // q, 1)
-        idx = jax.random.randint(pick_key, (n_random, q), 0, candidates.shape[0])
+        idx = flat_draw(jax.random.randint, pick_key, (n_random, q), 0, candidates.shape[0])
         batches = jnp.concatenate([start[None], candidates[idx]]).reshape(-1, q * d)
         B, _ = maximise(
             key,

@@ -13,6 +13,12 @@ held cost, not what the largest buffer would; each size compiles once, and the c
 functions are shared by every `Experiment` of the same optimizer in the process. Pending
 points fill a second buffer, also sized to the next power of two (at least `MIN_PENDING`).
 
+With `precompile=True` (the default) the proposals compile on a background thread before
+they are needed: the first one's while the design is out being evaluated, the next
+buffer size's once the observations fill `PRECOMPILE_AT` of the current one. A proposal
+then waits only for what is left of its compilation; the program is the same, and so are
+the points.
+
 The rows a proposal models are the observations in id order, so the same set of
 observations gives the same proposal whatever order they arrived in. Past the optimizer's
 `capacity`, the GP models only `capacity` of them: finite ones first, then for one
@@ -25,6 +31,7 @@ import dataclasses
 import functools
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import jax
@@ -42,6 +49,13 @@ MIN_CAPACITY = 16
 overhead, and each smaller size would only add a compilation."""
 MIN_PENDING = 4
 """The smallest pending buffer: a lab of a few workers then compiles one size."""
+PRECOMPILE_AT = 0.75
+"""The fraction of a buffer's slots the observations fill when the next size starts
+compiling in the background."""
+PROPOSAL_COMPILER_OPTIONS = {"xla_backend_optimization_level": 2}
+"""XLA options under the ones an `Experiment` is given. XLA's CPU default is level 3; at 2
+a proposal (d = 6, 100 slots) compiled in 2.2 s instead of 2.6 (one objective) and 3.8 s
+instead of 4.3 (two)."""
 RECORDS = ("X", "F", "G", "observed")
 """What a checkpoint's history holds: one row per suggested point, in id order."""
 
@@ -94,7 +108,38 @@ def compiled_ask(
         X, full = sized.ask_with_pending(full, X_pending, pending_mask)
         return X, full.key, full.params
 
-    return jax.jit(ask, compiler_options=dict(compiler_options) or None)
+    return jax.jit(ask, compiler_options={**PROPOSAL_COMPILER_OPTIONS, **dict(compiler_options)})
+
+
+_COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evo-bo-compile")
+
+
+@functools.lru_cache(maxsize=64)
+def compiling_ask(
+    optimizer: BayesOpt, capacity: int, n_pending: int, key_dtype: Any, dtype: Any,
+    compiler_options: tuple[tuple[str, Any], ...] = (),
+) -> Future:
+    """`compiled_ask(optimizer, capacity, compiler_options)` compiled ahead of time on a
+    background thread for `n_pending` pending rows, PRNG keys of `key_dtype` and
+    floating point `dtype`: a future of the executable, with the arguments of the
+    jitted function."""
+    n_var, n_obj, n_constr = optimizer.n_var, optimizer.n_obj, optimizer.n_constr
+    k = optimizer.n_models
+
+    def shaped(*shape, dtype=dtype):
+        return jax.ShapeDtypeStruct(shape, dtype)
+
+    state = ExperimentState(
+        key=shaped(dtype=key_dtype),
+        params=GPParams(shaped(k, n_var), shaped(k), shaped(k)),
+        design=shaped(optimizer.n_design, n_var),
+    )
+    buffer = Buffer(X=shaped(capacity, n_var), F=shaped(capacity, n_obj),
+                    G=shaped(capacity, n_constr), violation=shaped(capacity),
+                    filled=shaped(capacity, dtype=bool))
+    ask = compiled_ask(optimizer, capacity, compiler_options)
+    pending = (shaped(n_pending, n_var), shaped(n_pending, dtype=bool))
+    return _COMPILER.submit(lambda: ask.lower(state, buffer, *pending).compile())
 
 
 class Experiment:
@@ -121,7 +166,10 @@ class Experiment:
         grow: size the proposal's buffer to the observations held (see `evo.bo.experiment`);
             False keeps the optimizer's `capacity` (one compilation, every iteration at
             the largest cost).
-        compiler_options: XLA options for the proposals' `jax.jit`.
+        compiler_options: XLA options for the proposals' `jax.jit`, over
+            `PROPOSAL_COMPILER_OPTIONS`.
+        precompile: compile proposals on a background thread before they are needed
+            (see `evo.bo.experiment`); False compiles each when it is first needed.
 
     Non-finite results (a NaN or inf objective or constraint value, e.g. a failed run) are
     stored and shown in `F` but ignored by the GP. The same key, suggestions and
@@ -137,6 +185,7 @@ class Experiment:
         problem: Any = None,
         grow: bool = True,
         compiler_options: dict[str, Any] | None = None,
+        precompile: bool = True,
     ) -> None:
         if not isinstance(optimizer, BayesOpt):
             raise TypeError(
@@ -149,7 +198,8 @@ class Experiment:
         self.problem = problem
         self.grow = bool(grow)
         self.compiler_options = tuple(sorted((compiler_options or {}).items()))
-        initial = optimizer.init(key)
+        self.precompile = bool(precompile)
+        initial = jax.jit(optimizer.init)(key)
         self._state = ExperimentState(initial.key, initial.params, initial.design)
         n_var, n_obj, n_constr = optimizer.n_var, optimizer.n_obj, optimizer.n_constr
         self._X = np.zeros((0, n_var))
@@ -198,9 +248,12 @@ class Experiment:
     @property
     def capacity(self) -> int:
         """Observation slots of the next proposal's buffer."""
+        return self._capacity_for(int(np.sum(self._observed)))
+
+    def _capacity_for(self, n_observed: int) -> int:
         if not self.grow:
             return self.optimizer.capacity
-        needed = max(int(np.sum(self._observed)), self.optimizer.n_design, MIN_CAPACITY)
+        needed = max(n_observed, self.optimizer.n_design, MIN_CAPACITY)
         return min(next_power_of_two(needed), self.optimizer.capacity)
 
     def buffer(self, capacity: int | None = None) -> Buffer:
@@ -247,6 +300,8 @@ class Experiment:
         first = self.n_suggested
         design = np.asarray(self._state.design)[first : first + n]
         self._append(design)
+        if len(design) and self.precompile:
+            self._program(self._capacity_for(self.optimizer.n_design), MIN_PENDING)
         while self.n_suggested < first + n:
             self._append(self._propose()[: first + n - self.n_suggested])
         ids = np.arange(first, first + n)
@@ -294,6 +349,7 @@ class Experiment:
         problem: Any = None,
         grow: bool = True,
         compiler_options: dict[str, Any] | None = None,
+        precompile: bool = True,
     ) -> Experiment:
         """The experiment saved at `path`, continuing exactly where it was saved.
 
@@ -302,7 +358,7 @@ class Experiment:
         `grow` or `compiler_options`); the message lists what differs.
         """
         experiment = cls(optimizer, jax.random.key(0), problem=problem, grow=grow,
-                         compiler_options=compiler_options)
+                         compiler_options=compiler_options, precompile=precompile)
         saved = load_checkpoint(path, experiment._state, experiment._description())
         records = [saved.history.get(name) for name in RECORDS]
         expected = [experiment._X, experiment._F, experiment._G, experiment._observed]
@@ -361,12 +417,26 @@ class Experiment:
     def _propose(self) -> np.ndarray:
         """One proposal `(q, n_var)` from the observations, conditioned on the pending
         points."""
-        opt = self.optimizer
         capacity = self.capacity
-        ask = compiled_ask(opt, capacity, self.compiler_options)
-        X, key, params = ask(self._state, self.buffer(capacity), *self.pending_rows())
+        X_pending, pending_mask = self.pending_rows()
+        if self.precompile:
+            ask = self._program(capacity, len(pending_mask)).result()
+        else:
+            ask = compiled_ask(self.optimizer, capacity, self.compiler_options)
+        X, key, params = ask(self._state, self.buffer(capacity), X_pending, pending_mask)
         self._state = self._state._replace(key=key, params=params)
+        n_observed = len(self.ids)
+        if self.precompile and n_observed >= PRECOMPILE_AT * capacity:
+            larger = self._capacity_for(2 * capacity)
+            if larger > capacity:
+                self._program(larger, len(pending_mask))
         return np.asarray(X, float)
+
+    def _program(self, capacity: int, n_pending: int) -> Future:
+        """The proposal at `capacity` slots and `n_pending` pending rows, compiling or
+        compiled in the background (`compiling_ask`)."""
+        return compiling_ask(self.optimizer, capacity, n_pending, self._state.key.dtype,
+                             jnp.result_type(float), self.compiler_options)
 
     def _kept(
         self, F: np.ndarray, finite: np.ndarray, violation: np.ndarray, capacity: int

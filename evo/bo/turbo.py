@@ -31,6 +31,7 @@ from evo.bo.gp import (
     to_unit,
 )
 from evo.checks import check_int, frozen_setattr, settings_class
+from evo.operators import flat_draw
 
 
 @state_class
@@ -264,8 +265,8 @@ class Turbo(BayesianOptimizer):
         """`(n_candidates, n_var)` copies of `centre` with coordinates resampled in `[lo, hi]`."""
         m, d = self.n_candidates, self.n_var
         kp, km, kd = jax.random.split(key, 3)
-        perturbed = lo + (hi - lo) * jax.random.uniform(kp, (m, d), centre.dtype)
-        change = jax.random.uniform(km, (m, d)) <= min(1.0, 20.0 / d)
+        perturbed = lo + (hi - lo) * flat_draw(jax.random.uniform, kp, (m, d), centre.dtype)
+        change = flat_draw(jax.random.uniform, km, (m, d)) <= min(1.0, 20.0 / d)
         forced = jax.nn.one_hot(jax.random.randint(kd, (m,), 0, d), d, dtype=bool)
         change = change | (forced & ~jnp.any(change, 1, keepdims=True))
         return jnp.where(change, perturbed, centre)
