@@ -29,7 +29,7 @@ import numpy as np
 from evo.problems.bo_functions import Hartmann6
 
 from evo.bo import BayesOpt, Experiment
-from evo.bo.experiment import compiled_ask
+from evo.bo.buffers import compiled_ask
 
 PROBLEM = Hartmann6()
 FIXED = 256
@@ -57,7 +57,7 @@ def proposal_times(
     runs = {}
     for c in (capacity, FIXED):
         ask = compiled_ask(experiment.optimizer, c)
-        args = (experiment.state, experiment.buffer(c), *experiment.pending_rows())
+        args = (*experiment.state, experiment.buffer(c), *experiment.pending_rows())
         runs[c] = (ask, args, np.asarray(jax.block_until_ready(ask(*args))[0]))
     times = {c: [] for c in runs}
     for _ in range(repeats):

@@ -54,10 +54,10 @@ def release_compiled_programs():
     from evo.run import compiled_chunk
 
     compiled_chunk.cache_clear()
-    experiment = sys.modules.get("evo.bo.experiment")
-    if experiment is not None:
-        # Proposals compiling in the background finish first (the queue is in order), so
-        # none writes to the session's cache after it is removed.
-        experiment._COMPILER.submit(lambda: None).result()
-        experiment.compiling_ask.cache_clear()
+    buffers = sys.modules.get("evo.bo.buffers")
+    if buffers is not None:
+        # Proposals compiling in the background finish first, so that none writes to the
+        # session's cache after it is removed.
+        buffers.wait_for_compilations()
+        buffers.compiling_ask.cache_clear()
     jax.clear_caches()

@@ -21,7 +21,8 @@ from evo.bo import (
     gp_predict,
     log_expected_improvement,
 )
-from evo.bo.experiment import MIN_PENDING, compiled_ask, compiling_ask, next_power_of_two
+from evo.bo.buffers import compiled_ask, compiling_ask, next_power_of_two
+from evo.bo.experiment import MIN_PENDING
 from evo.bo.gp import default_params
 from evo.checkpoint import CheckpointError
 
@@ -106,10 +107,10 @@ def test_a_pending_point_is_not_suggested_again(case):
     buffer = exp.buffer()
     rows, mask = exp.pending_rows()
     assert rows.shape == (MIN_PENDING, 2) and not mask.any()
-    free, _, _ = ask(exp.state, buffer, rows, mask)
-    elsewhere, _, _ = ask(exp.state, buffer, rows + 0.9, mask)
+    free, _, _ = ask(*exp.state, buffer, rows, mask)
+    elsewhere, _, _ = ask(*exp.state, buffer, rows + 0.9, mask)
     np.testing.assert_array_equal(free, elsewhere)  # masked rows do not count
-    held, _, _ = ask(exp.state, buffer, rows + np.asarray(free), np.arange(MIN_PENDING) == 0)
+    held, _, _ = ask(*exp.state, buffer, rows + np.asarray(free), np.arange(MIN_PENDING) == 0)
     assert np.linalg.norm(held - free) > 0.02, (held, free)
 
     first = exp.suggest(1).X

@@ -7,17 +7,17 @@ pending. The initial Latin-hypercube design is handed out first; every later sug
 a proposal conditioned on all outstanding points (`BayesOpt.ask_with_pending`).
 
 A proposal is compiled for a buffer of `capacity` observation slots. With `grow=True` that
-is the smallest power of two that holds the observations (at least `MIN_CAPACITY` and the
-design, at most the optimizer's `capacity`), so an iteration costs what the observations
-held cost, not what the largest buffer would; each size compiles once, and the compiled
-functions are shared by every `Experiment` of the same optimizer in the process. Pending
-points fill a second buffer, also sized to the next power of two (at least `MIN_PENDING`).
+is the smallest power of two that holds the observations (`evo.bo.buffers`), so an
+iteration costs what the observations held cost, not what the largest buffer would; each
+size compiles once, and the compiled functions are shared by every `Experiment` of the
+same optimizer in the process. Pending points fill a second buffer, also sized to the
+next power of two (at least `MIN_PENDING`).
 
 With `precompile=True` (the default) the proposals compile on a background thread before
 they are needed: the first one's while the design is out being evaluated, the next
-buffer size's once the observations fill `PRECOMPILE_AT` of the current one. A proposal
-then waits only for what is left of its compilation; the program is the same, and so are
-the points.
+buffer size's once the observations fill `evo.bo.buffers.PRECOMPILE_AT` of the current
+one. A proposal then waits only for what is left of its compilation; the program is the
+same, and so are the points.
 
 The rows a proposal models are the observations in id order, so the same set of
 observations gives the same proposal whatever order they arrived in. Past the optimizer's
@@ -27,11 +27,8 @@ objective the feasible best (infeasible ones by least violation), for several th
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import os
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, NamedTuple
 
 import jax
@@ -39,23 +36,22 @@ import jax.numpy as jnp
 import numpy as np
 
 from evo.bo.bo import BayesOpt
+from evo.bo.buffers import (
+    PRECOMPILE_AT,
+    Buffer,
+    buffer_capacity,
+    compiled_ask,
+    compiling_ask,
+    next_power_of_two,
+    padded_buffer,
+)
 from evo.bo.gp import GPParams
 from evo.checkpoint import CheckpointError, describe, load_checkpoint, save_checkpoint
 from evo.checks import check_int
 from evo.run import run_description
 
-MIN_CAPACITY = 16
-"""The smallest buffer a growing experiment compiles: below it an iteration costs its fixed
-overhead, and each smaller size would only add a compilation."""
 MIN_PENDING = 4
 """The smallest pending buffer: a lab of a few workers then compiles one size."""
-PRECOMPILE_AT = 0.75
-"""The fraction of a buffer's slots the observations fill when the next size starts
-compiling in the background."""
-PROPOSAL_COMPILER_OPTIONS = {"xla_backend_optimization_level": 2}
-"""XLA options under the ones an `Experiment` is given. XLA's CPU default is level 3; at 2
-a proposal (d = 6, 100 slots) compiled in 2.2 s instead of 2.6 (one objective) and 3.8 s
-instead of 4.3 (two)."""
 RECORDS = ("X", "F", "G", "observed")
 """What a checkpoint's history holds: one row per suggested point, in id order."""
 
@@ -73,73 +69,6 @@ class ExperimentState(NamedTuple):
     key: jax.Array  # PRNG key of the next proposal
     params: GPParams  # the last fit's log hyperparameters, batched (n_models,)
     design: jax.Array  # (n_design, n_var) the initial Latin-hypercube design
-
-
-class Buffer(NamedTuple):
-    """Observations padded to a proposal's capacity; empty slots as `BayesOpt.init`'s."""
-
-    X: np.ndarray  # (capacity, n_var)
-    F: np.ndarray  # (capacity, n_obj), +inf in empty slots
-    G: np.ndarray  # (capacity, n_constr)
-    violation: np.ndarray  # (capacity,) inf in empty slots and non-finite rows
-    filled: np.ndarray  # (capacity,) bool
-
-
-def next_power_of_two(n: int) -> int:
-    """The smallest power of two `>= n` (1 for `n <= 1`)."""
-    return 1 << max(n - 1, 0).bit_length()
-
-
-@functools.lru_cache(maxsize=32)
-def compiled_ask(
-    optimizer: BayesOpt, capacity: int, compiler_options: tuple[tuple[str, Any], ...] = ()
-) -> Callable[..., tuple[jax.Array, jax.Array, GPParams]]:
-    """`optimizer.ask_with_pending` at `capacity` observation slots, past the design,
-    jitted: `(ExperimentState, Buffer, X_pending (p, n_var), pending_mask (p,))` to the
-    proposal `(q, n_var)`, the next key and the fitted parameters."""
-    sized = dataclasses.replace(optimizer, capacity=capacity)
-    design_rounds = sized.n_design // sized.q
-
-    def ask(state: ExperimentState, buffer: Buffer, X_pending, pending_mask):
-        full = sized.init(state.key).replace(
-            key=state.key, params=state.params, design=state.design,
-            generation=jnp.int32(design_rounds), **buffer._asdict(),
-        )
-        X, full = sized.ask_with_pending(full, X_pending, pending_mask)
-        return X, full.key, full.params
-
-    return jax.jit(ask, compiler_options={**PROPOSAL_COMPILER_OPTIONS, **dict(compiler_options)})
-
-
-_COMPILER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evo-bo-compile")
-
-
-@functools.lru_cache(maxsize=64)
-def compiling_ask(
-    optimizer: BayesOpt, capacity: int, n_pending: int, key_dtype: Any, dtype: Any,
-    compiler_options: tuple[tuple[str, Any], ...] = (),
-) -> Future:
-    """`compiled_ask(optimizer, capacity, compiler_options)` compiled ahead of time on a
-    background thread for `n_pending` pending rows, PRNG keys of `key_dtype` and
-    floating point `dtype`: a future of the executable, with the arguments of the
-    jitted function."""
-    n_var, n_obj, n_constr = optimizer.n_var, optimizer.n_obj, optimizer.n_constr
-    k = optimizer.n_models
-
-    def shaped(*shape, dtype=dtype):
-        return jax.ShapeDtypeStruct(shape, dtype)
-
-    state = ExperimentState(
-        key=shaped(dtype=key_dtype),
-        params=GPParams(shaped(k, n_var), shaped(k), shaped(k)),
-        design=shaped(optimizer.n_design, n_var),
-    )
-    buffer = Buffer(X=shaped(capacity, n_var), F=shaped(capacity, n_obj),
-                    G=shaped(capacity, n_constr), violation=shaped(capacity),
-                    filled=shaped(capacity, dtype=bool))
-    ask = compiled_ask(optimizer, capacity, compiler_options)
-    pending = (shaped(n_pending, n_var), shaped(n_pending, dtype=bool))
-    return _COMPILER.submit(lambda: ask.lower(state, buffer, *pending).compile())
 
 
 class Experiment:
@@ -167,7 +96,7 @@ class Experiment:
             False keeps the optimizer's `capacity` (one compilation, every iteration at
             the largest cost).
         compiler_options: XLA options for the proposals' `jax.jit`, over
-            `PROPOSAL_COMPILER_OPTIONS`.
+            `evo.bo.buffers.PROPOSAL_COMPILER_OPTIONS`.
         precompile: compile proposals on a background thread before they are needed
             (see `evo.bo.experiment`); False compiles each when it is first needed.
 
@@ -253,14 +182,12 @@ class Experiment:
     def _capacity_for(self, n_observed: int) -> int:
         if not self.grow:
             return self.optimizer.capacity
-        needed = max(n_observed, self.optimizer.n_design, MIN_CAPACITY)
-        return min(next_power_of_two(needed), self.optimizer.capacity)
+        return buffer_capacity(self.optimizer, n_observed)
 
     def buffer(self, capacity: int | None = None) -> Buffer:
         """The observations a proposal at `capacity` slots (default: the next one's) models,
         in id order, padded; past `capacity` observations, those the module docstring says."""
         capacity = self.capacity if capacity is None else capacity
-        dtype = jnp.result_type(float)
         observed = np.flatnonzero(self._observed)
         F, G = self._F[observed], self._G[observed]
         # as BayesOpt.tell: a row with any non-finite value is infinitely infeasible
@@ -269,17 +196,7 @@ class Experiment:
         if len(observed) > capacity:
             kept = self._kept(F, finite, violation, capacity)
             observed, F, G, violation = observed[kept], F[kept], G[kept], violation[kept]
-        n, c = len(observed), capacity
-
-        def padded(rows: np.ndarray, fill: float) -> np.ndarray:
-            out = np.full((c, *rows.shape[1:]), fill, dtype)
-            out[:n] = rows
-            return out
-
-        return Buffer(
-            X=padded(self._X[observed], 0.0), F=padded(F, np.inf), G=padded(G, 0.0),
-            violation=padded(violation, np.inf), filled=np.arange(c) < n,
-        )
+        return padded_buffer(self._X[observed], F, G, violation, capacity)
 
     def pending_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """The pending points as the next proposal takes them: rows `(p, n_var)` and a mask
@@ -423,7 +340,7 @@ class Experiment:
             ask = self._program(capacity, len(pending_mask)).result()
         else:
             ask = compiled_ask(self.optimizer, capacity, self.compiler_options)
-        X, key, params = ask(self._state, self.buffer(capacity), X_pending, pending_mask)
+        X, key, params = ask(*self._state, self.buffer(capacity), X_pending, pending_mask)
         self._state = self._state._replace(key=key, params=params)
         n_observed = len(self.ids)
         if self.precompile and n_observed >= PRECOMPILE_AT * capacity:
