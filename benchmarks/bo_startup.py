@@ -1,21 +1,22 @@
-"""Start-up of Bayesian optimisation in a fresh process: evo's `BayesOpt` with an empty
-persistent compilation cache (the first process) and with the cache the first one wrote
-(a second process with the same shapes), evo's host-side `Experiment`, against BoTorch's
-first candidate.
+"""Start-up of Bayesian optimisation in a fresh process: evo's `BayesOpt` jitted by the
+caller, with an empty persistent compilation cache (the first process) and with the cache
+the first one wrote (a second process with the same shapes), `BayesOpt` called directly,
+evo's host-side `Experiment`, against BoTorch's first candidate.
 
     python benchmarks/bo_startup.py                       # d = 2, 6, 10
     python benchmarks/bo_startup.py --cases 6:100 10:200  # d:capacity
 
 Each measurement is a child process, timed from its start: `import` (evo.bo, or torch and
-BoTorch), `first ask` (the first `ask` of a new `BayesOpt`; it returns design points but
-compiles the whole ask, proposal included), and `first proposal` (an ask after the design
-was told, so the acquisition runs; BoTorch: fitting a SingleTaskGP to the same number of
-points and optimising LogEI, its first candidate). `Experiment` rows: its first
-suggestion (the design) and its first proposal, with the design observed at once, and
-"wait": how long the first proposal takes when the design's evaluation took 5 s (its
-program compiles in the background meanwhile; BoTorch: the fit and LogEI's
-optimisation). Objective: the sphere in [0, 1]^d centred at 0.3, design of 10 points.
-Prints a markdown table.
+BoTorch), `first ask` (the first `ask` of a new `BayesOpt`: jitted by the caller, it
+returns design points but compiles the whole ask, proposal included; called directly, it
+compiles the design only and starts the proposal's compilation in the background), and
+`first proposal` (an ask after the design was told, so the acquisition runs; BoTorch:
+fitting a SingleTaskGP to the same number of points and optimising LogEI, its first
+candidate). `Experiment` rows: its first suggestion (the design) and its first proposal,
+with the design observed at once, and "wait": how long the first proposal takes when the
+design's evaluation took 5 s (its program compiles in the background meanwhile;
+BoTorch: the fit and LogEI's optimisation). Objective: the sphere in [0, 1]^d centred at
+0.3, design of 10 points. Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ import evo.bo
 t_import = time.perf_counter() - start
 d, capacity = int(sys.argv[2]), int(sys.argv[3])
 opt = evo.bo.BayesOpt(n_obj=1, lb=jnp.zeros(d), ub=jnp.ones(d), n_init=10, capacity=capacity)
-ask, tell = jax.jit(opt.ask), jax.jit(opt.tell)
+ask, tell = opt.ask, opt.tell
+if sys.argv[4] == "jit":
+    ask, tell = jax.jit(ask), jax.jit(tell)
 state = opt.init(jax.random.key(0))
 X, state = ask(state)
 jax.block_until_ready(X)
@@ -126,8 +129,10 @@ def main() -> None:
         d, capacity = case.split(":")
         # Each group of runs shares a fresh cache: the second BayesOpt run reads the first's.
         groups = [
-            [("evo, empty cache", CHILD_EVO, [d, capacity]),
-             ("evo, cache of the run before", CHILD_EVO, [d, capacity])],
+            [("evo, jitted by the caller, empty cache", CHILD_EVO, [d, capacity, "jit"]),
+             ("evo, jitted by the caller, cache of the run before", CHILD_EVO,
+              [d, capacity, "jit"])],
+            [("evo, called directly, empty cache", CHILD_EVO, [d, capacity, "direct"])],
             [("evo Experiment, empty cache", CHILD_EXPERIMENT, [d, capacity, "0"])],
             [("evo Experiment, 5 s design evaluation, empty cache", CHILD_EXPERIMENT,
               [d, capacity, "5"])],

@@ -1,5 +1,6 @@
 """BayesOpt: argument checks, batches, NaN observations, evo.run, Branin regret."""
 
+import dataclasses
 import functools
 
 import jax
@@ -242,3 +243,30 @@ def test_branin_regret_beats_random_search():
     )
     assert np.sum(regret < 1e-2) >= 3, regret
     assert np.median(regret) < np.median(random_regret), (regret, random_regret)
+
+
+def test_asks_outside_jit_compile_for_the_observations_held():
+    # The same optimizer with 64 slots and with 16: outside jit both propose from a
+    # buffer of 16 slots while at most 16 points are held, so their points are equal.
+    settings = {**FAST, "fit_steps": 5, "n_candidates": 32, "n_starts": 2, "opt_steps": 2}
+    wide = BayesOpt(n_obj=1, lb=BRANIN.lb, ub=BRANIN.ub, q=1, n_init=4,
+                    **{**settings, "capacity": 64})
+    narrow = dataclasses.replace(wide, capacity=16)
+    points = []
+    for alg in (wide, narrow):
+        state = alg.init(jax.random.key(4))
+        X = []
+        for _ in range(8):
+            x, state = alg.ask(state)
+            state = alg.tell(state, BRANIN.evaluate(x))
+            X.append(np.asarray(x))
+        points.append(np.concatenate(X))
+    np.testing.assert_array_equal(points[0], points[1])
+    # the design asks hand out what a jitted ask does, bit for bit
+    ask = jax.jit(wide.ask, compiler_options=QUICK)
+    state = wide.init(jax.random.key(4))
+    design = [np.asarray(ask(state)[0])]
+    for _ in range(3):
+        state = wide.tell(state, BRANIN.evaluate(design[-1]))
+        design.append(np.asarray(ask(state)[0]))
+    np.testing.assert_array_equal(np.concatenate(design), points[0][:4])

@@ -53,6 +53,26 @@ def latin_hypercube(key: jax.Array, n: int, d: int, dtype=None) -> jax.Array:
     return (perms + flat_draw(jax.random.uniform, ku, (n, d), dtype)) / n
 
 
+def in_design(design: jax.Array, round_: Any, n_modelled: Any, q: int) -> Any:
+    """Whether ask `round_` of a Bayesian optimiser hands out design points: while the
+    initial `design` `(n_design, n_var)` lasts, or while fewer than 2 observations can be
+    modelled (`n_modelled`). JAX or Python values alike."""
+    return (round_ < design.shape[0] // q) | (n_modelled < 2)
+
+
+def design_points(
+    design: jax.Array, round_: jax.Array, q: int, key: jax.Array, lb: np.ndarray,
+    ub: np.ndarray,
+) -> jax.Array:
+    """Batch `round_` of the initial `design` `(n_design, n_var)`, `(q, n_var)`; past its
+    end, uniform random points drawn with `key`."""
+    n_rounds = design.shape[0] // q
+    start = jnp.minimum(round_, n_rounds - 1) * q
+    X = jax.lax.dynamic_slice_in_dim(design, start, q)
+    U = flat_draw(jax.random.uniform, key, X.shape, X.dtype)
+    return jnp.where(round_ < n_rounds, X, from_unit(U, lb, ub))
+
+
 def design_or_propose(
     design: jax.Array,
     round_: jax.Array,
@@ -64,22 +84,13 @@ def design_or_propose(
     params: Any,
     propose: Callable[[], tuple[jax.Array, Any]],
 ) -> tuple[jax.Array, Any]:
-    """The next `q` points `(q, n_var)` and GP parameters of a Bayesian optimiser.
-
-    While the initial `design` `(n_design, n_var)` lasts, or while fewer than 2
-    observations can be modelled (`n_modelled`), they are batch `round_` of the design
-    (past its end, uniform random points drawn with `key`) and `params` unchanged;
-    otherwise `propose()`.
-    """
-    n_rounds = design.shape[0] // q
-
-    def from_design():
-        start = jnp.minimum(round_, n_rounds - 1) * q
-        X = jax.lax.dynamic_slice_in_dim(design, start, q)
-        U = flat_draw(jax.random.uniform, key, X.shape, X.dtype)
-        return jnp.where(round_ < n_rounds, X, from_unit(U, lb, ub)), params
-
-    return jax.lax.cond((round_ < n_rounds) | (n_modelled < 2), from_design, propose)
+    """The next `q` points `(q, n_var)` and GP parameters of a Bayesian optimiser: the
+    `design_points` and `params` unchanged while `in_design`, otherwise `propose()`."""
+    return jax.lax.cond(
+        in_design(design, round_, n_modelled, q),
+        lambda: (design_points(design, round_, q, key, lb, ub), params),
+        propose,
+    )
 
 
 @settings_class(renamed={"n_restarts": "fit_restarts"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -19,7 +20,14 @@ from evo.bo.acquisition import (
     q_expected_improvement,
     upper_confidence_bound,
 )
-from evo.bo.base import BayesianOptimizer, BOState, design_or_propose
+from evo.bo.base import (
+    BayesianOptimizer,
+    BOState,
+    design_or_propose,
+    design_points,
+    in_design,
+)
+from evo.bo.buffers import PRECOMPILE_AT, buffer_capacity, compiling_ask, padded_buffer
 from evo.bo.gp import (
     GPParams,
     default_params,
@@ -186,6 +194,9 @@ class BayesOpt(BayesianOptimizer):
     # ------------------------------------------------------------------ init / ask / tell
 
     def init(self, key: jax.Array) -> BayesOptState:
+        return fresh_state(self, key)
+
+    def _init(self, key: jax.Array) -> BayesOptState:
         key, design_key = jax.random.split(key)
         fields = self.initial_state(design_key)
         dtype = fields["X"].dtype
@@ -213,6 +224,10 @@ class BayesOpt(BayesianOptimizer):
         Single-objective and ParEGO proposals treat each pending point as observed at its
         posterior mean (Kriging believer, `believed`), as the earlier points of a batch are;
         qLogNEHVI adds them to the sampled baseline. Design points do not depend on them.
+
+        Called on concrete arrays (outside `jit`, `vmap` or `scan`), it runs compiled
+        programs (`ask_on_host`): a design ask compiles only the design, and a proposal
+        is compiled for the observations held (`evo.bo.buffers`), not for `capacity`.
         """
         X_pending = jnp.asarray(X_pending)
         pending_mask = jnp.asarray(pending_mask)
@@ -223,13 +238,59 @@ class BayesOpt(BayesianOptimizer):
                 f"pending_mask (p,), got shapes {tuple(X_pending.shape)} and "
                 f"{tuple(pending_mask.shape)} ({pending_mask.dtype})"
             )
+        if not any(isinstance(leaf, jax.core.Tracer)
+                   for leaf in jax.tree.leaves((state, X_pending, pending_mask))):
+            return self.ask_on_host(state, X_pending, pending_mask)
+        return self._ask(state, X_pending, pending_mask)
+
+    def ask_on_host(
+        self, state: BayesOptState, X_pending: jax.Array, pending_mask: jax.Array
+    ) -> tuple[jax.Array, BayesOptState]:
+        """`ask_with_pending` on concrete arrays, by compiled programs: during the design
+        one that hands out design points only; after it, the proposal at the buffer size
+        that holds the filled slots (`evo.bo.buffers.buffer_capacity`; the rows in slot
+        order), compiled on a background thread from the first design ask on, the next
+        size's once the slots fill `PRECOMPILE_AT` of the current one. The points differ
+        from a jitted ask's at `capacity` by float rounding, which the fit and the
+        maximiser can carry further."""
+        filled = np.asarray(state.filled)
+        F, G = np.asarray(state.F), np.asarray(state.G)
+        valid = filled & np.all(np.isfinite(F), 1) & np.all(np.isfinite(G), 1)
+        held = np.flatnonzero(filled)
+
+        def program(capacity: int):
+            return compiling_ask(self, capacity, pending_mask.shape[0], state.key.dtype,
+                                 state.X.dtype)
+
+        if in_design(state.design, int(state.generation), int(valid.sum()), self.q):
+            design = design_ask(self, state)
+            program(buffer_capacity(self, self.n_design))
+            return design
+        capacity = buffer_capacity(self, len(held))
+        buffer = padded_buffer(np.asarray(state.X)[held], F[held], G[held],
+                               np.asarray(state.violation)[held], capacity)
+        X, key, params = program(capacity).result()(
+            state.key, state.params, state.design, buffer, X_pending, pending_mask)
+        if len(held) >= PRECOMPILE_AT * capacity:
+            program(buffer_capacity(self, 2 * capacity))
+        return X, state.replace(key=key, offspring=X, params=params)
+
+    def _ask(
+        self, state: BayesOptState, X_pending: jax.Array, pending_mask: jax.Array,
+        design_only: bool = False,
+    ) -> tuple[jax.Array, BayesOptState]:
         U_pending = to_unit(X_pending.astype(state.X.dtype), self.lb, self.ub)
         key, fit_key, prop_key = jax.random.split(state.key, 3)
-        X, params = design_or_propose(
-            state.design, state.generation, jnp.sum(self._valid(state)), self.q, prop_key,
-            self.lb, self.ub, state.params,
-            lambda: self._propose(state, fit_key, prop_key, U_pending, pending_mask),
-        )
+        if design_only:
+            X = design_points(state.design, state.generation, self.q, prop_key, self.lb,
+                              self.ub)
+            params = state.params
+        else:
+            X, params = design_or_propose(
+                state.design, state.generation, jnp.sum(self._valid(state)), self.q,
+                prop_key, self.lb, self.ub, state.params,
+                lambda: self._propose(state, fit_key, prop_key, U_pending, pending_mask),
+            )
         return X, state.replace(key=key, offspring=X, params=params)
 
     def tell(
@@ -252,16 +313,7 @@ class BayesOpt(BayesianOptimizer):
                     f"{self.n_constr}), got {tuple(G.shape)}"
                 )
             G = G.astype(dtype)
-        finite = jnp.all(jnp.isfinite(F), 1) & jnp.all(jnp.isfinite(G), 1)
-        violation = jnp.where(finite, jnp.sum(jnp.maximum(G, 0.0), 1), jnp.inf)
-
-        slots = self._slots_to_fill(state)
-        return state.replace(
-            **self.stored(state, slots, F, violation),
-            G=state.G.at[slots].set(G),
-            age=state.age.at[slots].set(state.generation + 1),
-            generation=state.generation + 1,
-        )
+        return stored_observations(self, state, F, G)
 
     # ------------------------------------------------------------------ internals
 
@@ -547,6 +599,38 @@ class BayesOpt(BayesianOptimizer):
             score = jnp.where(excess > 0, 1e6 + excess, score)
         idx = distinct_argmins(score)
         return candidates[idx]
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def fresh_state(optimizer: BayesOpt, key: jax.Array) -> BayesOptState:
+    """`optimizer.init(key)`, one compiled program (op by op it took 0.3 s longer at a
+    process's first optimizer)."""
+    return optimizer._init(key)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def design_ask(optimizer: BayesOpt, state: BayesOptState) -> tuple[jax.Array, BayesOptState]:
+    """`optimizer.ask(state)` while it hands out design points, compiled without the
+    proposal."""
+    no_pending = jnp.zeros((0, optimizer.n_var), state.X.dtype)
+    return optimizer._ask(state, no_pending, jnp.zeros((0,), bool), design_only=True)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def stored_observations(
+    optimizer: BayesOpt, state: BayesOptState, F: jax.Array, G: jax.Array
+) -> BayesOptState:
+    """`optimizer.tell(state, F, G)` on checked `F` `(q, n_obj)` and `G` `(q, n_constr)`, one
+    compiled program (op by op, a first tell took 2.4 s)."""
+    finite = jnp.all(jnp.isfinite(F), 1) & jnp.all(jnp.isfinite(G), 1)
+    violation = jnp.where(finite, jnp.sum(jnp.maximum(G, 0.0), 1), jnp.inf)
+    slots = optimizer._slots_to_fill(state)
+    return state.replace(
+        **optimizer.stored(state, slots, F, violation),
+        G=state.G.at[slots].set(G),
+        age=state.age.at[slots].set(state.generation + 1),
+        generation=state.generation + 1,
+    )
 
 
 def believed(

@@ -128,7 +128,7 @@ class Experiment:
         self.grow = bool(grow)
         self.compiler_options = tuple(sorted((compiler_options or {}).items()))
         self.precompile = bool(precompile)
-        initial = jax.jit(optimizer.init)(key)
+        initial = optimizer.init(key)
         self._state = ExperimentState(initial.key, initial.params, initial.design)
         n_var, n_obj, n_constr = optimizer.n_var, optimizer.n_obj, optimizer.n_constr
         self._X = np.zeros((0, n_var))
