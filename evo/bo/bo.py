@@ -27,7 +27,12 @@ from evo.bo.base import (
     design_points,
     in_design,
 )
-from evo.bo.buffers import PRECOMPILE_AT, buffer_capacity, compiling_ask, padded_buffer
+from evo.bo.buffers import (
+    buffer_capacity,
+    compiling_ask,
+    padded_buffer,
+    size_to_compile_next,
+)
 from evo.bo.gp import (
     GPParams,
     default_params,
@@ -271,8 +276,9 @@ class BayesOpt(BayesianOptimizer):
                                np.asarray(state.violation)[held], capacity)
         X, key, params = program(capacity).result()(
             state.key, state.params, state.design, buffer, X_pending, pending_mask)
-        if len(held) >= PRECOMPILE_AT * capacity:
-            program(buffer_capacity(self, 2 * capacity))
+        larger = size_to_compile_next(self, len(held), capacity)
+        if larger is not None:
+            program(larger)
         return X, state.replace(key=key, offspring=X, params=params)
 
     def _ask(

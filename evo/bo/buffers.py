@@ -58,6 +58,16 @@ def buffer_capacity(optimizer: Any, n_observed: int) -> int:
     return min(next_power_of_two(needed), optimizer.capacity)
 
 
+def size_to_compile_next(optimizer: Any, n_observed: int, capacity: int) -> int | None:
+    """The larger buffer to compile ahead once `n_observed` observations fill
+    `PRECOMPILE_AT` of a proposal's `capacity` slots, or None (not yet, or `capacity` is
+    already the optimizer's)."""
+    larger = buffer_capacity(optimizer, 2 * capacity)
+    if n_observed >= PRECOMPILE_AT * capacity and larger > capacity:
+        return larger
+    return None
+
+
 def padded_buffer(X: np.ndarray, F: np.ndarray, G: np.ndarray, violation: np.ndarray,
                   capacity: int) -> Buffer:
     """The observations `X` `(n, n_var)`, `F` `(n, n_obj)`, `G` `(n, n_constr)` and

@@ -37,13 +37,13 @@ import numpy as np
 
 from evo.bo.bo import BayesOpt
 from evo.bo.buffers import (
-    PRECOMPILE_AT,
     Buffer,
     buffer_capacity,
     compiled_ask,
     compiling_ask,
     next_power_of_two,
     padded_buffer,
+    size_to_compile_next,
 )
 from evo.bo.gp import GPParams
 from evo.checkpoint import CheckpointError, describe, load_checkpoint, save_checkpoint
@@ -342,11 +342,9 @@ class Experiment:
             ask = compiled_ask(self.optimizer, capacity, self.compiler_options)
         X, key, params = ask(*self._state, self.buffer(capacity), X_pending, pending_mask)
         self._state = self._state._replace(key=key, params=params)
-        n_observed = len(self.ids)
-        if self.precompile and n_observed >= PRECOMPILE_AT * capacity:
-            larger = self._capacity_for(2 * capacity)
-            if larger > capacity:
-                self._program(larger, len(pending_mask))
+        larger = size_to_compile_next(self.optimizer, len(self.ids), capacity)
+        if self.precompile and larger is not None:
+            self._program(larger, len(pending_mask))
         return np.asarray(X, float)
 
     def _program(self, capacity: int, n_pending: int) -> Future:
