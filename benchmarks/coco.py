@@ -24,9 +24,10 @@ while COCO evaluates (and records) the same points in float64.
 the instance). Each solver's results (evaluations to the target per pair and seed, or
 null) are written to `OUT/<solver>.json`; the tables at the end are computed from every
 such file in `OUT`, so runs made by separate invocations (float32 and float64 need
-separate processes) are compared. Per dimension: runs solved by each solver, the median
-evaluations of each on the runs (pair and seed) both solved, and their ratio, against the
-reference `--reference` (default pycma's run).
+separate processes) are compared. Per dimension: runs solved by each solver, the runs
+solved by it alone and by the reference alone with McNemar's z for the paired difference,
+the median evaluations of each on the runs (pair and seed) both solved, and their ratio,
+against the reference `--reference` (default pycma's run).
 """
 
 from __future__ import annotations
@@ -209,13 +210,21 @@ def median(values: list[int]) -> float:
     return float(np.median(values)) if values else float("nan")
 
 
+def mcnemar_z(ours_only: int, theirs_only: int) -> float:
+    """McNemar's statistic for paired successes: (b - c) / sqrt(b + c) over the runs that
+    exactly one of two solvers solved; |z| < 1.96 is no difference at the 5% level."""
+    discordant = ours_only + theirs_only
+    return (ours_only - theirs_only) / np.sqrt(discordant) if discordant else 0.0
+
+
 def print_tables(all_results: dict[str, dict[str, int | None]]) -> None:
     reference = all_results.get(ARGS.reference)
     print(f"\nbbob, instances {ARGS.instances[0]}-{ARGS.instances[-1]}, seeds "
           f"{' '.join(map(str, ARGS.seeds))}, budget {BUDGET_MULTIPLIER} d, target f_opt + "
           f"{TARGET:g}; medians over the runs solved by both the solver and {ARGS.reference}\n")
-    print("| d | solver | runs solved | both solved | median evals | reference median | ratio |")
-    print("|---|---|---|---|---|---|---|")
+    print("| d | solver | runs solved | both solved | solver only | reference only | McNemar z "
+          "| median evals | reference median | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for d in ARGS.dims:
         keys = [run_key(f, i, d, s) for f in ARGS.functions for i in ARGS.instances
                 for s in ARGS.seeds]
@@ -225,12 +234,16 @@ def print_tables(all_results: dict[str, dict[str, int | None]]) -> None:
             solved = [key for key in keys if results[key] is not None]
             row = f"| {d} | {label} | {len(solved)}/{len(keys)} |"
             if label == ARGS.reference or not all(key in (reference or {}) for key in keys):
-                print(row + " | | | |")
+                print(row + " |" * 7)
                 continue
             both = [key for key in solved if reference[key] is not None]
+            ours_only = len(solved) - len(both)
+            theirs_only = sum(reference[key] is not None for key in keys) - len(both)
             ours = median([results[key] for key in both])
             theirs = median([reference[key] for key in both])
-            print(f"{row} {len(both)} | {ours:.0f} | {theirs:.0f} | {ours / theirs:.3f} |")
+            print(f"{row} {len(both)} | {ours_only} | {theirs_only} | "
+                  f"{mcnemar_z(ours_only, theirs_only):+.2f} | {ours:.0f} | {theirs:.0f} | "
+                  f"{ours / theirs:.3f} |")
     if ARGS.per_function:
         print_per_function(all_results)
 
